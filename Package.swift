@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+// LoopLM: GPT-2 with looped transformer blocks (Ng & Wang, arXiv 2409.14199), trained on the CPU.
+//
+// Dependencies point one way:
+//   CBLAS ← LoopKernels ← LoopModel ← LoopCheckpoint ← LoopTraining ← looplm
+//   LoopTokenizer stands alone.
+import PackageDescription
+
+#if os(Linux)
+let blasDependency: [Target.Dependency] = ["CBLAS"]
+let blasTargets: [Target] = [
+    .systemLibrary(
+        name: "CBLAS",
+        pkgConfig: "openblas",
+        providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
+    ),
+]
+#else
+let blasDependency: [Target.Dependency] = []  // Accelerate on Apple platforms
+let blasTargets: [Target] = []
+#endif
+
+let package = Package(
+    name: "LoopLM",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "looplm", targets: ["looplm"]),
+        .library(name: "LoopModel", targets: ["LoopModel"]),
+        .library(name: "LoopTraining", targets: ["LoopTraining"]),
+        .library(name: "LoopTokenizer", targets: ["LoopTokenizer"]),
+        .library(name: "LoopCheckpoint", targets: ["LoopCheckpoint"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: blasTargets + [
+        .target(name: "LoopKernels", dependencies: blasDependency),
+        .target(name: "LoopModel", dependencies: ["LoopKernels"]),
+        .target(name: "LoopCheckpoint", dependencies: ["LoopModel"]),
+        .target(name: "LoopTokenizer"),
+        .target(name: "LoopTraining", dependencies: ["LoopModel", "LoopCheckpoint", "LoopTokenizer"]),
+        .executableTarget(
+            name: "looplm",
+            dependencies: [
+                "LoopTraining", "LoopModel", "LoopCheckpoint", "LoopTokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "LoopKernelsTests", dependencies: ["LoopKernels"]),
+        .testTarget(
+            name: "LoopModelTests",
+            dependencies: ["LoopModel", "LoopCheckpoint", "LoopTraining"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "LoopCheckpointTests", dependencies: ["LoopCheckpoint", "LoopModel"]),
+        .testTarget(name: "LoopTrainingTests", dependencies: ["LoopTraining"]),
+        .testTarget(name: "LoopTokenizerTests", dependencies: ["LoopTokenizer"]),
+        .testTarget(name: "looplmTests", dependencies: ["LoopCheckpoint", "LoopModel"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,134 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// A file being written through POSIX calls so that every failure (a full disk included)
+/// surfaces as a `CheckpointError`, and `finish()` forces the bytes to disk.
+public final class FileSink {
+    public let path: String
+    private var descriptor: Int32
+
+    init(path: String) throws(CheckpointError) {
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else { throw .writeFailed(path, detail: Self.lastError()) }
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    public func write(_ bytes: UnsafeRawPointer, count: Int) throws(CheckpointError) {
+        var written = 0
+        while written < count {
+            let result = Foundation.write(descriptor, bytes + written, count - written)
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw .writeFailed(path, detail: Self.lastError())
+            }
+            written += result
+        }
+    }
+
+    public func write(_ data: Data) throws(CheckpointError) {
+        var failure: CheckpointError?
+        data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            do throws(CheckpointError) { try write(base, count: raw.count) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    func finish() throws(CheckpointError) {
+        if fsync(descriptor) != 0 { throw .writeFailed(path, detail: Self.lastError()) }
+        if close(descriptor) != 0 {
+            descriptor = -1
+            throw .writeFailed(path, detail: Self.lastError())
+        }
+        descriptor = -1
+    }
+
+    static func lastError() -> String { String(cString: strerror(errno)) }
+}
+
+/// Atomic replacement of files and directories: write beside, fsync, rename.
+/// A crash at any moment leaves either the old or the new version, never a mixture.
+public enum AtomicFiles {
+    /// Writes `path` by writing `path.partial`, syncing it, and renaming it over `path`.
+    public static func write(
+        to path: String, _ body: (FileSink) throws(CheckpointError) -> Void
+    ) throws(CheckpointError) {
+        let partial = path + ".partial"
+        do throws(CheckpointError) {
+            let sink = try FileSink(path: partial)
+            try body(sink)
+            try sink.finish()
+            guard rename(partial, path) == 0 else {
+                throw CheckpointError.writeFailed(path, detail: FileSink.lastError())
+            }
+            syncDirectory(containing: path)
+        } catch {
+            unlink(partial)
+            throw error
+        }
+    }
+
+    /// Replaces directory `path` with one filled by `body`: the new one is written to
+    /// `path.partial`; the old one is moved to `path.previous` for the instant of the swap.
+    /// `recover(_:)` finishes an interrupted swap.
+    public static func replaceDirectory(
+        at path: String, _ body: (String) throws(CheckpointError) -> Void
+    ) throws(CheckpointError) {
+        let manager = FileManager.default
+        let partial = path + ".partial", previous = path + ".previous"
+        try? manager.removeItem(atPath: partial)
+        do {
+            try manager.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        } catch {
+            throw .writeFailed(partial, detail: error.localizedDescription)
+        }
+        do throws(CheckpointError) {
+            try body(partial)
+            syncDirectory(path: partial)
+            recover(path)
+            if manager.fileExists(atPath: path) {
+                try? manager.removeItem(atPath: previous)
+                guard rename(path, previous) == 0 else {
+                    throw CheckpointError.writeFailed(path, detail: FileSink.lastError())
+                }
+            }
+            guard rename(partial, path) == 0 else {
+                throw CheckpointError.writeFailed(path, detail: FileSink.lastError())
+            }
+            syncDirectory(containing: path)
+            try? manager.removeItem(atPath: previous)
+        } catch {
+            try? manager.removeItem(atPath: partial)
+            recover(path)
+            throw error
+        }
+    }
+
+    /// If a swap was interrupted after the old directory was moved aside, puts it back.
+    public static func recover(_ path: String) {
+        let manager = FileManager.default
+        let previous = path + ".previous"
+        if !manager.fileExists(atPath: path), manager.fileExists(atPath: previous) {
+            rename(previous, path)
+        }
+    }
+
+    static func syncDirectory(containing path: String) {
+        syncDirectory(path: (path as NSString).deletingLastPathComponent.isEmpty
+            ? "." : (path as NSString).deletingLastPathComponent)
+    }
+
+    static func syncDirectory(path: String) {
+        let descriptor = open(path, O_RDONLY)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/// Why a checkpoint or tensor file could not be read or written. Each case names the file
+/// and the problem, and the message says what to do.
+public enum CheckpointError: Error, Equatable, CustomStringConvertible {
+    case missingFile(String)
+    case truncated(String, detail: String)
+    case badHeader(String, detail: String)
+    case unsupportedDType(String, tensor: String, dtype: String)
+    case missingTensor(String, tensor: String)
+    case unexpectedTensor(String, tensor: String)
+    case shapeMismatch(String, tensor: String, expected: [Int], found: [Int])
+    case badConfig(String, detail: String)
+    case writeFailed(String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let path):
+            return "\(path): no such file; pass a checkpoint directory written by `looplm train`"
+        case .truncated(let path, let detail):
+            return "\(path): file is truncated (\(detail)); it was not completely written — use another checkpoint"
+        case .badHeader(let path, let detail):
+            return "\(path): not a valid safetensors file (\(detail))"
+        case .unsupportedDType(let path, let tensor, let dtype):
+            return "\(path): tensor '\(tensor)' has dtype \(dtype); LoopLM reads F32, F16 and BF16"
+        case .missingTensor(let path, let tensor):
+            return "\(path): tensor '\(tensor)' is missing; the file does not match its config.json"
+        case .unexpectedTensor(let path, let tensor):
+            return "\(path): unexpected tensor '\(tensor)'; the file does not match its config.json"
+        case .shapeMismatch(let path, let tensor, let expected, let found):
+            return "\(path): tensor '\(tensor)' has shape \(found) but config.json implies \(expected)"
+        case .badConfig(let path, let detail):
+            return "\(path): \(detail)"
+        case .writeFailed(let path, let detail):
+            return "could not write \(path): \(detail); the previous checkpoint is untouched"
+        }
+    }
+}

@@ -1,0 +1,121 @@
+/// Causal multi-head self-attention on a fused qkv buffer, each head's products on BLAS.
+///
+/// qkv (B, T, 3C) holds q at channels [0, C), k at [C, 2C), v at [2C, 3C); head h uses
+/// the hs = C / NH channels starting at h·hs of each. Probabilities are kept for backward.
+public struct AttentionShape: Sendable {
+    public let batch: Int  // B
+    public let time: Int  // T
+    public let channels: Int  // C
+    public let heads: Int  // NH
+    public var headSize: Int { channels / heads }  // hs
+    public var scale: Float { 1 / Float(headSize).squareRoot() }
+
+    public init(batch: Int, time: Int, channels: Int, heads: Int) {
+        self.batch = batch
+        self.time = time
+        self.channels = channels
+        self.heads = heads
+    }
+
+    /// Floats in the (B, NH, T, T) probability buffer.
+    public var probabilityCount: Int { batch * heads * time * time }
+}
+
+public enum Attention {
+    public static func forward(
+        out: UnsafeMutablePointer<Float>,  // (B, T, C)
+        probabilities att: UnsafeMutablePointer<Float>,  // (B, NH, T, T)
+        qkv: UnsafePointer<Float>,  // (B, T, 3C)
+        shape: AttentionShape, workers: Workers
+    ) {
+        let t = shape.time, c = shape.channels, hs = shape.headSize
+        let heads = shape.batch * shape.heads
+        for bh in 0..<heads {
+            let q = query(qkv, bh, shape)
+            BLAS.gemm(transposeB: true, m: t, n: t, k: hs, alpha: shape.scale,
+                      a: q, lda: 3 * c, b: q + c, ldb: 3 * c, beta: 0, c: att + bh * t * t, ldc: t)
+        }
+        workers.forEachChunk(heads * t, minPerChunk: 16) { rows, _ in
+            for row in rows {
+                let query = row % t
+                let p = att + row * t
+                Softmax.inPlace(p, count: query + 1)
+                (p + query + 1).update(repeating: 0, count: t - query - 1)
+            }
+        }
+        for bh in 0..<heads {
+            let v = query(qkv, bh, shape) + 2 * c
+            BLAS.gemm(m: t, n: hs, k: t, a: att + bh * t * t, lda: t, b: v, ldb: 3 * c,
+                      beta: 0, c: output(out, bh, shape), ldc: c)
+        }
+    }
+
+    /// dqkv = attention's input gradient (assigned). `scratch` holds (B, NH, T, T) floats.
+    public static func backward(
+        dqkv: UnsafeMutablePointer<Float>,  // (B, T, 3C)
+        scratch dscores: UnsafeMutablePointer<Float>,  // (B, NH, T, T)
+        dout: UnsafePointer<Float>,  // (B, T, C)
+        qkv: UnsafePointer<Float>,  // (B, T, 3C)
+        probabilities att: UnsafePointer<Float>,  // (B, NH, T, T)
+        shape: AttentionShape, workers: Workers
+    ) {
+        let t = shape.time, c = shape.channels, hs = shape.headSize
+        let heads = shape.batch * shape.heads
+        for bh in 0..<heads {
+            let v = query(qkv, bh, shape) + 2 * c
+            let dy = UnsafePointer(output(UnsafeMutablePointer(mutating: dout), bh, shape))
+            let p = att + bh * t * t
+            // dP = dY · Vᵀ ; dV = Pᵀ · dY
+            BLAS.gemm(transposeB: true, m: t, n: t, k: hs, a: dy, lda: c, b: v, ldb: 3 * c,
+                      beta: 0, c: dscores + bh * t * t, ldc: t)
+            BLAS.gemm(transposeA: true, m: t, n: hs, k: t, a: p, lda: t, b: dy, ldb: c,
+                      beta: 0, c: query(dqkv, bh, shape) + 2 * c, ldc: 3 * c)
+        }
+        let scale = shape.scale
+        workers.forEachChunk(heads * t, minPerChunk: 16) { rows, _ in
+            for row in rows {
+                let query = row % t
+                let p = att + row * t, d = dscores + row * t
+                var dot: Float = 0
+                for j in 0...query { dot += p[j] * d[j] }
+                for j in 0...query { d[j] = p[j] * (d[j] - dot) * scale }
+                (d + query + 1).update(repeating: 0, count: t - query - 1)
+            }
+        }
+        for bh in 0..<heads {
+            let q = query(qkv, bh, shape), k = q + c
+            let ds = dscores + bh * t * t
+            let dq = query(dqkv, bh, shape)
+            // dQ = dS · K ; dK = dSᵀ · Q
+            BLAS.gemm(m: t, n: hs, k: t, a: ds, lda: t, b: k, ldb: 3 * c, beta: 0, c: dq, ldc: 3 * c)
+            BLAS.gemm(transposeA: true, m: t, n: hs, k: t, a: ds, lda: t, b: q, ldb: 3 * c,
+                      beta: 0, c: dq + c, ldc: 3 * c)
+        }
+    }
+
+    /// Offset of head bh's query channels in a (B, T, 3C) buffer.
+    @inline(__always)
+    static func queryOffset(_ bh: Int, _ shape: AttentionShape) -> Int {
+        let b = bh / shape.heads, h = bh % shape.heads
+        return b * shape.time * 3 * shape.channels + h * shape.headSize
+    }
+
+    @inline(__always)
+    static func query(
+        _ qkv: UnsafePointer<Float>, _ bh: Int, _ shape: AttentionShape
+    ) -> UnsafePointer<Float> { qkv + queryOffset(bh, shape) }
+
+    @inline(__always)
+    static func query(
+        _ qkv: UnsafeMutablePointer<Float>, _ bh: Int, _ shape: AttentionShape
+    ) -> UnsafeMutablePointer<Float> { qkv + queryOffset(bh, shape) }
+
+    /// Start of head bh's channels in a (B, T, C) buffer.
+    @inline(__always)
+    static func output(
+        _ out: UnsafeMutablePointer<Float>, _ bh: Int, _ shape: AttentionShape
+    ) -> UnsafeMutablePointer<Float> {
+        let b = bh / shape.heads, h = bh % shape.heads
+        return out + (b * shape.time * shape.channels + h * shape.headSize)
+    }
+}

@@ -1,0 +1,196 @@
+import LoopKernels
+
+/// A GPT-2 language model with a loop layout: parameters, gradients, forward and backward.
+///
+/// Parameters live in one flat buffer (see `ParameterTable` for the named views);
+/// gradients in a second of the same size. `forward` keeps what `backward` needs.
+public final class LoopGPT {
+    public let config: ModelConfiguration
+    public let table: ParameterTable
+    public let parameters: FloatBuffer
+    public let gradients: FloatBuffer
+    public let workers: Workers
+    private var activations: Activations?
+
+    /// A model with GPT-2's initialisation drawn from `generator`.
+    public convenience init(
+        config: ModelConfiguration, generator: inout SeededGenerator, workers: Workers
+    ) {
+        self.init(config: config, workers: workers)
+        initialise(generator: &generator)
+    }
+
+    /// A model whose parameters are all zero, to be filled by a loader.
+    public init(config: ModelConfiguration, workers: Workers) {
+        self.config = config
+        self.table = ParameterTable(config)
+        self.parameters = FloatBuffer(count: table.totalCount)
+        self.gradients = FloatBuffer(count: table.totalCount)
+        self.workers = workers
+    }
+
+    /// GPT-2's initialisation: N(0, 0.02) for matrices and embeddings, residual
+    /// projections N(0, 0.02/√(2·applications)), LayerNorm weights 1, biases 0.
+    /// Padded vocabulary rows stay 0.
+    public func initialise(generator: inout SeededGenerator) {
+        parameters.zero()
+        for spec in table.tensors {
+            let p = parameters.pointer + spec.offset
+            switch spec.initialisation {
+            case .zeros: break
+            case .ones: p.update(repeating: 1, count: spec.count)
+            case .normal(let std):
+                for i in 0..<spec.count { p[i] = Float(generator.nextNormal() * std) }
+            }
+        }
+    }
+
+    public func zeroGradients() { gradients.zero() }
+
+    /// Runs the model on `tokens` (B·T ids, row-major). With `targets` it returns the mean
+    /// cross-entropy loss (logits are then turned into probabilities for backward);
+    /// without, it returns nil and `logits(row:)` reads the logits.
+    /// `loops` overrides the configured loop count (parameters are unchanged).
+    @discardableResult
+    public func forward(
+        tokens: [Int32], targets: [Int32]? = nil, batch: Int, time: Int, loops: Int? = nil
+    ) throws(ModelInputError) -> Float? {
+        let layout = config.layout.with(loops: loops ?? config.layout.loops)
+        try checkInput(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout)
+        let acts = prepareActivations(batch: batch, time: time, layout: layout)
+        let n = batch * time, c = config.channels
+        acts.tokens = tokens
+        acts.hasTargets = targets != nil
+        if let targets { acts.targets = targets }
+
+        acts.tokens.withUnsafeBufferPointer { ids in
+            Embedding.forward(out: acts.encoded.pointer, tokens: ids.baseAddress!,
+                              wte: parameters.pointer + table.wte.offset,
+                              wpe: parameters.pointer + table.wpe.offset,
+                              batch: batch, time: time, channels: c, workers: workers)
+        }
+        let runner = BlockRunner(config: config, table: table, workers: workers)
+        for application in 0..<layout.effectiveDepth {
+            runner.forward(block: layout.block(forApplication: application),
+                           input: acts.input(ofApplication: application),
+                           into: acts.perApplication[application],
+                           parameters: parameters.pointer, batch: batch, time: time)
+        }
+        LayerNorm.forward(out: acts.lnf.pointer, mean: acts.lnfMean.pointer,
+                          rstd: acts.lnfRstd.pointer, inp: acts.finalResidual.pointer,
+                          weight: parameters.pointer + table.lnfWeight.offset,
+                          bias: parameters.pointer + table.lnfBias.offset,
+                          rows: n, channels: c, workers: workers)
+        // logits (N, Vp) = lnf (N, C) · wteᵀ: the output head is tied to the token embedding.
+        let vp = config.paddedVocabSize
+        BLAS.gemm(transposeB: true, m: n, n: vp, k: c, a: acts.lnf.pointer, lda: c,
+                  b: parameters.pointer + table.wte.offset, ldb: c, beta: 0,
+                  c: acts.logits.pointer, ldc: vp)
+        guard targets != nil else { return nil }
+        return acts.targets.withUnsafeBufferPointer { ids in
+            CrossEntropy.forward(probs: acts.logits.pointer, losses: acts.losses.pointer,
+                                 targets: ids.baseAddress!, rows: n, vocabSize: config.vocabSize,
+                                 paddedVocabSize: vp, workers: workers)
+        }
+    }
+
+    /// Adds to `gradients` the gradient of `lossScale ×` the mean loss of the last forward.
+    /// Call `forward` with targets first. Walks the applications in reverse; shared blocks
+    /// accumulate their gradient over every application.
+    public func backward(lossScale: Float = 1) {
+        guard let acts = activations, acts.hasTargets else {
+            preconditionFailure("backward needs a forward pass with targets")
+        }
+        let n = acts.batch * acts.time, c = config.channels, vp = config.paddedVocabSize
+        let layout = acts.layout
+        let p = parameters.pointer, g = gradients.pointer
+        acts.targets.withUnsafeBufferPointer { ids in
+            CrossEntropy.backward(probs: acts.logits.pointer, targets: ids.baseAddress!,
+                                  lossScale: lossScale / Float(n), rows: n,
+                                  vocabSize: config.vocabSize, paddedVocabSize: vp,
+                                  workers: workers)
+        }
+        // dlnf (N, C) = dlogits · wte ; dwte (Vp, C) += dlogitsᵀ · lnf
+        BLAS.gemm(m: n, n: c, k: vp, a: acts.logits.pointer, lda: vp, b: p + table.wte.offset,
+                  ldb: c, beta: 0, c: acts.dNormed.pointer, ldc: c)
+        BLAS.gemm(transposeA: true, m: vp, n: c, k: n, a: acts.logits.pointer, lda: vp,
+                  b: acts.lnf.pointer, ldb: c, beta: 1, c: g + table.wte.offset, ldc: c)
+        acts.dResidual.zero()
+        LayerNorm.backward(dinp: acts.dResidual.pointer, dweight: g + table.lnfWeight.offset,
+                           dbias: g + table.lnfBias.offset, dout: acts.dNormed.pointer,
+                           inp: acts.finalResidual.pointer, weight: p + table.lnfWeight.offset,
+                           mean: acts.lnfMean.pointer, rstd: acts.lnfRstd.pointer,
+                           scratch: acts.layerNormScratch.pointer, rows: n, channels: c,
+                           workers: workers)
+        let runner = BlockRunner(config: config, table: table, workers: workers)
+        for application in (0..<acts.applications).reversed() {
+            runner.backward(block: layout.block(forApplication: application),
+                            input: acts.input(ofApplication: application),
+                            activations: acts.perApplication[application], scratch: acts,
+                            parameters: p, gradients: g)
+        }
+        acts.tokens.withUnsafeBufferPointer { ids in
+            Embedding.backward(dwte: g + table.wte.offset, dwpe: g + table.wpe.offset,
+                               dout: acts.dResidual.pointer, tokens: ids.baseAddress!,
+                               batch: acts.batch, time: acts.time, channels: c)
+        }
+    }
+
+    /// Logits (V entries) of row `row` (= b·T + t) after a forward pass without targets.
+    public func logits(row: Int) -> UnsafeBufferPointer<Float> {
+        guard let acts = activations, !acts.hasTargets else {
+            preconditionFailure("logits are only kept by a forward pass without targets")
+        }
+        return UnsafeBufferPointer(start: acts.logits.pointer + row * config.paddedVocabSize,
+                                   count: config.vocabSize)
+    }
+
+    /// Per-row losses of the last forward with targets (N = B·T).
+    public var rowLosses: [Float] { activations.map { $0.losses.array } ?? [] }
+
+    /// Releases the activation memory (it is rebuilt by the next forward).
+    public func releaseActivations() { activations = nil }
+
+    private func prepareActivations(batch: Int, time: Int, layout: LoopLayout) -> Activations {
+        if let acts = activations, acts.batch == batch, acts.time == time, acts.layout == layout {
+            return acts
+        }
+        activations = nil
+        let acts = Activations(config: config, batch: batch, time: time,
+                               layout: layout, threads: workers.threads)
+        activations = acts
+        return acts
+    }
+
+    private func checkInput(
+        tokens: [Int32], targets: [Int32]?, batch: Int, time: Int, layout: LoopLayout
+    ) throws(ModelInputError) {
+        guard batch >= 1, time >= 1 else { throw .badShape("batch and time must be ≥ 1") }
+        guard time <= config.contextLength else {
+            throw .badShape("sequence length \(time) exceeds the context length \(config.contextLength)")
+        }
+        guard layout.loops >= 1 else { throw .badShape("loops must be ≥ 1") }
+        guard tokens.count == batch * time, targets == nil || targets!.count == batch * time
+        else { throw .badShape("expected \(batch)×\(time) tokens, got \(tokens.count)") }
+        let v = Int32(config.vocabSize)
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= v })
+            ?? targets?.first(where: { $0 < 0 || $0 >= v })
+        {
+            throw .tokenOutOfVocabulary(Int(bad), vocabSize: config.vocabSize)
+        }
+    }
+}
+
+/// Input the model cannot run on.
+public enum ModelInputError: Error, Equatable, CustomStringConvertible {
+    case badShape(String)
+    case tokenOutOfVocabulary(Int, vocabSize: Int)
+
+    public var description: String {
+        switch self {
+        case .badShape(let message): return message
+        case .tokenOutOfVocabulary(let id, let v):
+            return "token id \(id) is outside the vocabulary (0..<\(v)); was the data prepared with the model's tokenizer?"
+        }
+    }
+}

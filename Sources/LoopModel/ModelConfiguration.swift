@@ -1,0 +1,80 @@
+/// A GPT-2 model with a loop layout. Validated on construction.
+///
+/// Shape letters used across LoopLM: B batch, T time (≤ contextLength), C channels,
+/// NH heads, hs = C / NH head size, V vocabulary, Vp padded vocabulary, L applications.
+public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
+    /// Vocabulary rows are padded to a multiple of this so the logits matmul stays aligned
+    /// (50257 → 50304, as nanoGPT and llm.c do). Padded rows are zero and never predicted.
+    public static let vocabPaddingMultiple = 64
+
+    public let vocabSize: Int  // V
+    public let contextLength: Int  // maximum T (GPT-2: n_positions)
+    public let channels: Int  // C (GPT-2: n_embd)
+    public let heads: Int  // NH (GPT-2: n_head)
+    public let layout: LoopLayout
+
+    public init(
+        vocabSize: Int, contextLength: Int, channels: Int, heads: Int, layout: LoopLayout
+    ) throws(ConfigurationError) {
+        self.vocabSize = vocabSize
+        self.contextLength = contextLength
+        self.channels = channels
+        self.heads = heads
+        self.layout = layout
+        try validate()
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            vocabSize: container.decode(Int.self, forKey: .vocabSize),
+            contextLength: container.decode(Int.self, forKey: .contextLength),
+            channels: container.decode(Int.self, forKey: .channels),
+            heads: container.decode(Int.self, forKey: .heads),
+            layout: container.decode(LoopLayout.self, forKey: .layout))
+    }
+
+    /// V rounded up to `vocabPaddingMultiple`.
+    public var paddedVocabSize: Int {
+        (vocabSize + Self.vocabPaddingMultiple - 1) / Self.vocabPaddingMultiple
+            * Self.vocabPaddingMultiple
+    }
+
+    public var headSize: Int { channels / heads }
+
+    /// The same model run with another loop count. Parameters are unchanged.
+    public func with(loops: Int) throws(ConfigurationError) -> ModelConfiguration {
+        try ModelConfiguration(
+            vocabSize: vocabSize, contextLength: contextLength, channels: channels, heads: heads,
+            layout: layout.with(loops: loops))
+    }
+
+    func validate() throws(ConfigurationError) {
+        guard vocabSize >= 2 else { throw .invalid("vocab_size must be ≥ 2 (got \(vocabSize))") }
+        guard vocabSize <= Int(Int32.max) else { throw .invalid("vocab_size too large") }
+        guard contextLength >= 1 else {
+            throw .invalid("context length must be ≥ 1 (got \(contextLength))")
+        }
+        guard channels >= 1, heads >= 1 else {
+            throw .invalid("width and heads must be ≥ 1 (got \(channels), \(heads))")
+        }
+        guard channels % heads == 0 else {
+            throw .invalid("heads (\(heads)) must divide the width (\(channels))")
+        }
+        try layout.validate()
+    }
+}
+
+/// A configuration that cannot describe a model.
+public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
+    case invalid(String)
+    case unknownPreset(String, known: [String])
+
+    public var description: String {
+        switch self {
+        case .invalid(let message): return "invalid model configuration: \(message)"
+        case .unknownPreset(let name, let known):
+            return "unknown preset '\(name)'; choose one of: \(known.joined(separator: ", "))"
+        }
+    }
+}

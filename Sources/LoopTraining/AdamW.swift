@@ -1,0 +1,94 @@
+import LoopKernels
+import LoopModel
+
+/// AdamW with decoupled weight decay on matrices and embeddings only (nanoGPT's rule:
+/// tensors of two or more dimensions), bias-corrected moments and global-norm clipping.
+public final class AdamW {
+    public var hyper: AdamWHyperparameters
+    public var weightDecay: Float
+    /// Clip the global gradient norm to this (PyTorch's clip_grad_norm_); nil: no clipping.
+    public var maxGradientNorm: Float?
+    public let firstMoment: FloatBuffer  // m, same layout as the parameters
+    public let secondMoment: FloatBuffer  // v
+    public internal(set) var step = 0
+    private let ranges: [(range: Range<Int>, decays: Bool)]
+
+    /// clip_grad_norm_ divides by (norm + 1e-6) so a zero gradient stays finite.
+    static let clipEpsilon: Float = 1e-6
+
+    public init(
+        table: ParameterTable, hyper: AdamWHyperparameters = AdamWHyperparameters(),
+        weightDecay: Float = 0.1, maxGradientNorm: Float? = 1.0
+    ) {
+        self.hyper = hyper
+        self.weightDecay = weightDecay
+        self.maxGradientNorm = maxGradientNorm
+        firstMoment = FloatBuffer(count: table.totalCount)
+        secondMoment = FloatBuffer(count: table.totalCount)
+        // Adjacent tensors with the same decay rule merge into one range.
+        var merged: [(range: Range<Int>, decays: Bool)] = []
+        for spec in table.tensors {
+            let range = spec.offset..<(spec.offset + spec.allocatedCount)
+            if let last = merged.last, last.decays == spec.decays, last.range.upperBound == range.lowerBound {
+                merged[merged.count - 1].range = last.range.lowerBound..<range.upperBound
+            } else {
+                merged.append((range, spec.decays))
+            }
+        }
+        ranges = merged
+    }
+
+    /// Global L2 norm of the gradients, accumulated in Double.
+    public static func gradientNorm(_ gradients: FloatBuffer, workers: Workers) -> Float {
+        var partial = [Double](repeating: 0, count: workers.threads)
+        partial.withUnsafeMutableBufferPointer { sums in
+            let sumsPointer = sums.baseAddress!
+            workers.forEachChunk(gradients.count, minPerChunk: 65536) { range, chunk in
+                var sum: Float = 0, total: Double = 0
+                var blockCount = 0
+                for i in range {
+                    let g = gradients.pointer[i]
+                    sum += g * g
+                    blockCount += 1
+                    if blockCount == 4096 {
+                        total += Double(sum)
+                        sum = 0
+                        blockCount = 0
+                    }
+                }
+                sumsPointer[chunk] = total + Double(sum)
+            }
+        }
+        return Float(partial.reduce(0, +).squareRoot())
+    }
+
+    /// Clips, then applies one update with learning rate `learningRate`.
+    /// Returns the gradient norm before clipping.
+    @discardableResult
+    public func update(model: LoopGPT, learningRate: Float) -> Float {
+        let norm = Self.gradientNorm(model.gradients, workers: model.workers)
+        var scale: Float = 1
+        if let maxGradientNorm {
+            scale = min(1, maxGradientNorm / (norm + Self.clipEpsilon))
+        }
+        step += 1
+        for (range, decays) in ranges {
+            AdamWKernel.update(
+                parameters: model.parameters.pointer + range.lowerBound,
+                gradients: model.gradients.pointer + range.lowerBound,
+                firstMoment: firstMoment.pointer + range.lowerBound,
+                secondMoment: secondMoment.pointer + range.lowerBound,
+                count: range.count, step: step, learningRate: learningRate,
+                weightDecay: decays ? weightDecay : 0, gradientScale: scale, hyper: hyper,
+                workers: model.workers)
+        }
+        return norm
+    }
+
+    /// Restores the moments and step of a saved optimizer.
+    public func restore(step: Int, first: [Float], second: [Float]) {
+        self.step = step
+        first.withUnsafeBufferPointer { firstMoment.pointer.update(from: $0.baseAddress!, count: firstMoment.count) }
+        second.withUnsafeBufferPointer { secondMoment.pointer.update(from: $0.baseAddress!, count: secondMoment.count) }
+    }
+}
