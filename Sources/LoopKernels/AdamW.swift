@@ -25,16 +25,32 @@ public enum AdamWKernel {
         let correction2Root = Float((1 - Double(beta2).power(step)).squareRoot())
         let stepSize = lr / correction1
         let decay = 1 - lr * weightDecay
-        workers.forEachChunk(count, minPerChunk: 16384) { range, _ in
-            for i in range {
-                let g = gradients[i] * gradientScale
-                let mi = beta1 * m[i] + (1 - beta1) * g
-                let vi = beta2 * v[i] + (1 - beta2) * g * g
-                m[i] = mi
-                v[i] = vi
-                let denominator = vi.squareRoot() / correction2Root + eps
-                parameters[i] = parameters[i] * decay - stepSize * mi / denominator
+        typealias V = VectorMath.Vector
+        let w = VectorMath.width
+        @inline(__always) func update(_ i: Int, _ g: V, _ mOld: V, _ vOld: V, _ p: V) -> (V, V, V) {
+            let scaled = g * gradientScale
+            let mi = beta1 * mOld + (1 - beta1) * scaled
+            let vi = beta2 * vOld + (1 - beta2) * scaled * scaled
+            let denominator = vi.squareRoot() / correction2Root + eps
+            return (mi, vi, p * decay - stepSize * mi / denominator)
+        }
+        let vectors = count / w
+        workers.forEachChunk(vectors, minPerChunk: 2048) { range, _ in
+            for vector in range {
+                let i = vector * w
+                let (mi, vi, pi) = update(i, VectorMath.load(gradients + i), VectorMath.load(m + i),
+                                          VectorMath.load(v + i), VectorMath.load(parameters + i))
+                VectorMath.store(mi, m + i)
+                VectorMath.store(vi, v + i)
+                VectorMath.store(pi, parameters + i)
             }
+        }
+        for i in (vectors * w)..<count {
+            let (mi, vi, pi) = update(i, V(repeating: gradients[i]), V(repeating: m[i]),
+                                      V(repeating: v[i]), V(repeating: parameters[i]))
+            m[i] = mi[0]
+            v[i] = vi[0]
+            parameters[i] = pi[0]
         }
     }
 }

@@ -22,6 +22,8 @@ public struct AttentionShape: Sendable {
 }
 
 public enum Attention {
+    /// Each thread takes whole heads: QKᵀ, the causal softmax and P·V of a head run
+    /// back to back on one core while its T×T scores are in cache.
     public static func forward(
         out: UnsafeMutablePointer<Float>,  // (B, T, C)
         probabilities att: UnsafeMutablePointer<Float>,  // (B, NH, T, T)
@@ -29,24 +31,19 @@ public enum Attention {
         shape: AttentionShape, workers: Workers
     ) {
         let t = shape.time, c = shape.channels, hs = shape.headSize
-        let heads = shape.batch * shape.heads
-        for bh in 0..<heads {
-            let q = query(qkv, bh, shape)
-            BLAS.gemm(transposeB: true, m: t, n: t, k: hs, alpha: shape.scale,
-                      a: q, lda: 3 * c, b: q + c, ldb: 3 * c, beta: 0, c: att + bh * t * t, ldc: t)
-        }
-        workers.forEachChunk(heads * t, minPerChunk: 16) { rows, _ in
-            for row in rows {
-                let query = row % t
-                let p = att + row * t
-                Softmax.inPlace(p, count: query + 1)
-                (p + query + 1).update(repeating: 0, count: t - query - 1)
+        workers.forEachChunk(shape.batch * shape.heads) { heads, _ in
+            for bh in heads {
+                let q = query(qkv, bh, shape), k = q + c, v = q + 2 * c
+                let p = att + bh * t * t
+                BLAS.gemm(transposeB: true, m: t, n: t, k: hs, alpha: shape.scale,
+                          a: q, lda: 3 * c, b: k, ldb: 3 * c, beta: 0, c: p, ldc: t)
+                for row in 0..<t {
+                    Softmax.inPlace(p + row * t, count: row + 1)
+                    (p + row * t + row + 1).update(repeating: 0, count: t - row - 1)
+                }
+                BLAS.gemm(m: t, n: hs, k: t, a: p, lda: t, b: v, ldb: 3 * c,
+                          beta: 0, c: output(out, bh, shape), ldc: c)
             }
-        }
-        for bh in 0..<heads {
-            let v = query(qkv, bh, shape) + 2 * c
-            BLAS.gemm(m: t, n: hs, k: t, a: att + bh * t * t, lda: t, b: v, ldb: 3 * c,
-                      beta: 0, c: output(out, bh, shape), ldc: c)
         }
     }
 
@@ -59,37 +56,32 @@ public enum Attention {
         probabilities att: UnsafePointer<Float>,  // (B, NH, T, T)
         shape: AttentionShape, workers: Workers
     ) {
-        let t = shape.time, c = shape.channels, hs = shape.headSize
-        let heads = shape.batch * shape.heads
-        for bh in 0..<heads {
-            let v = query(qkv, bh, shape) + 2 * c
-            let dy = UnsafePointer(output(UnsafeMutablePointer(mutating: dout), bh, shape))
-            let p = att + bh * t * t
-            // dP = dY · Vᵀ ; dV = Pᵀ · dY
-            BLAS.gemm(transposeB: true, m: t, n: t, k: hs, a: dy, lda: c, b: v, ldb: 3 * c,
-                      beta: 0, c: dscores + bh * t * t, ldc: t)
-            BLAS.gemm(transposeA: true, m: t, n: hs, k: t, a: p, lda: t, b: dy, ldb: c,
-                      beta: 0, c: query(dqkv, bh, shape) + 2 * c, ldc: 3 * c)
-        }
-        let scale = shape.scale
-        workers.forEachChunk(heads * t, minPerChunk: 16) { rows, _ in
-            for row in rows {
-                let query = row % t
-                let p = att + row * t, d = dscores + row * t
-                var dot: Float = 0
-                for j in 0...query { dot += p[j] * d[j] }
-                for j in 0...query { d[j] = p[j] * (d[j] - dot) * scale }
-                (d + query + 1).update(repeating: 0, count: t - query - 1)
+        let t = shape.time, c = shape.channels, hs = shape.headSize, scale = shape.scale
+        workers.forEachChunk(shape.batch * shape.heads) { heads, _ in
+            for bh in heads {
+                let q = query(qkv, bh, shape), k = q + c, v = q + 2 * c
+                let dy = UnsafePointer(output(UnsafeMutablePointer(mutating: dout), bh, shape))
+                let p = att + bh * t * t, ds = dscores + bh * t * t
+                let dq = query(dqkv, bh, shape)
+                // dP = dY · Vᵀ ; dV = Pᵀ · dY
+                BLAS.gemm(transposeB: true, m: t, n: t, k: hs, a: dy, lda: c, b: v, ldb: 3 * c,
+                          beta: 0, c: ds, ldc: t)
+                BLAS.gemm(transposeA: true, m: t, n: hs, k: t, a: p, lda: t, b: dy, ldb: c,
+                          beta: 0, c: dq + 2 * c, ldc: 3 * c)
+                // dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale, causal
+                for row in 0..<t {
+                    let pr = p + row * t, d = ds + row * t
+                    var dot: Float = 0
+                    for j in 0...row { dot += pr[j] * d[j] }
+                    for j in 0...row { d[j] = pr[j] * (d[j] - dot) * scale }
+                    (d + row + 1).update(repeating: 0, count: t - row - 1)
+                }
+                // dQ = dS · K ; dK = dSᵀ · Q
+                BLAS.gemm(m: t, n: hs, k: t, a: ds, lda: t, b: k, ldb: 3 * c, beta: 0,
+                          c: dq, ldc: 3 * c)
+                BLAS.gemm(transposeA: true, m: t, n: hs, k: t, a: ds, lda: t, b: q, ldb: 3 * c,
+                          beta: 0, c: dq + c, ldc: 3 * c)
             }
-        }
-        for bh in 0..<heads {
-            let q = query(qkv, bh, shape), k = q + c
-            let ds = dscores + bh * t * t
-            let dq = query(dqkv, bh, shape)
-            // dQ = dS · K ; dK = dSᵀ · Q
-            BLAS.gemm(m: t, n: hs, k: t, a: ds, lda: t, b: k, ldb: 3 * c, beta: 0, c: dq, ldc: 3 * c)
-            BLAS.gemm(transposeA: true, m: t, n: hs, k: t, a: ds, lda: t, b: q, ldb: 3 * c,
-                      beta: 0, c: dq + c, ldc: 3 * c)
         }
     }
 

@@ -25,6 +25,37 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// The same product split over `workers`: each thread computes a band of rows of C
+    /// (or of columns, when C is wide) with a single-threaded BLAS call. Used with BLAS set
+    /// to one thread, so LoopLM's own threads are the only ones and none spin idle.
+    public static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        workers: Workers
+    ) {
+        let minimumBand = 16
+        if m >= n {
+            workers.forEachChunk(m, minPerChunk: minimumBand) { rows, _ in
+                let aStart = transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda
+                gemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
+                     alpha: alpha, a: aStart, lda: lda, b: b, ldb: ldb, beta: beta,
+                     c: c + rows.lowerBound * ldc, ldc: ldc)
+            }
+        } else {
+            workers.forEachChunk(n, minPerChunk: minimumBand) { columns, _ in
+                let bStart = transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+                gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
+                     alpha: alpha, a: a, lda: lda, b: bStart, ldb: ldb, beta: beta,
+                     c: c + columns.lowerBound, ldc: ldc)
+            }
+        }
+    }
+
     /// `y (N) = alpha · Aᵀ · x + beta · y` for a row-major A of M×N: column sums when x is ones.
     @inline(__always)
     public static func gemvTransposed(

@@ -1,23 +1,30 @@
 import Foundation
 
 /// Softmax over the first V of Vp logits fused with the cross-entropy loss.
-/// The padded columns V..<Vp get probability 0 and gradient 0.
+/// The padded columns V..<Vp get gradient 0.
+///
+/// The logits buffer is B·T·Vp floats (200 MB at GPT-2 scale), so passes over it are what
+/// this costs: forward only reads it once (keeping each row's max and 1/Σexp), and backward
+/// turns it into dlogits in a single read–write pass.
 public enum CrossEntropy {
-    /// Turns logits into probabilities in place and writes each row's loss −log p[target].
-    /// Returns the mean loss over the rows.
+    /// Writes each row's loss −log p[target] and returns the mean over the rows.
+    /// The logits are left as they are.
     @discardableResult
     public static func forward(
-        probs: UnsafeMutablePointer<Float>,  // (N, Vp): logits in, probabilities out
+        logits: UnsafePointer<Float>,  // (N, Vp)
+        rowMax: UnsafeMutablePointer<Float>,  // (N) max logit of each row
+        normalizers: UnsafeMutablePointer<Float>,  // (N) 1 / Σ exp(logit − max)
         losses: UnsafeMutablePointer<Float>,  // (N)
         targets: UnsafePointer<Int32>,  // (N)
         rows n: Int, vocabSize v: Int, paddedVocabSize vp: Int, workers: Workers
     ) -> Float {
         workers.forEachChunk(n, minPerChunk: 1) { rows, _ in
             for row in rows {
-                let p = probs + row * vp
-                Softmax.inPlace(p, count: v)
-                (p + v).update(repeating: 0, count: vp - v)
-                losses[row] = -Foundation.log(max(p[Int(targets[row])], Float.leastNormalMagnitude))
+                let x = logits + row * vp
+                let (maxValue, sum) = Softmax.maxAndSum(x, count: v)
+                rowMax[row] = maxValue
+                normalizers[row] = 1 / sum
+                losses[row] = Float(Foundation.log(Double(sum))) + maxValue - x[Int(targets[row])]
             }
         }
         var total: Double = 0
@@ -25,19 +32,28 @@ public enum CrossEntropy {
         return Float(total / Double(n))
     }
 
-    /// dlogits = (probs − onehot(target)) · lossScale, in place over the probabilities.
+    /// dlogits = (softmax − onehot(target)) · lossScale, in place over the logits.
     /// `lossScale` is d(loss)/d(row loss): 1/N for a mean, divided again by accumulation steps.
     public static func backward(
-        probs: UnsafeMutablePointer<Float>,  // (N, Vp): probabilities in, dlogits out
+        logits: UnsafeMutablePointer<Float>,  // (N, Vp): logits in, dlogits out
+        rowMax: UnsafePointer<Float>, normalizers: UnsafePointer<Float>,  // (N)
         targets: UnsafePointer<Int32>,  // (N)
         lossScale: Float,
         rows n: Int, vocabSize v: Int, paddedVocabSize vp: Int, workers: Workers
     ) {
+        let w = VectorMath.width
         workers.forEachChunk(n, minPerChunk: 1) { rows, _ in
             for row in rows {
-                let p = probs + row * vp
-                for i in 0..<v { p[i] *= lossScale }
-                p[Int(targets[row])] -= lossScale
+                let x = logits + row * vp
+                let maxValue = rowMax[row], factor = normalizers[row] * lossScale
+                let vectors = v / w
+                for vector in 0..<vectors {
+                    let p = x + vector * w
+                    VectorMath.store(VectorMath.exp(VectorMath.load(p) - maxValue) * factor, p)
+                }
+                for i in (vectors * w)..<v { x[i] = VectorMath.exp(x[i] - maxValue) * factor }
+                (x + v).update(repeating: 0, count: vp - v)
+                x[Int(targets[row])] -= lossScale
             }
         }
     }
@@ -47,6 +63,44 @@ public enum CrossEntropy {
 public enum Softmax {
     @inline(__always)
     public static func inPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        let (_, sum) = exponentiate(x, count: count)
+        Vectorised.scale(x, count: count, by: 1 / sum)
+    }
+
+    /// Max of x and Σ exp(x − max), reading x once: blocks small enough to stay in L1 are
+    /// read twice (max, then exponentials), and the running sum is rescaled per block.
+    @inline(__always)
+    public static func maxAndSum(_ x: UnsafePointer<Float>, count: Int) -> (max: Float, sum: Float) {
+        let w = VectorMath.width, block = 1024
+        var runningMax = -Float.infinity, runningSum: Float = 0
+        var start = 0
+        while start < count {
+            let length = min(block, count - start), p = x + start
+            let vectors = length / w
+            var maxVector = VectorMath.Vector(repeating: -.infinity)
+            for v in 0..<vectors { maxVector = pointwiseMax(maxVector, VectorMath.load(p + v * w)) }
+            var blockMax = maxVector.max()
+            for i in (vectors * w)..<length { blockMax = max(blockMax, p[i]) }
+            var sumVector = VectorMath.Vector(repeating: 0)
+            for v in 0..<vectors { sumVector += VectorMath.exp(VectorMath.load(p + v * w) - blockMax) }
+            var blockSum = sumVector.sum()
+            for i in (vectors * w)..<length { blockSum += VectorMath.exp(p[i] - blockMax) }
+            if blockMax > runningMax {
+                runningSum = runningSum * VectorMath.exp(runningMax - blockMax) + blockSum
+                runningMax = blockMax
+            } else {
+                runningSum += blockSum * VectorMath.exp(blockMax - runningMax)
+            }
+            start += length
+        }
+        return (runningMax, runningSum)
+    }
+
+    /// x ← exp(x − max x); returns the max and the sum of the exponentials.
+    @inline(__always)
+    public static func exponentiate(
+        _ x: UnsafeMutablePointer<Float>, count: Int
+    ) -> (max: Float, sum: Float) {
         let w = VectorMath.width
         let vectors = count / w
         var maxVector = VectorMath.Vector(repeating: -.infinity)
@@ -64,8 +118,16 @@ public enum Softmax {
             x[i] = VectorMath.exp(x[i] - maxValue)
             sum += x[i]
         }
-        let inverse = 1 / sum
-        for v in 0..<vectors { VectorMath.store(VectorMath.load(x + v * w) * inverse, x + v * w) }
-        for i in (vectors * w)..<count { x[i] *= inverse }
+        return (maxValue, sum)
+    }
+}
+
+/// Small vectorised loops the compiler would not vectorise through possibly aliasing pointers.
+public enum Vectorised {
+    @inline(__always)
+    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+        let w = VectorMath.width, vectors = count / w
+        for v in 0..<vectors { VectorMath.store(VectorMath.load(x + v * w) * factor, x + v * w) }
+        for i in (vectors * w)..<count { x[i] *= factor }
     }
 }

@@ -25,7 +25,7 @@ public enum Matmul {
             }
         }
         BLAS.gemm(m: n, n: oc, k: c, a: inp, lda: c, b: weight, ldb: oc,
-                  beta: bias == nil && !accumulate ? 0 : 1, c: out, ldc: oc)
+                  beta: bias == nil && !accumulate ? 0 : 1, c: out, ldc: oc, workers: workers)
     }
 
     /// dinp = dout · weightᵀ (assigned, or added when `accumulateInput`);
@@ -39,16 +39,19 @@ public enum Matmul {
         weight: UnsafePointer<Float>,  // (C, OC)
         ones: UnsafePointer<Float>,  // (N) all ones, for the bias column sums
         rows n: Int, inChannels c: Int, outChannels oc: Int,
-        accumulateInput: Bool = false
+        accumulateInput: Bool = false, workers: Workers
     ) {
         if let dinp {
             BLAS.gemm(transposeB: true, m: n, n: c, k: oc, a: dout, lda: oc, b: weight, ldb: oc,
-                      beta: accumulateInput ? 1 : 0, c: dinp, ldc: c)
+                      beta: accumulateInput ? 1 : 0, c: dinp, ldc: c, workers: workers)
         }
         BLAS.gemm(transposeA: true, m: c, n: oc, k: n, a: inp, lda: c, b: dout, ldb: oc,
-                  beta: 1, c: dweight, ldc: oc)
+                  beta: 1, c: dweight, ldc: oc, workers: workers)
         if let dbias {
-            BLAS.gemvTransposed(m: n, n: oc, a: dout, lda: oc, x: ones, beta: 1, y: dbias)
+            workers.forEachChunk(oc, minPerChunk: 64) { columns, _ in
+                BLAS.gemvTransposed(m: n, n: columns.count, a: dout + columns.lowerBound, lda: oc,
+                                    x: ones, beta: 1, y: dbias + columns.lowerBound)
+            }
         }
     }
 }

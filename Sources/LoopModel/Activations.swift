@@ -46,11 +46,14 @@ final class Activations {
     let perApplication: [ApplicationActivations]
     let lnf: FloatBuffer  // (N, C)
     let lnfMean: FloatBuffer, lnfRstd: FloatBuffer  // (N)
-    let logits: FloatBuffer  // (N, Vp): logits, then probabilities, then dlogits
+    let logits: FloatBuffer  // (N, Vp): logits, then dlogits after backward
     let losses: FloatBuffer  // (N)
+    let rowMax: FloatBuffer  // (N) max logit per row, from the loss forward
+    let normalizers: FloatBuffer  // (N) 1 / Σ exp(logit − max), from the loss forward
     var tokens: [Int32]  // (N)
     var targets: [Int32]  // (N)
     var hasTargets = false
+    var backwardDone = false
 
     // Backward scratch, shared by all applications.
     let dResidual: FloatBuffer  // (N, C) gradient flowing down the residual stream
@@ -77,6 +80,8 @@ final class Activations {
         lnfRstd = FloatBuffer(count: n)
         logits = FloatBuffer(count: n * config.paddedVocabSize)
         losses = FloatBuffer(count: n)
+        rowMax = FloatBuffer(count: n)
+        normalizers = FloatBuffer(count: n)
         tokens = Array(repeating: 0, count: n)
         targets = Array(repeating: 0, count: n)
         dResidual = FloatBuffer(count: n * c)

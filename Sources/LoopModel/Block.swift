@@ -68,12 +68,13 @@ struct BlockRunner {
         Matmul.backward(dinp: s.dFC.pointer, dweight: g(.fcProjectionWeight),
                         dbias: g(.fcProjectionBias), dout: dResidual, inp: act.fcGelu.pointer,
                         weight: w(.fcProjectionWeight), ones: s.ones.pointer,
-                        rows: n, inChannels: 4 * c, outChannels: c)
+                        rows: n, inChannels: 4 * c, outChannels: c, workers: workers)
         GELU.backward(dinp: s.dFC.pointer, inp: act.fc.pointer, dout: s.dFC.pointer,
                       count: n * 4 * c, workers: workers)
         Matmul.backward(dinp: s.dNormed.pointer, dweight: g(.fcWeight), dbias: g(.fcBias),
                         dout: s.dFC.pointer, inp: act.ln2.pointer, weight: w(.fcWeight),
-                        ones: s.ones.pointer, rows: n, inChannels: c, outChannels: 4 * c)
+                        ones: s.ones.pointer, rows: n, inChannels: c, outChannels: 4 * c,
+                        workers: workers)
         LayerNorm.backward(dinp: dResidual, dweight: g(.ln2Weight), dbias: g(.ln2Bias),
                            dout: s.dNormed.pointer, inp: act.afterAttention.pointer,
                            weight: w(.ln2Weight), mean: act.ln2Mean.pointer,
@@ -84,13 +85,15 @@ struct BlockRunner {
         Matmul.backward(dinp: s.dAttentionOutput.pointer, dweight: g(.attentionProjectionWeight),
                         dbias: g(.attentionProjectionBias), dout: dResidual,
                         inp: act.attentionOutput.pointer, weight: w(.attentionProjectionWeight),
-                        ones: s.ones.pointer, rows: n, inChannels: c, outChannels: c)
+                        ones: s.ones.pointer, rows: n, inChannels: c, outChannels: c,
+                        workers: workers)
         Attention.backward(dqkv: s.dQKV.pointer, scratch: s.dScores.pointer,
                            dout: s.dAttentionOutput.pointer, qkv: act.qkv.pointer,
                            probabilities: act.attention.pointer, shape: shape, workers: workers)
         Matmul.backward(dinp: s.dNormed.pointer, dweight: g(.qkvWeight), dbias: g(.qkvBias),
                         dout: s.dQKV.pointer, inp: act.ln1.pointer, weight: w(.qkvWeight),
-                        ones: s.ones.pointer, rows: n, inChannels: c, outChannels: 3 * c)
+                        ones: s.ones.pointer, rows: n, inChannels: c, outChannels: 3 * c,
+                        workers: workers)
         LayerNorm.backward(dinp: dResidual, dweight: g(.ln1Weight), dbias: g(.ln1Bias),
                            dout: s.dNormed.pointer, inp: x.pointer, weight: w(.ln1Weight),
                            mean: act.ln1Mean.pointer, rstd: act.ln1Rstd.pointer,

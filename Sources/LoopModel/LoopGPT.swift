@@ -48,8 +48,8 @@ public final class LoopGPT {
     public func zeroGradients() { gradients.zero() }
 
     /// Runs the model on `tokens` (B·T ids, row-major). With `targets` it returns the mean
-    /// cross-entropy loss (logits are then turned into probabilities for backward);
-    /// without, it returns nil and `logits(row:)` reads the logits.
+    /// cross-entropy loss; without, it returns nil. Either way `logits(row:)` then reads the
+    /// logits (until `backward` turns them into their gradient).
     /// `loops` overrides the configured loop count (parameters are unchanged).
     @discardableResult
     public func forward(
@@ -61,6 +61,7 @@ public final class LoopGPT {
         let n = batch * time, c = config.channels
         acts.tokens = tokens
         acts.hasTargets = targets != nil
+        acts.backwardDone = false
         if let targets { acts.targets = targets }
 
         acts.tokens.withUnsafeBufferPointer { ids in
@@ -85,10 +86,12 @@ public final class LoopGPT {
         let vp = config.paddedVocabSize
         BLAS.gemm(transposeB: true, m: n, n: vp, k: c, a: acts.lnf.pointer, lda: c,
                   b: parameters.pointer + table.wte.offset, ldb: c, beta: 0,
-                  c: acts.logits.pointer, ldc: vp)
+                  c: acts.logits.pointer, ldc: vp, workers: workers)
         guard targets != nil else { return nil }
         return acts.targets.withUnsafeBufferPointer { ids in
-            CrossEntropy.forward(probs: acts.logits.pointer, losses: acts.losses.pointer,
+            CrossEntropy.forward(logits: acts.logits.pointer, rowMax: acts.rowMax.pointer,
+                                 normalizers: acts.normalizers.pointer,
+                                 losses: acts.losses.pointer,
                                  targets: ids.baseAddress!, rows: n, vocabSize: config.vocabSize,
                                  paddedVocabSize: vp, workers: workers)
         }
@@ -98,23 +101,27 @@ public final class LoopGPT {
     /// Call `forward` with targets first. Walks the applications in reverse; shared blocks
     /// accumulate their gradient over every application.
     public func backward(lossScale: Float = 1) {
-        guard let acts = activations, acts.hasTargets else {
-            preconditionFailure("backward needs a forward pass with targets")
+        guard let acts = activations, acts.hasTargets, !acts.backwardDone else {
+            preconditionFailure("backward needs a forward pass with targets, once")
         }
+        acts.backwardDone = true
         let n = acts.batch * acts.time, c = config.channels, vp = config.paddedVocabSize
         let layout = acts.layout
         let p = parameters.pointer, g = gradients.pointer
         acts.targets.withUnsafeBufferPointer { ids in
-            CrossEntropy.backward(probs: acts.logits.pointer, targets: ids.baseAddress!,
+            CrossEntropy.backward(logits: acts.logits.pointer, rowMax: acts.rowMax.pointer,
+                                  normalizers: acts.normalizers.pointer,
+                                  targets: ids.baseAddress!,
                                   lossScale: lossScale / Float(n), rows: n,
                                   vocabSize: config.vocabSize, paddedVocabSize: vp,
                                   workers: workers)
         }
         // dlnf (N, C) = dlogits · wte ; dwte (Vp, C) += dlogitsᵀ · lnf
         BLAS.gemm(m: n, n: c, k: vp, a: acts.logits.pointer, lda: vp, b: p + table.wte.offset,
-                  ldb: c, beta: 0, c: acts.dNormed.pointer, ldc: c)
+                  ldb: c, beta: 0, c: acts.dNormed.pointer, ldc: c, workers: workers)
         BLAS.gemm(transposeA: true, m: vp, n: c, k: n, a: acts.logits.pointer, lda: vp,
-                  b: acts.lnf.pointer, ldb: c, beta: 1, c: g + table.wte.offset, ldc: c)
+                  b: acts.lnf.pointer, ldb: c, beta: 1, c: g + table.wte.offset, ldc: c,
+                  workers: workers)
         acts.dResidual.zero()
         LayerNorm.backward(dinp: acts.dResidual.pointer, dweight: g + table.lnfWeight.offset,
                            dbias: g + table.lnfBias.offset, dout: acts.dNormed.pointer,
@@ -138,8 +145,8 @@ public final class LoopGPT {
 
     /// Logits (V entries) of row `row` (= b·T + t) after a forward pass without targets.
     public func logits(row: Int) -> UnsafeBufferPointer<Float> {
-        guard let acts = activations, !acts.hasTargets else {
-            preconditionFailure("logits are only kept by a forward pass without targets")
+        guard let acts = activations, !acts.backwardDone else {
+            preconditionFailure("logits are read after a forward pass and before backward")
         }
         return UnsafeBufferPointer(start: acts.logits.pointer + row * config.paddedVocabSize,
                                    count: config.vocabSize)

@@ -1,0 +1,16 @@
+/// What a model costs per token: FLOPs and activation memory. Counts multiply–adds as 2.
+public struct ModelCost: Sendable, Equatable {
+    /// Forward FLOPs per token at sequence length T: per application 24·C² (qkv, c_proj,
+    /// c_fc, mlp c_proj) + 4·T·C (QKᵀ and P·V, full T×T as computed), plus 2·C·Vp for the
+    /// tied output head. Embedding lookups, LayerNorm, GELU and softmax are left out.
+    public let forwardFlopsPerToken: Double
+    /// Training FLOPs per token: forward + backward ≈ 3 × forward.
+    public var trainingFlopsPerToken: Double { 3 * forwardFlopsPerToken }
+
+    public init(config: ModelConfiguration, time: Int? = nil) {
+        let c = Double(config.channels), t = Double(time ?? config.contextLength)
+        let perApplication = 24 * c * c + 4 * t * c
+        forwardFlopsPerToken = Double(config.layout.effectiveDepth) * perApplication
+            + 2 * c * Double(config.paddedVocabSize)
+    }
+}
