@@ -18,6 +18,7 @@ public enum BLAS {
         beta: Float,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        callerThreadOnly
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,
@@ -62,14 +63,18 @@ public enum BLAS {
         m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>
     ) {
+        callerThreadOnly
         cblas_sgemv(
             CblasRowMajor, CblasTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
     }
 
-    /// Sets the number of threads BLAS uses (OpenBLAS only; Accelerate chooses its own).
-    public static func setThreads(_ threads: Int) {
+    /// LoopLM threads every product itself, so BLAS must run each call on the calling
+    /// thread: a threaded OpenBLAS called from two threads at once gives wrong results
+    /// (seen with 0.3.21), and its idle threads spin on the cores LoopLM's threads need.
+    /// Evaluated once, before the first product; it is the library's setting, not ours to vary.
+    static let callerThreadOnly: Void = {
         #if !canImport(Accelerate)
-        openblas_set_num_threads(Int32(threads))
+        openblas_set_num_threads(1)
         #endif
-    }
+    }()
 }

@@ -41,7 +41,6 @@ struct BenchCommand: ParsableCommand {
         guard t >= 1, t <= config.contextLength else {
             throw ValidationError("--time must be in 1...\(config.contextLength)")
         }
-        BLAS.setThreads(1)  // LoopLM splits each product over its own workers
         var generator = SeededGenerator(seed: seed)
         let model = LoopGPT(config: config, generator: &generator,
                             workers: Workers(threads: compute.threads))

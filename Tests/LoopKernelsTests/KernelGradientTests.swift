@@ -1,0 +1,155 @@
+import LoopKernels
+import Testing
+
+@Suite struct KernelGradientTests {
+    let workers = Workers(threads: 2)
+
+    @Test func layerNorm() {
+        var check = GradientCheck()
+        let n = 6, c = 24
+        let x = check.buffer(n * c, scale: 2, offset: 0.3), w = check.buffer(c, scale: 0.5, offset: 1)
+        let b = check.buffer(c), r = check.buffer(n * c)
+        let out = FloatBuffer(count: n * c), mean = FloatBuffer(count: n), rstd = FloatBuffer(count: n)
+        func objective() -> Double {
+            LayerNorm.forward(out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, inp: x.pointer,
+                              weight: w.pointer, bias: b.pointer, rows: n, channels: c, workers: workers)
+            return GradientCheck.dot(out, r)
+        }
+        _ = objective()
+        let dx = FloatBuffer(count: n * c), dw = FloatBuffer(count: c), db = FloatBuffer(count: c)
+        let scratch = FloatBuffer(count: 2 * c * workers.threads)
+        LayerNorm.backward(dinp: dx.pointer, dweight: dw.pointer, dbias: db.pointer, dout: r.pointer,
+                           inp: x.pointer, weight: w.pointer, mean: mean.pointer, rstd: rstd.pointer,
+                           scratch: scratch.pointer, rows: n, channels: c, workers: workers)
+        for (input, gradient) in [(x, dx), (w, dw), (b, db)] {
+            let result = check.directional(input: input, gradient: gradient.array, objective: objective)
+            #expect(agrees(result), "\(result)")
+        }
+    }
+
+    @Test func gelu() {
+        var check = GradientCheck()
+        let count = 37  // not a multiple of the vector width: the scalar tail is checked too
+        let x = check.buffer(count, scale: 3), r = check.buffer(count)
+        let out = FloatBuffer(count: count)
+        func objective() -> Double {
+            GELU.forward(out: out.pointer, inp: x.pointer, count: count, workers: workers)
+            return GradientCheck.dot(out, r)
+        }
+        let dx = FloatBuffer(count: count)
+        GELU.backward(dinp: dx.pointer, inp: x.pointer, dout: r.pointer, count: count, workers: workers)
+        #expect(agrees(check.directional(input: x, gradient: dx.array, step: 1e-3, objective: objective)))
+        // Values against the formula computed in Double.
+        _ = objective()
+        for i in 0..<count {
+            let v = Double(x[i])
+            let expected = 0.5 * v * (1 + _tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
+            #expect(abs(Double(out[i]) - expected) < 1e-6)
+        }
+    }
+
+    @Test func attention() {
+        var check = GradientCheck()
+        let shape = AttentionShape(batch: 2, time: 5, channels: 8, heads: 2)
+        let n = shape.batch * shape.time, c = shape.channels
+        let qkv = check.buffer(n * 3 * c), r = check.buffer(n * c)
+        let out = FloatBuffer(count: n * c), att = FloatBuffer(count: shape.probabilityCount)
+        func objective() -> Double {
+            Attention.forward(out: out.pointer, probabilities: att.pointer, qkv: qkv.pointer,
+                              shape: shape, workers: workers)
+            return GradientCheck.dot(out, r)
+        }
+        _ = objective()
+        let dqkv = FloatBuffer(count: n * 3 * c), scratch = FloatBuffer(count: shape.probabilityCount)
+        Attention.backward(dqkv: dqkv.pointer, scratch: scratch.pointer, dout: r.pointer,
+                           qkv: qkv.pointer, probabilities: att.pointer, shape: shape, workers: workers)
+        for _ in 0..<3 {
+            #expect(agrees(check.directional(input: qkv, gradient: dqkv.array, objective: objective)))
+        }
+        // Causality: the first position's output depends only on its own value vector.
+        _ = objective()
+        let t0 = out.array[0..<(c / 2)]
+        let v0 = qkv.array[(2 * c)..<(2 * c + c / 2)]
+        for (a, b) in zip(t0, v0) { #expect(abs(a - b) < 1e-6) }
+    }
+
+    @Test func matmulWithBias() {
+        var check = GradientCheck()
+        let n = 7, c = 5, oc = 9
+        let x = check.buffer(n * c), w = check.buffer(c * oc), b = check.buffer(oc), r = check.buffer(n * oc)
+        let out = FloatBuffer(count: n * oc), ones = FloatBuffer([Float](repeating: 1, count: n))
+        func objective() -> Double {
+            Matmul.forward(out: out.pointer, inp: x.pointer, weight: w.pointer, bias: b.pointer,
+                           rows: n, inChannels: c, outChannels: oc, workers: workers)
+            return GradientCheck.dot(out, r)
+        }
+        let dx = FloatBuffer(count: n * c), dw = FloatBuffer(count: c * oc), db = FloatBuffer(count: oc)
+        Matmul.backward(dinp: dx.pointer, dweight: dw.pointer, dbias: db.pointer, dout: r.pointer,
+                        inp: x.pointer, weight: w.pointer, ones: ones.pointer, rows: n,
+                        inChannels: c, outChannels: oc, workers: workers)
+        for (input, gradient) in [(x, dx), (w, dw), (b, db)] {
+            #expect(agrees(check.directional(input: input, gradient: gradient.array, objective: objective)))
+        }
+    }
+
+    @Test func crossEntropyWithPaddedVocabulary() {
+        var check = GradientCheck()
+        let n = 4, v = 11, vp = 16
+        let logits = check.buffer(n * vp, scale: 3)
+        let targets: [Int32] = [0, 10, 3, 7]
+        let rowMax = FloatBuffer(count: n), norm = FloatBuffer(count: n), losses = FloatBuffer(count: n)
+        func objective() -> Double {
+            Double(CrossEntropy.forward(logits: logits.pointer, rowMax: rowMax.pointer,
+                                        normalizers: norm.pointer, losses: losses.pointer,
+                                        targets: targets, rows: n, vocabSize: v,
+                                        paddedVocabSize: vp, workers: workers))
+        }
+        let loss = objective()
+        // Against a direct Double computation.
+        var expected = 0.0
+        for row in 0..<n {
+            let x = (0..<v).map { Double(logits[row * vp + $0]) }
+            let m = x.max()!
+            let logSum = _log(x.map { _exp($0 - m) }.reduce(0, +)) + m
+            expected += logSum - x[Int(targets[row])]
+        }
+        #expect(abs(loss - expected / Double(n)) < 1e-5)
+        let gradient = FloatBuffer(logits.array)
+        CrossEntropy.backward(logits: gradient.pointer, rowMax: rowMax.pointer, normalizers: norm.pointer,
+                              targets: targets, lossScale: 1 / Float(n), rows: n, vocabSize: v,
+                              paddedVocabSize: vp, workers: workers)
+        for row in 0..<n { for i in v..<vp { #expect(gradient[row * vp + i] == 0) } }
+        #expect(agrees(check.directional(input: logits, gradient: gradient.array, objective: objective)))
+    }
+
+    @Test func embeddingAccumulatesRepeatedTokens() {
+        let b = 1, t = 3, c = 2
+        let dwte = FloatBuffer(count: 4 * c), dwpe = FloatBuffer(count: t * c)
+        let dout = FloatBuffer([1, 2, 3, 4, 5, 6])
+        let tokens: [Int32] = [2, 1, 2]
+        Embedding.backward(dwte: dwte.pointer, dwpe: dwpe.pointer, dout: dout.pointer, tokens: tokens,
+                           batch: b, time: t, channels: c)
+        #expect(dwte.array == [0, 0, 3, 4, 6, 8, 0, 0])
+        #expect(dwpe.array == [1, 2, 3, 4, 5, 6])
+    }
+
+    @Test func vectorExpMatchesLibm() {
+        var worst: Double = 0
+        var x: Float = -80
+        while x < 80 {
+            let ours = Double(VectorMath.exp(x)), reference = _exp(Double(x))
+            worst = max(worst, abs(ours - reference) / reference)
+            x += 0.173
+        }
+        #expect(worst < 5e-7)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+func _exp(_ x: Double) -> Double { exp(x) }
+func _log(_ x: Double) -> Double { log(x) }
+func _tanh(_ x: Double) -> Double { tanh(x) }
