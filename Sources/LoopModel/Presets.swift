@@ -32,8 +32,8 @@ public struct Preset: Sendable {
               LoopLayout(looped: 2)),
         small("tiny-loop", "1 prelude + 1 block × 3 loops + 1 coda, width 64 (tests)",
               channels: 64, heads: 4, context: 64, LoopLayout(prelude: 1, looped: 1, coda: 1, loops: 3)),
-        small("small", "4 blocks, width 192", channels: 192, heads: 6, context: 128,
-              LoopLayout(looped: 4)),
+        small("small", "2 blocks, width 192: the loop model's plain baseline", channels: 192,
+              heads: 6, context: 128, LoopLayout(looped: 2)),
         small("small-loop", "2 shared blocks × 2 loops, width 192", channels: 192, heads: 6,
               context: 128, LoopLayout(looped: 2, loops: 2)),
     ]

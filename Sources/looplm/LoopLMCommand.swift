@@ -1,19 +1,36 @@
 import ArgumentParser
+import Foundation
+import LoopKernels
+import LoopModel
 
 @main
 struct LoopLMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "looplm",
         abstract: "Train and study looped GPT-2 language models (Ng & Wang, arXiv 2409.14199).",
-        subcommands: [BenchCommand.self, InfoCommand.self])
+        subcommands: [PrepareCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self,
+                      InfoCommand.self, BenchCommand.self])
 }
 
 /// Options every compute-heavy command shares.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "Threads for BLAS and the Swift kernels.")
+    @Option(help: "Threads for the kernels (each matrix product is split over them).")
     var threads: Int = 2
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
     }
+
+    var workers: Workers { Workers(threads: threads) }
+}
+
+/// Prints a JSON object on one line (keys sorted) for `--json`.
+func printJSON(_ object: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+/// Writes to standard error (progress and warnings, so stdout stays machine-readable).
+func printError(_ message: String) {
+    FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
 }

@@ -1,0 +1,31 @@
+import ArgumentParser
+import LoopModel
+
+/// A model given by preset, with any size or layout overridden.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model preset (see `looplm info --presets`).")
+    var preset: String = "small-loop"
+    @Option(help: "Width (n_embd).")
+    var width: Int?
+    @Option(help: "Attention heads (must divide the width).")
+    var heads: Int?
+    @Option(help: "Blocks run once before the loop.")
+    var prelude: Int?
+    @Option(help: "Blocks in the looped set.")
+    var looped: Int?
+    @Option(help: "Blocks run once after the loop.")
+    var coda: Int?
+    @Option(help: "How many times the looped blocks run.")
+    var loops: Int?
+    @Option(help: "Maximum context (n_positions).")
+    var contextLength: Int?
+
+    func configuration(vocabSize: Int) throws -> ModelConfiguration {
+        let base = try Preset.named(preset)
+        let layout = LoopLayout(prelude: prelude ?? base.layout.prelude, looped: looped ?? base.layout.looped,
+                                coda: coda ?? base.layout.coda, loops: loops ?? base.layout.loops)
+        return try ModelConfiguration(vocabSize: vocabSize, contextLength: contextLength ?? base.contextLength,
+                                      channels: width ?? base.channels, heads: heads ?? base.heads,
+                                      layout: layout)
+    }
+}

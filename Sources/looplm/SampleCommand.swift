@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import LoopModel
+import LoopTokenizer
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample", abstract: "Generate text from a checkpoint, streaming it as it comes.")
+
+    @Argument(help: "Checkpoint directory.")
+    var checkpoint: String
+    @Option(help: "Text to continue.")
+    var prompt: String = "\n"
+    @Option(help: "Tokens to generate.")
+    var tokens: Int = 200
+    @Option(help: "Softmax temperature (0: greedy).")
+    var temperature: Float = 0.8
+    @Option(help: "Keep only the k most likely tokens.")
+    var topK: Int?
+    @Option(help: "Keep the smallest set of tokens whose probability reaches p.")
+    var topP: Float?
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 1337
+    @Option(help: "Run the looped blocks this many times instead of the trained count.")
+    var loops: Int?
+    @Flag(help: "Print one JSON object (prompt, text, ids) instead of streaming.")
+    var json = false
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard tokens >= 0 else { throw ValidationError("--tokens must be ≥ 0") }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if let loops, loops < 1 { throw ValidationError("--loops must be ≥ 1") }
+    }
+
+    func run() throws {
+        let loaded = try LoadedCheckpoint(path: checkpoint, workers: compute.workers)
+        let model = loaded.model, context = model.config.contextLength
+        var ids = loaded.tokenizer.encode(prompt)
+        guard !ids.isEmpty else { throw ValidationError("--prompt must not be empty") }
+        var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        var generated: [Int] = []
+        var pending: [UInt8] = []  // bytes of an unfinished UTF-8 character
+        if !json { print(prompt, terminator: "") }
+        for _ in 0..<tokens {
+            let window = Array(ids.suffix(context)).map(Int32.init)
+            try model.forward(tokens: window, batch: 1, time: window.count, loops: loops)
+            let next = sampler.sample(model.logits(row: window.count - 1))
+            ids.append(next)
+            generated.append(next)
+            if !json {
+                pending += loaded.tokenizer.decodeBytes([next])
+                if let text = String(validating: pending, as: UTF8.self) {
+                    print(text, terminator: "")
+                    fflush(stdout)
+                    pending.removeAll()
+                } else if pending.count >= 4 {
+                    print(String(decoding: pending, as: UTF8.self), terminator: "")
+                    pending.removeAll()
+                }
+            }
+        }
+        if json {
+            try printJSON(["prompt": prompt, "text": loaded.tokenizer.decode(generated), "ids": generated,
+                           "loops": loops ?? model.config.layout.loops])
+        } else {
+            print(String(decoding: pending, as: UTF8.self))
+        }
+    }
+}
