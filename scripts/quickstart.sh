@@ -9,9 +9,9 @@ swift build -c release --product looplm
 looplm=.build/release/looplm
 data=data/shakespeare-bytes
 [ -f $data/train.bin ] || $looplm prepare "$cache/shakespeare" --output $data
-steps=${QUICKSTART_STEPS:-400}
+steps=${QUICKSTART_STEPS:-800}
 common=(--data $data --steps $steps --batch 16 --context 128 --lr 2e-3 --min-lr 2e-4 --warmup 40
-        --eval-interval 100 --eval-batches 20 --checkpoint-interval 200 --seed 1337)
+        --eval-interval 200 --eval-batches 20 --checkpoint-interval 200 --seed 1337)
 rm -rf runs/quickstart
 for preset in small small-loop; do
   echo "== training $preset ($($looplm info $preset --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["layout"], "layout,", d["parameters"], "parameters")'))"

@@ -73,15 +73,25 @@ public final class Trainer {
 
     /// Writes the checkpoint and the training state into `directory`, atomically.
     public func save(to directory: String, tokenizer: String) throws {
-        let p = model.parameters.pointer
-        for i in 0..<model.parameters.count where !p[i].isFinite {
-            throw TrainingError.divergence(step: step, loss: .nan)
-        }
+        try checkHealthy()
         let state = TrainingState(step: step, generator: generator, bestValidationLoss: bestValidationLoss,
                                   options: options)
         try Checkpoint.save(model, tokenizer: tokenizer, to: directory) { (partial) throws(CheckpointError) in
             try state.write(optimizer: optimizer, to: partial + "/" + TrainingState.fileName)
         }
+    }
+
+    /// A checkpoint is only written from weights that are finite and give a finite loss on
+    /// the first training window (which draws nothing from the generator), so a diverging
+    /// run never replaces the last good checkpoint.
+    public func checkHealthy() throws {
+        let p = model.parameters.pointer
+        for i in 0..<model.parameters.count where !p[i].isFinite {
+            throw TrainingError.divergence(step: step, loss: .nan)
+        }
+        guard let probe = train.sequentialBatches(batch: 1, time: options.time, maxBatches: 1).first else { return }
+        let loss = try model.forward(tokens: probe.tokens, targets: probe.targets, batch: 1, time: options.time) ?? .nan
+        guard loss.isFinite else { throw TrainingError.divergence(step: step, loss: loss) }
     }
 
     /// Restores optimizer moments, step, generator and best loss saved in `directory`.

@@ -41,16 +41,17 @@ struct InfoCommand: ParsableCommand {
         let t = time ?? config.contextLength
         let cost = ModelCost(config: config, time: t)
         let memory = ActivationMemory(config: config, batch: 1, time: t)
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "layout": config.layout.summary, "prelude": config.layout.prelude, "looped": config.layout.looped,
             "coda": config.layout.coda, "loops": config.layout.loops, "unique_blocks": config.layout.uniqueBlocks,
             "effective_depth": config.layout.effectiveDepth, "width": config.channels, "heads": config.heads,
             "context": config.contextLength, "vocab_size": config.vocabSize, "padded_vocab_size": config.paddedVocabSize,
             "parameters": table.parameterCount, "parameters_without_positions": table.parameterCountWithoutPositions,
             "forward_flops_per_token": cost.forwardFlopsPerToken, "training_flops_per_token": cost.trainingFlopsPerToken,
-            "activation_bytes_per_token": memory.total / t, "tokenizer": tokenizer, "step": step as Any,
+            "activation_bytes_per_token": memory.total / t, "tokenizer": tokenizer,
         ]
-        if json { return try printJSON(object.filter { !($0.value is Optional<Int>) || step != nil }) }
+        if let step { object["step"] = step }
+        if json { return try printJSON(object) }
         print("""
             layout        \(config.layout.summary)  (prelude \(config.layout.prelude), looped \(config.layout.looped) × \(config.layout.loops) loops, coda \(config.layout.coda))
             depth         \(config.layout.uniqueBlocks) unique blocks, effective depth \(config.layout.effectiveDepth)

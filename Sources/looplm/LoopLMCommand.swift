@@ -25,7 +25,12 @@ struct ComputeOptions: ParsableArguments {
 }
 
 /// Prints a JSON object on one line (keys sorted) for `--json`.
+/// Non-finite numbers, which JSON cannot hold, are written as null.
 func printJSON(_ object: [String: Any]) throws {
+    let object = object.mapValues { value -> Any in
+        if let number = value as? Double, !number.isFinite { return NSNull() }
+        return value
+    }
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 }

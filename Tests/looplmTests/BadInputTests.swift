@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// Each bad input gives one line saying what is wrong, a non-zero exit, no damaged files.
+@Suite(.serialized) struct BadInputTests {
+    let root = temporaryDirectory("bad")
+
+    func expectFailure(_ arguments: [String], mentions words: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let result = try Looplm.run(arguments)
+        #expect(result.status != 0, "exit status for \(arguments)", sourceLocation: sourceLocation)
+        let message = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        for word in words {
+            #expect(message.contains(word), "'\(message)' should mention \(word)", sourceLocation: sourceLocation)
+        }
+        #expect(!message.contains("Fatal error") && !message.contains("Stack dump"), sourceLocation: sourceLocation)
+    }
+
+    /// Writes a token file in llm.c's format with the given header tokenizer id.
+    func writeTokens(_ tokens: [UInt16], tokenizer: Int32, to path: String) throws {
+        var header = [Int32](repeating: 0, count: 256)
+        header[0] = 20_240_520
+        header[1] = 1
+        header[2] = Int32(tokens.count)
+        header[3] = tokenizer
+        var data = header.withUnsafeBufferPointer { Data(buffer: $0) }
+        tokens.withUnsafeBufferPointer { data.append(Data(buffer: $0)) }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    func trainArguments(_ data: String, _ out: String) -> [String] {
+        ["train", "--data", data, "--out", out, "--preset", "tiny", "--steps", "2", "--batch", "2", "--context", "16"]
+    }
+
+    @Test func missingAndCorruptFiles() throws {
+        try expectFailure(["eval", root + "/nothing", "--data", root + "/x.bin"], mentions: ["config.json"])
+        try expectFailure(trainArguments(root + "/nodata", root + "/out"), mentions: ["train.bin", "prepare"])
+        // A token file cut short.
+        let data = root + "/cut"
+        try writeTokens((0..<500).map { UInt16($0 % 256) }, tokenizer: 1, to: data + "/train.bin")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: data + "/train.bin"))
+        try bytes.prefix(bytes.count - 10).write(to: URL(fileURLWithPath: data + "/train.bin"))
+        try expectFailure(trainArguments(data, root + "/out-cut"), mentions: ["truncated"])
+        // A checkpoint whose weights were cut short.
+        let good = root + "/good"
+        try writeTokens((0..<2000).map { UInt16($0 % 256) }, tokenizer: 1, to: good + "/train.bin")
+        let trained = try Looplm.run(trainArguments(good, root + "/run"))
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let weights = root + "/run/latest/model.safetensors"
+        let original = try Data(contentsOf: URL(fileURLWithPath: weights))
+        try original.prefix(original.count / 2).write(to: URL(fileURLWithPath: weights))
+        try expectFailure(["sample", root + "/run/latest", "--tokens", "2"], mentions: ["truncated", "model.safetensors"])
+        // A config that disagrees with its tensors.
+        try original.write(to: URL(fileURLWithPath: weights))
+        let configPath = root + "/run/latest/config.json"
+        let config = try String(contentsOfFile: configPath, encoding: .utf8)
+        try config.replacingOccurrences(of: "\"n_embd\" : 64", with: "\"n_embd\" : 128")
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        try expectFailure(["eval", root + "/run/latest", "--data", good + "/train.bin"], mentions: ["shape", "wte.weight"])
+    }
+
+    @Test func dataThatDoesNotFitTheModel() throws {
+        let short = root + "/short"
+        try writeTokens([1, 2, 3, 4, 5], tokenizer: 1, to: short + "/train.bin")
+        try expectFailure(trainArguments(short, root + "/o1"), mentions: ["fewer than one context"])
+        let wide = root + "/wide"
+        try writeTokens((0..<1000).map { UInt16($0) }, tokenizer: 1, to: wide + "/train.bin")
+        try expectFailure(trainArguments(wide, root + "/o2"), mentions: ["outside the model's vocabulary"])
+        let gpt2 = root + "/gpt2"
+        try writeTokens((0..<1000).map { UInt16($0 % 256) }, tokenizer: 2, to: gpt2 + "/train.bin")
+        let good = root + "/good2"
+        try writeTokens((0..<2000).map { UInt16($0 % 256) }, tokenizer: 1, to: good + "/train.bin")
+        #expect(try Looplm.run(trainArguments(good, root + "/run2")).status == 0)
+        try expectFailure(["eval", root + "/run2/latest", "--data", gpt2 + "/train.bin"], mentions: ["tokenized with 'gpt2'"])
+    }
+
+    @Test func impossibleHyperparameters() throws {
+        let good = root + "/good3"
+        try writeTokens((0..<2000).map { UInt16($0 % 256) }, tokenizer: 1, to: good + "/train.bin")
+        try expectFailure(trainArguments(good, root + "/p1") + ["--heads", "5"], mentions: ["heads", "divide"])
+        try expectFailure(trainArguments(good, root + "/p2") + ["--lr", "nan"], mentions: ["--lr"])
+        try expectFailure(trainArguments(good, root + "/p3") + ["--width", "0"], mentions: ["width"])
+        try expectFailure(trainArguments(good, root + "/p4") + ["--loops", "0"], mentions: ["loops"])
+        try expectFailure(["train", "--data", good, "--out", root + "/p5", "--preset", "gpt5"], mentions: ["unknown preset", "tiny"])
+        try expectFailure(trainArguments(good, root + "/p6") + ["--context", "1000"], mentions: ["--context"])
+        for out in ["p1", "p2", "p3", "p4", "p5", "p6"] {
+            #expect(!FileManager.default.fileExists(atPath: root + "/\(out)/latest"))
+        }
+    }
+
+    @Test func divergenceStopsAndKeepsTheLastGoodCheckpoint() throws {
+        let good = root + "/good4"
+        try writeTokens((0..<4000).map { UInt16(($0 * 7) % 256) }, tokenizer: 1, to: good + "/train.bin")
+        let out = root + "/diverge"
+        let result = try Looplm.run(["train", "--data", good, "--out", out, "--preset", "tiny", "--steps", "50",
+                                     "--batch", "2", "--context", "16", "--lr", "1e30", "--warmup", "0",
+                                     "--clip", "0", "--checkpoint-interval", "1", "--eval-interval", "0"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("diverged"))
+        // Whatever was saved is loadable and gives a finite loss.
+        if FileManager.default.fileExists(atPath: out + "/latest") {
+            let eval = try Looplm.run(["eval", out + "/latest", "--data", good + "/train.bin", "--max-batches", "1", "--json"])
+            #expect(eval.status == 0, "\(eval.stderr)")
+            #expect(json(eval.stdout)["loss"] is Double, "\(eval.stdout)")
+        }
+    }
+}

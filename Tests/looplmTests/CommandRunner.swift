@@ -1,0 +1,95 @@
+import Foundation
+
+/// Runs the real `looplm` binary built beside the test bundle.
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+enum Looplm {
+    static let binary: String = {
+        var candidates: [String] = []
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(directory.appendingPathComponent("looplm").path)
+            directory = directory.deletingLastPathComponent()
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        candidates += ["release", "debug"].map { root.appendingPathComponent(".build/\($0)/looplm").path }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "looplm"
+    }()
+
+    @discardableResult
+    static func run(_ arguments: [String], signalAfter: (() -> Bool)? = nil) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments + ["--threads", "1"].filter { _ in takesThreads(arguments) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let outData = DataCollector(out.fileHandleForReading), errData = DataCollector(err.fileHandleForReading)
+        try process.run()
+        if let signalAfter {
+            let deadline = Date().addingTimeInterval(60)
+            while !signalAfter() && process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGINT) }
+        }
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, stdout: outData.text(), stderr: errData.text())
+    }
+
+    static func takesThreads(_ arguments: [String]) -> Bool {
+        guard let command = arguments.first else { return false }
+        return ["train", "eval", "sample", "bench"].contains(command) && !arguments.contains("--threads")
+    }
+}
+
+/// Reads a pipe to the end on a background thread (so a full pipe never blocks the child).
+final class DataCollector: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func text() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+func temporaryDirectory(_ name: String) -> String {
+    let path = NSTemporaryDirectory() + "looplm-\(name)-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A small corpus: a few kilobytes of verse-like text in two "plays".
+func writeCorpus(in directory: String) throws -> String {
+    let corpus = directory + "/corpus"
+    try FileManager.default.createDirectory(atPath: corpus, withIntermediateDirectories: true)
+    let words = ["the", "king", "shall", "speak", "of", "love", "and", "night", "my", "lord", "sweet", "fair"]
+    var state: UInt64 = 42
+    func nextWord() -> String {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return words[Int(state >> 33) % words.count]
+    }
+    for (name, lines) in [("comedy_gut.txt", 300), ("tempest_gut.txt", 60)] {
+        var text = ""
+        for _ in 0..<lines { text += (0..<8).map { _ in nextWord() }.joined(separator: " ") + ".\n" }
+        try text.write(toFile: corpus + "/" + name, atomically: true, encoding: .utf8)
+    }
+    return corpus
+}
+
+func json(_ text: String) -> [String: Any] {
+    let line = text.split(separator: "\n").last.map(String.init) ?? ""
+    return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+}
