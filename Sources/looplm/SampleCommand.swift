@@ -5,7 +5,8 @@ import LoopTokenizer
 
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sample", abstract: "Generate text from a checkpoint, streaming it as it comes.")
+        commandName: "sample", abstract: "Generate text from a checkpoint, streaming it as it comes.",
+        discussion: "Uses a key/value cache with an entry per block application (looped blocks get one per pass). Its output equals recomputing the whole window for every token (--no-cache).")
 
     @Argument(help: "Checkpoint directory.")
     var checkpoint: String
@@ -23,6 +24,8 @@ struct SampleCommand: ParsableCommand {
     var seed: UInt64 = 1337
     @Option(help: "Run the looped blocks this many times instead of the trained count.")
     var loops: Int?
+    @Flag(help: "Recompute the whole window for every token instead of using the key/value cache.")
+    var noCache = false
     @Flag(help: "Print one JSON object (prompt, text, ids) instead of streaming.")
     var json = false
     @OptionGroup var compute: ComputeOptions
@@ -43,11 +46,29 @@ struct SampleCommand: ParsableCommand {
         var generated: [Int] = []
         var pending: [UInt8] = []  // bytes of an unfinished UTF-8 character
         if !json { print(prompt, terminator: "") }
-        for _ in 0..<tokens {
-            let window = Array(ids.suffix(context)).map(Int32.init)
-            try model.forward(tokens: window, batch: 1, time: window.count, loops: loops)
-            let next = sampler.sample(model.logits(row: window.count - 1))
+        let decoder = IncrementalDecoder(model: model)
+        let cache = KVCache(config: model.config, loops: loops)
+        // Next-token logits for the window ending at the newest token: from the cache, which
+        // is refilled from the last `context` tokens once the window starts to slide.
+        func nextLogits(newest: Int?) throws -> UnsafeBufferPointer<Float> {
+            if noCache {
+                let window = Array(ids.suffix(context)).map(Int32.init)
+                try model.forward(tokens: window, batch: 1, time: window.count, loops: loops)
+                return model.logits(row: window.count - 1)
+            }
+            if let newest, cache.length < cache.capacity {
+                return try decoder.step(token: Int32(newest), cache: cache)
+            }
+            cache.reset()
+            var logits: UnsafeBufferPointer<Float>?
+            for id in ids.suffix(context) { logits = try decoder.step(token: Int32(id), cache: cache) }
+            return logits!
+        }
+        var logits = try nextLogits(newest: nil)
+        for step in 0..<tokens {
+            let next = sampler.sample(logits)
             ids.append(next)
+            if step + 1 < tokens { logits = try nextLogits(newest: next) }
             generated.append(next)
             if !json {
                 pending += loaded.tokenizer.decodeBytes([next])

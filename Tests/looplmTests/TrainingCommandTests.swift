@@ -59,6 +59,12 @@ import Testing
         let sampleB = try Looplm.run(["sample", root + "/whole/latest", "--prompt", "the king", "--tokens", "20", "--temperature", "0", "--json"])
         #expect(sampleA.status == 0 && sampleA.stdout == sampleB.stdout)
         #expect((json(sampleA.stdout)["ids"] as? [Int])?.count == 20)
+        // The key/value cache gives what recomputing the window gives, past the context too.
+        let long = ["sample", root + "/whole/latest", "--prompt", "the king", "--tokens", "90", "--temperature", "0.9",
+                    "--seed", "7", "--loops", "3", "--json"]
+        let cached = json(try Looplm.run(long).stdout)["ids"] as? [Int]
+        let recomputed = json(try Looplm.run(long + ["--no-cache"]).stdout)["ids"] as? [Int]
+        #expect(cached != nil && cached == recomputed)
         let info = json(try Looplm.run(["info", root + "/whole/latest", "--json"]).stdout)
         #expect(info["effective_depth"] as? Int == 5 && info["unique_blocks"] as? Int == 3 && info["step"] as? Int == 8)
     }
