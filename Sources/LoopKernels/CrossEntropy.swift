@@ -77,10 +77,7 @@ public enum Softmax {
         while start < count {
             let length = min(block, count - start), p = x + start
             let vectors = length / w
-            var maxVector = VectorMath.Vector(repeating: -.infinity)
-            for v in 0..<vectors { maxVector = pointwiseMax(maxVector, VectorMath.load(p + v * w)) }
-            var blockMax = maxVector.max()
-            for i in (vectors * w)..<length { blockMax = max(blockMax, p[i]) }
+            let blockMax = Vectorised.maximum(p, count: length)
             var sumVector = VectorMath.Vector(repeating: 0)
             for v in 0..<vectors { sumVector += VectorMath.exp(VectorMath.load(p + v * w) - blockMax) }
             var blockSum = sumVector.sum()
@@ -103,10 +100,7 @@ public enum Softmax {
     ) -> (max: Float, sum: Float) {
         let w = VectorMath.width
         let vectors = count / w
-        var maxVector = VectorMath.Vector(repeating: -.infinity)
-        for v in 0..<vectors { maxVector = pointwiseMax(maxVector, VectorMath.load(x + v * w)) }
-        var maxValue = maxVector.max()
-        for i in (vectors * w)..<count { maxValue = max(maxValue, x[i]) }
+        let maxValue = Vectorised.maximum(x, count: count)
         var sumVector = VectorMath.Vector(repeating: 0)
         for v in 0..<vectors {
             let e = VectorMath.exp(VectorMath.load(x + v * w) - maxValue)
@@ -124,6 +118,16 @@ public enum Softmax {
 
 /// Small vectorised loops the compiler would not vectorise through possibly aliasing pointers.
 public enum Vectorised {
+    @inline(__always)
+    public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        let w = VectorMath.width, vectors = count / w
+        var maxVector = VectorMath.Vector(repeating: -.infinity)
+        for v in 0..<vectors { maxVector = pointwiseMax(maxVector, VectorMath.load(x + v * w)) }
+        var maxValue = maxVector.max()
+        for i in (vectors * w)..<count { maxValue = max(maxValue, x[i]) }
+        return maxValue
+    }
+
     @inline(__always)
     public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
         let w = VectorMath.width, vectors = count / w
