@@ -152,12 +152,6 @@ public final class LoopGPT {
                                    count: config.vocabSize)
     }
 
-    /// Per-row losses of the last forward with targets (N = B·T).
-    public var rowLosses: [Float] { activations.map { $0.losses.array } ?? [] }
-
-    /// Releases the activation memory (it is rebuilt by the next forward).
-    public func releaseActivations() { activations = nil }
-
     private func prepareActivations(batch: Int, time: Int, layout: LoopLayout) -> Activations {
         if let acts = activations, acts.batch == batch, acts.time == time, acts.layout == layout {
             return acts

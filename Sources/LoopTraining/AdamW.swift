@@ -63,10 +63,10 @@ public final class AdamW {
     }
 
     /// Clips, then applies one update with learning rate `learningRate`.
-    /// Returns the gradient norm before clipping.
+    /// Returns the gradient norm before clipping; pass it in if the caller already has it.
     @discardableResult
-    public func update(model: LoopGPT, learningRate: Float) -> Float {
-        let norm = Self.gradientNorm(model.gradients, workers: model.workers)
+    public func update(model: LoopGPT, learningRate: Float, gradientNorm: Float? = nil) -> Float {
+        let norm = gradientNorm ?? Self.gradientNorm(model.gradients, workers: model.workers)
         var scale: Float = 1
         if let maxGradientNorm {
             scale = min(1, maxGradientNorm / (norm + Self.clipEpsilon))

@@ -56,7 +56,7 @@ public final class Trainer {
         let rate = options.schedule.rate(atStep: step + 1)
         let norm = AdamW.gradientNorm(model.gradients, workers: model.workers)
         guard norm.isFinite else { throw TrainingError.divergence(step: step + 1, loss: .nan) }
-        optimizer.update(model: model, learningRate: rate)
+        optimizer.update(model: model, learningRate: rate, gradientNorm: norm)
         return StepRecord(step: step, loss: total / Float(options.microBatches), learningRate: rate,
                           gradientNorm: norm, seconds: Date().timeIntervalSince(start))
     }

@@ -52,7 +52,7 @@ struct BenchCommand: ParsableCommand {
         var phases = [Double](repeating: 0, count: 4)  // zero, forward, backward, AdamW
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
         for step in 0..<(warmup + steps) {
-            // The same work as TrainingStep.run, timed by phase.
+            // The same work as Trainer.trainStep, timed by phase.
             let start = now()
             model.zeroGradients()
             let t1 = now()

@@ -13,8 +13,8 @@ struct EvalCommand: ParsableCommand {
     var checkpoint: String
     @Option(help: "A token file (.bin) or a text file (.txt) to evaluate on.")
     var data: String
-    @Option(help: "Run the looped blocks this many times instead of the trained count.")
-    var loops: Int?
+    @OptionGroup var loopsOption: LoopsOption
+    var loops: Int? { loopsOption.loops }
     @Option(help: "Sequences per batch.")
     var batch: Int = 8
     @Option(help: "Tokens per sequence; default: the model's context.")
@@ -26,7 +26,6 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        if let loops, loops < 1 { throw ValidationError("--loops must be ≥ 1") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1") }
     }
 
@@ -49,9 +48,8 @@ struct EvalCommand: ParsableCommand {
                              tokenizer: loaded.kind)
         }
         let stream = try TokenStream(file: file, vocabSize: config.vocabSize, time: time)
-        let batches = stream.sequentialBatches(batch: min(batch, (stream.tokens.count - 1) / time), time: time,
-                                               maxBatches: maxBatches)
-        let rows = min(batch, (stream.tokens.count - 1) / time)
+        let rows = min(batch, (stream.tokens.count - 1) / time)  // a short file gets fewer rows
+        let batches = stream.sequentialBatches(batch: rows, time: time, maxBatches: maxBatches)
         let result = try Evaluation.run(model: loaded.model, batches: batches, batch: rows, time: time, loops: loops)
         let evaluated = batches.flatMap(\.targets).map(Int.init)
         let bytes = loaded.tokenizer.decodeBytes(evaluated).count

@@ -24,6 +24,16 @@ struct ComputeOptions: ParsableArguments {
     var workers: Workers { Workers(threads: threads) }
 }
 
+/// `--loops`: run the looped blocks another number of times than trained (same weights).
+struct LoopsOption: ParsableArguments {
+    @Option(help: "Run the looped blocks this many times instead of the trained count.")
+    var loops: Int?
+
+    func validate() throws {
+        if let loops, loops < 1 { throw ValidationError("--loops must be ≥ 1") }
+    }
+}
+
 /// Prints a JSON object on one line (keys sorted) for `--json`.
 /// Non-finite numbers, which JSON cannot hold, are written as null.
 func printJSON(_ object: [String: Any]) throws {

@@ -22,8 +22,8 @@ struct SampleCommand: ParsableCommand {
     var topP: Float?
     @Option(help: "Random seed.")
     var seed: UInt64 = 1337
-    @Option(help: "Run the looped blocks this many times instead of the trained count.")
-    var loops: Int?
+    @OptionGroup var loopsOption: LoopsOption
+    var loops: Int? { loopsOption.loops }
     @Flag(help: "Recompute the whole window for every token instead of using the key/value cache.")
     var noCache = false
     @Flag(help: "Print one JSON object (prompt, text, ids) instead of streaming.")
@@ -34,7 +34,6 @@ struct SampleCommand: ParsableCommand {
         guard tokens >= 0 else { throw ValidationError("--tokens must be ≥ 0") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
         if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if let loops, loops < 1 { throw ValidationError("--loops must be ≥ 1") }
     }
 
     func run() throws {
