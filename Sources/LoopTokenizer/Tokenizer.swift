@@ -1,3 +1,5 @@
+import Foundation
+
 /// Text ↔ token ids. The tokenizer's `name` is recorded in token files and checkpoints,
 /// and a mismatch between them is an error.
 public protocol Tokenizer: Sendable {
@@ -7,6 +9,10 @@ public protocol Tokenizer: Sendable {
     func encode(bytes: [UInt8]) -> [Int]
     /// Bytes the ids stand for (may be invalid UTF-8 in the middle of a character).
     func decodeBytes(_ ids: [Int]) -> [UInt8]
+    /// The id that separates documents, if the vocabulary has one (GPT-2's <|endoftext|>).
+    var documentSeparator: Int? { get }
+    /// An instance another thread can use at the same time as this one.
+    func copy() -> any Tokenizer
 }
 
 extension Tokenizer {
@@ -27,6 +33,8 @@ public struct ByteTokenizer: Tokenizer {
     public func encode(bytes: [UInt8]) -> [Int] { bytes.map(Int.init) }
 
     public func decodeBytes(_ ids: [Int]) -> [UInt8] { ids.map { UInt8(truncatingIfNeeded: $0) } }
+    public var documentSeparator: Int? { nil }
+    public func copy() -> any Tokenizer { self }
 }
 
 /// Tokenizers LoopLM knows by name.
@@ -58,11 +66,20 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The tokenizer named `kind`.
-public func makeTokenizer(_ kind: TokenizerKind) throws(TokenizerError) -> any Tokenizer {
+/// Where scripts/setup.sh puts GPT-2's vocabulary: $LOOPLM_CACHE/gpt2, by default
+/// ~/.cache/looplm/gpt2.
+public func defaultVocabularyDirectory() -> String {
+    let environment = ProcessInfo.processInfo.environment
+    let cache = environment["LOOPLM_CACHE"] ?? ((environment["HOME"] ?? ".") + "/.cache/looplm")
+    return cache + "/gpt2"
+}
+
+/// The tokenizer named `kind`; GPT-2's reads its vocabulary from `vocabulary`.
+public func makeTokenizer(
+    _ kind: TokenizerKind, vocabulary: String? = nil
+) throws(TokenizerError) -> any Tokenizer {
     switch kind {
     case .bytes: return ByteTokenizer()
-    case .gpt2:
-        throw .unavailable("the GPT-2 BPE tokenizer is not built yet; use --tokenizer bytes")
+    case .gpt2: return try GPT2Tokenizer(directory: vocabulary ?? defaultVocabularyDirectory())
     }
 }

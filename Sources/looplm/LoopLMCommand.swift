@@ -8,7 +8,7 @@ struct LoopLMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "looplm",
         abstract: "Train and study looped GPT-2 language models (Ng & Wang, arXiv 2409.14199).",
-        subcommands: [PrepareCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self,
+        subcommands: [PrepareCommand.self, TokenizeCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self,
                       InfoCommand.self, BenchCommand.self])
 }
 

@@ -1,7 +1,45 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import LoopTokenizer
 import LoopTraining
+
+/// Per-file results filled by several threads.
+final class ResultSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [[UInt16]?]
+    private var bytes = 0
+    private var next = 0
+    private var failure: Error?
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func nextIndex() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard failure == nil, next < slots.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func store(_ ids: [UInt16], bytes count: Int, at index: Int) {
+        lock.lock()
+        slots[index] = ids
+        bytes += count
+        lock.unlock()
+    }
+
+    func fail(_ error: Error) {
+        lock.lock()
+        if failure == nil { failure = error }
+        lock.unlock()
+    }
+
+    func collect() throws -> ([[UInt16]], Int) {
+        if let failure { throw failure }
+        return (slots.map { $0 ?? [] }, bytes)
+    }
+}
 
 /// Text files → train.bin and val.bin token files (llm.c's format).
 struct PrepareCommand: ParsableCommand {
@@ -19,44 +57,71 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "Output directory for train.bin and val.bin.")
     var output: String
     @Option(help: "Tokenizer: bytes or gpt2.")
-    var tokenizer: String = "bytes"
+    var tokenizer: TokenizerKind = .bytes
+    @Option(help: "Directory with GPT-2's encoder.json and vocab.bpe (default: where scripts/setup.sh puts them).")
+    var vocab: String?
     @Option(help: "Comma-separated words; files whose name contains one go to validation.")
     var validation: String = "hamlet,macbeth,tempest"
+    @Option(help: "Threads encoding files in parallel.")
+    var threads: Int = 2
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+    }
+
     func run() throws {
-        guard let kind = TokenizerKind(rawValue: tokenizer) else {
-            throw ValidationError("unknown tokenizer '\(tokenizer)'; choose bytes or gpt2")
-        }
-        let tok = try makeTokenizer(kind)
+        let tok = try makeTokenizer(tokenizer, vocabulary: vocab)
         let files = try collectFiles()
+        let start = Date()
+        let (encoded, bytes) = try encodeInParallel(files, tok)
+        let seconds = Date().timeIntervalSince(start)
         let words = validation.split(separator: ",").map { $0.lowercased() }
         var train: [UInt16] = [], val: [UInt16] = [], valFiles: [String] = []
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else { throw DataError.missingFile(file) }
-            let ids = tok.encode(bytes: Array(data))
-            guard ids.allSatisfy({ $0 <= Int(UInt16.max) }) else {
-                throw DataError.corrupt(file, "token ids do not fit in 16 bits")
-            }
-            let name = (file as NSString).lastPathComponent.lowercased()
-            if words.contains(where: { !$0.isEmpty && name.contains($0) }) {
-                val += ids.map { UInt16($0) }
-                valFiles.append((file as NSString).lastPathComponent)
+        for (file, ids) in zip(files, encoded) {
+            let name = (file as NSString).lastPathComponent
+            if words.contains(where: { !$0.isEmpty && name.lowercased().contains($0) }) {
+                val += ids
+                valFiles.append(name)
             } else {
-                train += ids.map { UInt16($0) }
+                train += ids
             }
         }
         guard !train.isEmpty else { throw DataError.noInput("no training text: every input matched --validation") }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        try TokenFile(path: output + "/train.bin", tokens: train, tokenizer: kind).write()
-        try TokenFile(path: output + "/val.bin", tokens: val, tokenizer: kind).write()
+        try TokenFile(path: output + "/train.bin", tokens: train, tokenizer: tokenizer).write()
+        try TokenFile(path: output + "/val.bin", tokens: val, tokenizer: tokenizer).write()
         if json {
             try printJSON(["files": files.count, "train_tokens": train.count, "val_tokens": val.count,
-                           "validation_files": valFiles, "tokenizer": kind.rawValue, "output": output])
+                           "validation_files": valFiles, "tokenizer": tokenizer.rawValue, "output": output,
+                           "bytes": bytes, "encode_seconds": seconds, "threads": threads])
         } else {
-            print("prepared \(files.count) files with the \(kind.rawValue) tokenizer: \(train.count) train tokens, \(val.count) validation tokens (\(valFiles.joined(separator: ", "))) → \(output)")
+            print("prepared \(files.count) files with the \(tokenizer.rawValue) tokenizer: \(train.count) train tokens, \(val.count) validation tokens (\(valFiles.joined(separator: ", "))) → \(output)")
+            print(String(format: "encoded %.1f MB in %.2f s (%.1f MB/s on %d threads)",
+                         Double(bytes) / 1e6, seconds, Double(bytes) / 1e6 / seconds, threads))
         }
+    }
+
+    /// Encodes each file (a document; GPT-2's <|endoftext|> is appended after it) on
+    /// `threads` threads, each with its own tokenizer, taking files from a shared queue.
+    func encodeInParallel(_ files: [String], _ tok: any Tokenizer) throws -> ([[UInt16]], Int) {
+        let results = ResultSlots(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: min(threads, files.count)) { _ in
+            let local = tok.copy()
+            while let index = results.nextIndex() {
+                guard let data = FileManager.default.contents(atPath: files[index]) else {
+                    return results.fail(DataError.missingFile(files[index]))
+                }
+                var ids = local.encode(bytes: Array(data))
+                if let separator = local.documentSeparator { ids.append(separator) }
+                guard ids.allSatisfy({ $0 <= Int(UInt16.max) }) else {
+                    return results.fail(DataError.corrupt(files[index], "token ids do not fit in 16 bits"))
+                }
+                results.store(ids.map { UInt16($0) }, bytes: data.count, at: index)
+            }
+        }
+        return try results.collect()
     }
 
     func collectFiles() throws -> [String] {
