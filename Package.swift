@@ -52,9 +52,9 @@ let package = Package(
             dependencies: ["LoopModel", "LoopCheckpoint", "LoopTraining"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "LoopCheckpointTests", dependencies: ["LoopCheckpoint", "LoopModel"]),
+        .testTarget(name: "LoopCheckpointTests", dependencies: ["LoopCheckpoint", "LoopModel"], exclude: ["Fixtures"]),
         .testTarget(name: "LoopTrainingTests", dependencies: ["LoopTraining"]),
-        .testTarget(name: "LoopTokenizerTests", dependencies: ["LoopTokenizer"]),
+        .testTarget(name: "LoopTokenizerTests", dependencies: ["LoopTokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "looplmTests", dependencies: ["LoopCheckpoint", "LoopModel"]),
     ],
     swiftLanguageModes: [.v5]

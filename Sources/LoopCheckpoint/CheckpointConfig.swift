@@ -23,6 +23,14 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
     public var loopCount: Int
     public var tokenizer: String
     public var looplmFormatVersion = CheckpointConfig.formatVersion
+    /// GPT-2's <|endoftext|> for its vocabulary; null otherwise (transformers would default
+    /// to 50256, outside a byte vocabulary).
+    public var bosTokenId: Int?
+    public var eosTokenId: Int?
+    /// Hugging Face GPT-2 variants LoopLM does not compute (read, never written).
+    var scaleAttentionWeights = true
+    var scaleAttentionByInverseLayerIndex = false
+    var reorderAndUpcastAttention = false
 
     /// Bumped only for structural changes; everything else is a new key.
     public static let formatVersion = 1
@@ -37,6 +45,37 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         case loopPrelude = "loop_prelude", loopLooped = "loop_looped", loopCoda = "loop_coda"
         case loopCount = "loop_count", tokenizer = "looplm_tokenizer"
         case looplmFormatVersion = "looplm_format_version"
+        case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
+        case scaleAttentionWeights = "scale_attn_weights"
+        case scaleAttentionByInverseLayerIndex = "scale_attn_by_inverse_layer_idx"
+        case reorderAndUpcastAttention = "reorder_and_upcast_attn"
+    }
+
+    /// GPT-2's end-of-text id, when the vocabulary is GPT-2's.
+    static let gpt2EndOfText = 50256
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(modelType, forKey: .modelType)
+        try c.encode(architectures, forKey: .architectures)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(nPositions, forKey: .nPositions)
+        try c.encode(nCtx, forKey: .nCtx)
+        try c.encode(nEmbd, forKey: .nEmbd)
+        try c.encode(nHead, forKey: .nHead)
+        try c.encode(nLayer, forKey: .nLayer)
+        try c.encode(nInner, forKey: .nInner)
+        try c.encode(activationFunction, forKey: .activationFunction)
+        try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
+        try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
+        try c.encode(loopPrelude, forKey: .loopPrelude)
+        try c.encode(loopLooped, forKey: .loopLooped)
+        try c.encode(loopCoda, forKey: .loopCoda)
+        try c.encode(loopCount, forKey: .loopCount)
+        try c.encode(tokenizer, forKey: .tokenizer)
+        try c.encode(looplmFormatVersion, forKey: .looplmFormatVersion)
+        try c.encode(bosTokenId, forKey: .bosTokenId)  // null when absent, on purpose
+        try c.encode(eosTokenId, forKey: .eosTokenId)
     }
 
     public init(model: ModelConfiguration, tokenizer: String) {
@@ -51,6 +90,10 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         loopCoda = model.layout.coda
         loopCount = model.layout.loops
         self.tokenizer = tokenizer
+        if model.vocabSize > Self.gpt2EndOfText {
+            bosTokenId = Self.gpt2EndOfText
+            eosTokenId = Self.gpt2EndOfText
+        }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -74,6 +117,11 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         loopCount = try c.decodeIfPresent(Int.self, forKey: .loopCount) ?? 1
         tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer) ?? "gpt2"
         looplmFormatVersion = try c.decodeIfPresent(Int.self, forKey: .looplmFormatVersion) ?? 1
+        bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId)
+        eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId)
+        scaleAttentionWeights = try c.decodeIfPresent(Bool.self, forKey: .scaleAttentionWeights) ?? true
+        scaleAttentionByInverseLayerIndex = try c.decodeIfPresent(Bool.self, forKey: .scaleAttentionByInverseLayerIndex) ?? false
+        reorderAndUpcastAttention = try c.decodeIfPresent(Bool.self, forKey: .reorderAndUpcastAttention) ?? false
     }
 
     /// The model this config describes, after checking it is one LoopLM can run.
@@ -86,6 +134,9 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         }
         guard ["gelu_new", "gelu_pytorch_tanh"].contains(activationFunction) else {
             throw .badConfig(path, detail: "activation_function '\(activationFunction)' is not GPT-2's tanh GELU")
+        }
+        guard scaleAttentionWeights, !scaleAttentionByInverseLayerIndex else {
+            throw .badConfig(path, detail: "attention scaling other than GPT-2's 1/√head_size is not supported")
         }
         guard abs(layerNormEpsilon - 1e-5) < 1e-12, tieWordEmbeddings else {
             throw .badConfig(path, detail: "LoopLM needs layer_norm_epsilon 1e-5 and tied embeddings")
