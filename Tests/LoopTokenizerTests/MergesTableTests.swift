@@ -1,0 +1,17 @@
+@testable import LoopTokenizer
+import Testing
+
+@Suite struct MergesTableTests {
+    @Test func everyMergeConcatenatesItsParts() throws {
+        let tokenizer = try loadTokenizer()
+        let merges = tokenizer.bpe.merges
+        #expect(merges.count == 50_000)
+        #expect(Set(merges.values.map(\.rank)) == Set(0..<50_000), "ranks are dense and unique")
+        for (key, merge) in merges {
+            let left = Int(key >> 32), right = Int(key & 0xFFFF_FFFF)
+            #expect(tokenizer.tokenBytes[Int(merge.merged)] == tokenizer.tokenBytes[left] + tokenizer.tokenBytes[right])
+        }
+        #expect(tokenizer.tokenBytes.allSatisfy { !$0.isEmpty }, "every id decodes to some bytes")
+        #expect(Set(tokenizer.bpe.byteTokens).count == 256, "each byte has its own token")
+    }
+}
