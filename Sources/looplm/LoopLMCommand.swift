@@ -9,7 +9,7 @@ struct LoopLMCommand: ParsableCommand {
         commandName: "looplm",
         abstract: "Train and study looped GPT-2 language models (Ng & Wang, arXiv 2409.14199).",
         subcommands: [PrepareCommand.self, TokenizeCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self,
-                      InfoCommand.self, BenchCommand.self, ImportHFCommand.self, ExportHFCommand.self])
+                      InfoCommand.self, BenchCommand.self, ImportHFCommand.self, ExportHFCommand.self, ExperimentCommand.self])
 }
 
 /// Options every compute-heavy command shares.

@@ -177,6 +177,14 @@ final class MetricsLog {
         handle.write(data)
     }
 
+    /// Every line of a metrics file as a JSON object.
+    static func read(path: String) throws -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw DataError.missingFile(path) }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
     /// Drops lines logged after `step` (steps a resumed run will redo).
     static func truncate(path: String, afterStep step: Int) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }

@@ -1,0 +1,101 @@
+import LoopKernels
+import LoopModel
+import LoopTokenizer
+
+/// One model of a suite.
+public struct ExperimentModel: Sendable {
+    public let name: String
+    public let role: String  // what it is there for, in the table
+    public let config: ModelConfiguration
+}
+
+/// A set of models trained on the same data, token budget, schedule and seed, then compared.
+public struct ExperimentSuite: Sendable {
+    public let name: String
+    public let summary: String
+    public let tokenizer: TokenizerKind
+    public let models: [ExperimentModel]
+    public let options: TrainingOptions  // shared by every model; the seed is varied by --seeds
+    /// Validation batches for the final evaluations (and the loop sweep).
+    public let finalEvalBatches: Int
+
+    public static let names = ["paper", "paper-small", "quick", "mini"]
+
+    /// A suite by name; `steps` overrides its token budget (for trying a suite out quickly).
+    public static func named(_ name: String, steps: Int? = nil) throws(ConfigurationError) -> ExperimentSuite {
+        switch name {
+        case "paper": return try paper(steps: steps ?? 100_000)
+        case "paper-small": return try paperSmall(steps: steps ?? 1200)
+        case "quick": return try quick(steps: steps ?? 800)
+        case "mini": return try mini(steps: steps ?? 6)
+        default: throw .unknownPreset(name, known: names)
+        }
+    }
+
+    /// The paper's four layouts at a given width, plus (when `controls`) the two controls the
+    /// paper lacks: the shared blocks run once, and an unshared model of the loop model's depth.
+    static func paperLayouts(
+        width: Int, heads: Int, context: Int, vocab: Int, controls: Bool
+    ) throws(ConfigurationError) -> [ExperimentModel] {
+        func model(_ name: String, _ role: String, _ layout: LoopLayout) throws(ConfigurationError) -> ExperimentModel {
+            ExperimentModel(name: name, role: role, config: try ModelConfiguration(
+                vocabSize: vocab, contextLength: context, channels: width, heads: heads, layout: layout))
+        }
+        var models = [
+            try model("gpt2-12x1", "GPT-2 baseline (paper: 124M, 3.12)", LoopLayout(looped: 12)),
+            try model("loop-6x6", "6 shared blocks × 6 loops (paper: 81M, 3.11)", LoopLayout(looped: 6, loops: 6)),
+            try model("lite-1x1", "one block (paper: 45M, 3.98)", LoopLayout(looped: 1)),
+            try model("loop-1x2", "one block × 2 loops (paper: 45M, 3.67)", LoopLayout(looped: 1, loops: 2)),
+        ]
+        if controls {
+            models.append(try model("control-6x1", "control: the 6 blocks once (same parameters as 6×6, no loop)",
+                                    LoopLayout(looped: 6)))
+            models.append(try model("control-36x1", "control: unshared, same depth and compute as 6×6",
+                                    LoopLayout(looped: 36)))
+        }
+        return models
+    }
+
+    static func options(batch: Int, time: Int, steps: Int, lr: Float, evalInterval: Int) -> TrainingOptions {
+        TrainingOptions(batch: batch, time: time, microBatches: 1,
+                        schedule: LearningRateSchedule(peak: lr, minimum: lr / 10, warmupSteps: max(1, steps / 20),
+                                                       totalSteps: steps),
+                        seed: 1337, evalInterval: evalInterval, evalBatches: 10,
+                        checkpointInterval: max(evalInterval, 1))
+    }
+
+    static func paper(steps: Int) throws(ConfigurationError) -> ExperimentSuite {
+        ExperimentSuite(
+            name: "paper", summary: "the paper's four models at full size (GPT-2 tokenizer; days on a CPU)",
+            tokenizer: .gpt2,
+            models: try paperLayouts(width: 768, heads: 12, context: 1024, vocab: Preset.gpt2VocabSize, controls: false),
+            options: options(batch: 8, time: 1024, steps: steps, lr: 6e-4, evalInterval: 500), finalEvalBatches: 20)
+    }
+
+    static func paperSmall(steps: Int) throws(ConfigurationError) -> ExperimentSuite {
+        ExperimentSuite(
+            name: "paper-small",
+            summary: "the paper's layouts at width 128 on Shakespeare bytes, with two controls (about an hour on 2 cores)",
+            tokenizer: .bytes,
+            models: try paperLayouts(width: 128, heads: 4, context: 128, vocab: Preset.byteVocabSize, controls: true),
+            options: options(batch: 16, time: 128, steps: steps, lr: 2e-3, evalInterval: 100), finalEvalBatches: 40)
+    }
+
+    static func quick(steps: Int) throws(ConfigurationError) -> ExperimentSuite {
+        let small = try Preset.named("small").configuration(), loop = try Preset.named("small-loop").configuration()
+        return ExperimentSuite(
+            name: "quick", summary: "a small baseline and its loop version (same parameters), a few minutes",
+            tokenizer: .bytes,
+            models: [ExperimentModel(name: "small-2x1", role: "baseline", config: small),
+                     ExperimentModel(name: "small-loop-2x2", role: "the same blocks × 2 loops", config: loop)],
+            options: options(batch: 16, time: 128, steps: steps, lr: 2e-3, evalInterval: 200), finalEvalBatches: 40)
+    }
+
+    /// paper-small's structure at toy size, for tests.
+    static func mini(steps: Int) throws(ConfigurationError) -> ExperimentSuite {
+        ExperimentSuite(
+            name: "mini", summary: "paper-small's structure at toy size (tests)", tokenizer: .bytes,
+            models: try paperLayouts(width: 16, heads: 2, context: 16, vocab: Preset.byteVocabSize, controls: true),
+            options: options(batch: 2, time: 16, steps: steps, lr: 1e-3, evalInterval: 3), finalEvalBatches: 2)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+/// A miniature suite end to end: every table row and plot comes from real runs.
+@Suite struct ExperimentCommandTests {
+    @Test func miniSuiteProducesTableCSVAndPlotsFromItsRuns() throws {
+        let root = temporaryDirectory("experiment")
+        let corpus = try writeCorpus(in: root)
+        #expect(try Looplm.run(["prepare", corpus, "--output", root + "/data", "--validation", "tempest"]).status == 0)
+        let out = root + "/out"
+        let first = try Looplm.run(["experiment", "--suite", "mini", "--data", root + "/data", "--out", out, "--steps", "4"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let firstResult = try Data(contentsOf: URL(fileURLWithPath: out + "/runs/loop-6x6-seed1337/result.json"))
+
+        // A second seed: the finished runs are reused, not retrained.
+        let second = try Looplm.run(["experiment", "--suite", "mini", "--data", root + "/data", "--out", out,
+                                     "--steps", "4", "--seeds", "2"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/runs/loop-6x6-seed1337/result.json")) == firstResult)
+        #expect(!second.stderr.contains("== loop-6x6 (6×6, seed 1337)"))
+        #expect(second.stderr.contains("== loop-6x6 (6×6, seed 1338)"))
+
+        let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as! [[String: Any]]
+        let models = ["gpt2-12x1", "loop-6x6", "lite-1x1", "loop-1x2", "control-6x1", "control-36x1"]
+        #expect(results.count == 12 && Set(results.map { $0["model"] as! String }) == Set(models))
+        let table = try String(contentsOfFile: out + "/table.md", encoding: .utf8)
+        let csv = try String(contentsOfFile: out + "/table.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 13)
+        for result in results {
+            let model = result["model"] as! String, seed = result["seed"] as! Int
+            let metrics = try String(contentsOfFile: out + "/runs/\(model)-seed\(seed)/metrics.jsonl", encoding: .utf8)
+                .split(separator: "\n").map { json(String($0)) }
+            #expect(metrics.count == 4, "\(model) trained 4 steps")
+            let trainLosses = metrics.compactMap { $0["train_loss"] as? Double }
+            #expect(abs((result["finalTrainLoss"] as! Double) - trainLosses.reduce(0, +) / 4) < 1e-9)
+            let loops = result["loops"] as! Int
+            let sweep = result["validationLossByLoops"] as! [Double]
+            #expect(sweep.count == 2 * loops && sweep[loops - 1] == result["finalValidationLoss"] as! Double)
+            #expect(table.contains("| \(model) |"))
+            #expect(csv.contains { $0.hasPrefix("\(model),") && $0.contains(",\(seed),") })
+        }
+        // The 6×6 loop model and its unshared control have the same compute.
+        let byModel = Dictionary(grouping: results, by: { $0["model"] as! String })
+        #expect(byModel["loop-6x6"]![0]["trainingFlops"] as! Double == byModel["control-36x1"]![0]["trainingFlops"] as! Double)
+        #expect(byModel["loop-6x6"]![0]["parameters"] as! Int == byModel["control-6x1"]![0]["parameters"] as! Int)
+        for plot in ["val_loss_vs_step", "val_loss_vs_flops", "val_loss_vs_loops"] {
+            let svg = try String(contentsOfFile: out + "/plots/\(plot).svg", encoding: .utf8)
+            #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+            #expect(svg.components(separatedBy: "<polyline").count == 7, "\(plot): one line per model")
+            for model in models { #expect(svg.contains(model)) }
+        }
+    }
+
+    @Test func unknownSuiteIsNamed() throws {
+        let result = try Looplm.run(["experiment", "--suite", "huge", "--data", "/none", "--out", "/tmp/none"])
+        #expect(result.status != 0 && result.stderr.contains("paper-small"))
+    }
+}
