@@ -25,6 +25,9 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
     public var looplmFormatVersion = CheckpointConfig.formatVersion
     /// GPT-2's <|endoftext|> for its vocabulary; null otherwise (transformers would default
     /// to 50256, outside a byte vocabulary).
+    /// Input injection and step embeddings (see ModelConfiguration); absent means off.
+    public var loopInjectInput = false
+    public var loopEmbeddings = 0
     public var bosTokenId: Int?
     public var eosTokenId: Int?
     /// Hugging Face GPT-2 variants LoopLM does not compute (read, never written).
@@ -45,6 +48,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         case loopPrelude = "loop_prelude", loopLooped = "loop_looped", loopCoda = "loop_coda"
         case loopCount = "loop_count", tokenizer = "looplm_tokenizer"
         case looplmFormatVersion = "looplm_format_version"
+        case loopInjectInput = "loop_inject_input", loopEmbeddings = "loop_embeddings"
         case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
         case scaleAttentionWeights = "scale_attn_weights"
         case scaleAttentionByInverseLayerIndex = "scale_attn_by_inverse_layer_idx"
@@ -74,6 +78,8 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         try c.encode(loopCount, forKey: .loopCount)
         try c.encode(tokenizer, forKey: .tokenizer)
         try c.encode(looplmFormatVersion, forKey: .looplmFormatVersion)
+        if loopInjectInput { try c.encode(loopInjectInput, forKey: .loopInjectInput) }
+        if loopEmbeddings > 0 { try c.encode(loopEmbeddings, forKey: .loopEmbeddings) }
         try c.encode(bosTokenId, forKey: .bosTokenId)  // null when absent, on purpose
         try c.encode(eosTokenId, forKey: .eosTokenId)
     }
@@ -89,6 +95,8 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         loopLooped = model.layout.looped
         loopCoda = model.layout.coda
         loopCount = model.layout.loops
+        loopInjectInput = model.injectInput
+        loopEmbeddings = model.loopEmbeddings
         self.tokenizer = tokenizer
         if model.vocabSize > Self.gpt2EndOfText {
             bosTokenId = Self.gpt2EndOfText
@@ -117,6 +125,8 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         loopCount = try c.decodeIfPresent(Int.self, forKey: .loopCount) ?? 1
         tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer) ?? "gpt2"
         looplmFormatVersion = try c.decodeIfPresent(Int.self, forKey: .looplmFormatVersion) ?? 1
+        loopInjectInput = try c.decodeIfPresent(Bool.self, forKey: .loopInjectInput) ?? false
+        loopEmbeddings = try c.decodeIfPresent(Int.self, forKey: .loopEmbeddings) ?? 0
         bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId)
         eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId)
         scaleAttentionWeights = try c.decodeIfPresent(Bool.self, forKey: .scaleAttentionWeights) ?? true
@@ -148,7 +158,8 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
             return try ModelConfiguration(
                 vocabSize: vocabSize, contextLength: nPositions, channels: nEmbd, heads: nHead,
                 layout: LoopLayout(prelude: loopPrelude, looped: loopLooped, coda: loopCoda,
-                                   loops: loopCount))
+                                   loops: loopCount),
+                injectInput: loopInjectInput, loopEmbeddings: loopEmbeddings)
         } catch { throw .badConfig(path, detail: error.description) }
     }
 

@@ -70,6 +70,9 @@ public enum HuggingFace {
     /// a looped model is unrolled (its shared blocks repeated in execution order), which
     /// computes the same function, so `n_layer` is the effective depth.
     public static func export(_ model: LoopGPT, tokenizer: String, to directory: String) throws(CheckpointError) {
+        guard !model.config.injectInput && model.config.loopEmbeddings == 0 else {
+            throw .badConfig(directory, detail: "input injection and loop step embeddings have no GPT-2 equivalent; such a model cannot be exported")
+        }
         let layout = model.config.layout
         let unrolled: ModelConfiguration
         do {

@@ -36,14 +36,26 @@ final class ApplicationActivations {
 }
 
 /// The forward state of a whole batch, and the scratch backward reuses across applications.
-/// Activation memory grows with applications (effective depth), not with unique blocks.
+/// Activation memory grows with the applications kept for backward: all of them, or with
+/// truncated backpropagation only the prelude, the last k loop passes and the coda — the
+/// earlier passes run through two scratch sets that are overwritten as they go.
 final class Activations {
     let batch: Int  // B
     let time: Int  // T
-    let layout: LoopLayout  // the loop count this forward ran with
+    let channels: Int  // C
+    let attentionCount: Int  // B·NH·T·T
+    private(set) var layout: LoopLayout  // the loop count of the last forward
+    private(set) var gradientLoops: Int  // loop passes kept for backward in the last forward
     var applications: Int { layout.effectiveDepth }  // L
     let encoded: FloatBuffer  // (N, C) token + position embeddings
-    let perApplication: [ApplicationActivations]
+    /// The activation set of each application of the last forward (scratch ones repeat).
+    private(set) var perApplication: [ApplicationActivations] = []
+    /// The residual stream entering each application of the last forward.
+    var inputs: [FloatBuffer] = []
+    private var pool: [ApplicationActivations] = []
+    private var scratch: [ApplicationActivations] = []
+    /// Pass inputs (N, C) when passes add something to the stream (injection, step embeddings).
+    private(set) var passInputs: [FloatBuffer] = []
     let lnf: FloatBuffer  // (N, C)
     let lnfMean: FloatBuffer, lnfRstd: FloatBuffer  // (N)
     let logits: FloatBuffer  // (N, Vp): logits, then dlogits after backward
@@ -62,19 +74,19 @@ final class Activations {
     let dAttentionOutput: FloatBuffer  // (N, C)
     let dFC: FloatBuffer  // (N, 4C)
     let dScores: FloatBuffer  // (B, NH, T, T)
+    let dInjected: FloatBuffer  // (N, C) gradient reaching the embedded input through injections
     let layerNormScratch: FloatBuffer  // (2 · C · threads)
     let ones: FloatBuffer  // (N) for bias column sums
 
-    init(config: ModelConfiguration, batch: Int, time: Int, layout: LoopLayout, threads: Int) {
+    init(config: ModelConfiguration, batch: Int, time: Int, threads: Int) {
         let n = batch * time, c = config.channels
-        let attentionCount = batch * config.heads * time * time
         self.batch = batch
         self.time = time
-        self.layout = layout
+        channels = c
+        attentionCount = batch * config.heads * time * time
+        layout = config.layout
+        gradientLoops = config.layout.loops
         encoded = FloatBuffer(count: n * c)
-        perApplication = (0..<layout.effectiveDepth).map { _ in
-            ApplicationActivations(rows: n, channels: c, attentionCount: attentionCount)
-        }
         lnf = FloatBuffer(count: n * c)
         lnfMean = FloatBuffer(count: n)
         lnfRstd = FloatBuffer(count: n)
@@ -90,16 +102,49 @@ final class Activations {
         dAttentionOutput = FloatBuffer(count: n * c)
         dFC = FloatBuffer(count: n * 4 * c)
         dScores = FloatBuffer(count: attentionCount)
+        dInjected = FloatBuffer(count: n * c)
         layerNormScratch = FloatBuffer(count: 2 * c * threads)
         ones = FloatBuffer([Float](repeating: 1, count: n))
     }
 
-    /// The residual stream entering application `a`.
-    func input(ofApplication a: Int) -> FloatBuffer {
-        a == 0 ? encoded : perApplication[a - 1].output
+    private func makeSet() -> ApplicationActivations {
+        ApplicationActivations(rows: batch * time, channels: channels, attentionCount: attentionCount)
+    }
+
+    /// Assigns an activation set to each application of `layout`, keeping the last
+    /// `gradientLoops` passes (and prelude and coda) for backward. Grows the pool as needed.
+    func plan(layout: LoopLayout, gradientLoops: Int, passInputsNeeded: Bool) {
+        self.layout = layout
+        self.gradientLoops = gradientLoops
+        if scratch.isEmpty && gradientLoops < layout.loops { scratch = [makeSet(), makeSet()] }
+        var mapping: [ApplicationActivations] = []
+        var used = 0
+        for a in 0..<layout.effectiveDepth {
+            if keepsActivations(a) {
+                if used == pool.count { pool.append(makeSet()) }
+                mapping.append(pool[used])
+                used += 1
+            } else {
+                mapping.append(scratch[a % 2])
+            }
+        }
+        perApplication = mapping
+        inputs = Array(repeating: encoded, count: layout.effectiveDepth)
+        if passInputsNeeded {
+            while passInputs.count < layout.loops { passInputs.append(FloatBuffer(count: batch * time * channels)) }
+        }
+    }
+
+    /// Whether application `a` of the last plan keeps its activations for backward.
+    func keepsActivations(_ a: Int) -> Bool {
+        guard let (pass, _) = layout.pass(ofApplication: a) else { return true }
+        return pass >= layout.loops - gradientLoops
     }
 
     var finalResidual: FloatBuffer { perApplication.last?.output ?? encoded }
+
+    /// The residual stream after the prelude: the embedded input that injection adds again.
+    var embeddedInput: FloatBuffer { layout.prelude == 0 ? encoded : perApplication[layout.prelude - 1].output }
 }
 
 /// Activation memory a training step keeps, in bytes, for reporting.

@@ -10,7 +10,7 @@ public final class LoopGPT {
     public let parameters: FloatBuffer
     public let gradients: FloatBuffer
     public let workers: Workers
-    private var activations: Activations?
+    var activations: Activations?
 
     /// A model with GPT-2's initialisation drawn from `generator`.
     public convenience init(
@@ -51,13 +51,18 @@ public final class LoopGPT {
     /// cross-entropy loss; without, it returns nil. Either way `logits(row:)` then reads the
     /// logits (until `backward` turns them into their gradient).
     /// `loops` overrides the configured loop count (parameters are unchanged).
+    /// `gradientLoops` keeps only the last k loop passes for backward (truncated
+    /// backpropagation): earlier passes run without storing activations and pass no gradient.
     @discardableResult
     public func forward(
-        tokens: [Int32], targets: [Int32]? = nil, batch: Int, time: Int, loops: Int? = nil
+        tokens: [Int32], targets: [Int32]? = nil, batch: Int, time: Int, loops: Int? = nil,
+        gradientLoops: Int? = nil
     ) throws(ModelInputError) -> Float? {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
         try checkInput(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout)
-        let acts = prepareActivations(batch: batch, time: time, layout: layout)
+        let acts = prepareActivations(batch: batch, time: time)
+        acts.plan(layout: layout, gradientLoops: min(max(gradientLoops ?? layout.loops, 1), layout.loops),
+                  passInputsNeeded: config.injectInput || config.loopEmbeddings > 0)
         let n = batch * time, c = config.channels
         acts.tokens = tokens
         acts.hasTargets = targets != nil
@@ -70,13 +75,7 @@ public final class LoopGPT {
                               wpe: parameters.pointer + table.wpe.offset,
                               batch: batch, time: time, channels: c, workers: workers)
         }
-        let runner = BlockRunner(config: config, table: table, workers: workers)
-        for application in 0..<layout.effectiveDepth {
-            runner.forward(block: layout.block(forApplication: application),
-                           input: acts.input(ofApplication: application),
-                           into: acts.perApplication[application],
-                           parameters: parameters.pointer, batch: batch, time: time)
-        }
+        forwardStack(acts)
         LayerNorm.forward(out: acts.lnf.pointer, mean: acts.lnfMean.pointer,
                           rstd: acts.lnfRstd.pointer, inp: acts.finalResidual.pointer,
                           weight: parameters.pointer + table.lnfWeight.offset,
@@ -106,7 +105,6 @@ public final class LoopGPT {
         }
         acts.backwardDone = true
         let n = acts.batch * acts.time, c = config.channels, vp = config.paddedVocabSize
-        let layout = acts.layout
         let p = parameters.pointer, g = gradients.pointer
         acts.targets.withUnsafeBufferPointer { ids in
             CrossEntropy.backward(logits: acts.logits.pointer, rowMax: acts.rowMax.pointer,
@@ -129,13 +127,7 @@ public final class LoopGPT {
                            mean: acts.lnfMean.pointer, rstd: acts.lnfRstd.pointer,
                            scratch: acts.layerNormScratch.pointer, rows: n, channels: c,
                            workers: workers)
-        let runner = BlockRunner(config: config, table: table, workers: workers)
-        for application in (0..<acts.applications).reversed() {
-            runner.backward(block: layout.block(forApplication: application),
-                            input: acts.input(ofApplication: application),
-                            activations: acts.perApplication[application], scratch: acts,
-                            parameters: p, gradients: g)
-        }
+        backwardStack(acts)
         acts.tokens.withUnsafeBufferPointer { ids in
             Embedding.backward(dwte: g + table.wte.offset, dwpe: g + table.wpe.offset,
                                dout: acts.dResidual.pointer, tokens: ids.baseAddress!,
@@ -152,13 +144,10 @@ public final class LoopGPT {
                                    count: config.vocabSize)
     }
 
-    private func prepareActivations(batch: Int, time: Int, layout: LoopLayout) -> Activations {
-        if let acts = activations, acts.batch == batch, acts.time == time, acts.layout == layout {
-            return acts
-        }
+    private func prepareActivations(batch: Int, time: Int) -> Activations {
+        if let acts = activations, acts.batch == batch, acts.time == time { return acts }
         activations = nil
-        let acts = Activations(config: config, batch: batch, time: time,
-                               layout: layout, threads: workers.threads)
+        let acts = Activations(config: config, batch: batch, time: time, threads: workers.threads)
         activations = acts
         return acts
     }

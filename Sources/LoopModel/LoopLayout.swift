@@ -35,6 +35,13 @@ public struct LoopLayout: Codable, Equatable, Hashable, Sendable {
         return application - loopedEnd + prelude + looped
     }
 
+    /// The loop pass (0..<loops) of application `a` and its index inside the pass, or nil for
+    /// prelude and coda applications.
+    public func pass(ofApplication a: Int) -> (pass: Int, index: Int)? {
+        guard a >= prelude, a < prelude + looped * loops else { return nil }
+        return ((a - prelude) / looped, (a - prelude) % looped)
+    }
+
     /// The unique block indices in execution order, one per application.
     public var executionOrder: [Int] { (0..<effectiveDepth).map(block(forApplication:)) }
 

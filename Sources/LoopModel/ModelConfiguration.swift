@@ -12,10 +12,20 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
     public let channels: Int  // C (GPT-2: n_embd)
     public let heads: Int  // NH (GPT-2: n_head)
     public let layout: LoopLayout
+    /// Input injection: before every loop pass after the first, add the embedded input e
+    /// (the prelude's output, or the token + position embedding without a prelude) to the
+    /// residual stream again. No parameters.
+    public let injectInput: Bool
+    /// Learned per-loop step embeddings: a (loopEmbeddings, C) table whose row n is added to
+    /// the stream before pass n (passes past the table use its last row). 0: none.
+    public let loopEmbeddings: Int
 
     public init(
-        vocabSize: Int, contextLength: Int, channels: Int, heads: Int, layout: LoopLayout
+        vocabSize: Int, contextLength: Int, channels: Int, heads: Int, layout: LoopLayout,
+        injectInput: Bool = false, loopEmbeddings: Int = 0
     ) throws(ConfigurationError) {
+        self.injectInput = injectInput
+        self.loopEmbeddings = loopEmbeddings
         self.vocabSize = vocabSize
         self.contextLength = contextLength
         self.channels = channels
@@ -31,7 +41,9 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
             contextLength: container.decode(Int.self, forKey: .contextLength),
             channels: container.decode(Int.self, forKey: .channels),
             heads: container.decode(Int.self, forKey: .heads),
-            layout: container.decode(LoopLayout.self, forKey: .layout))
+            layout: container.decode(LoopLayout.self, forKey: .layout),
+            injectInput: container.decodeIfPresent(Bool.self, forKey: .injectInput) ?? false,
+            loopEmbeddings: container.decodeIfPresent(Int.self, forKey: .loopEmbeddings) ?? 0)
     }
 
     /// V rounded up to `vocabPaddingMultiple`.
@@ -46,7 +58,7 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
     public func with(loops: Int) throws(ConfigurationError) -> ModelConfiguration {
         try ModelConfiguration(
             vocabSize: vocabSize, contextLength: contextLength, channels: channels, heads: heads,
-            layout: layout.with(loops: loops))
+            layout: layout.with(loops: loops), injectInput: injectInput, loopEmbeddings: loopEmbeddings)
     }
 
     func validate() throws(ConfigurationError) {
@@ -62,6 +74,10 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
             throw .invalid("heads (\(heads)) must divide the width (\(channels))")
         }
         try layout.validate()
+        guard loopEmbeddings >= 0 else { throw .invalid("loop embeddings must be ≥ 0 (got \(loopEmbeddings))") }
+        guard layout.looped > 0 || (!injectInput && loopEmbeddings == 0) else {
+            throw .invalid("input injection and loop embeddings need looped blocks")
+        }
     }
 }
 

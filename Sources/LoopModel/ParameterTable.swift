@@ -74,6 +74,7 @@ public struct ParameterTable: Sendable {
     public let wte: TensorSpec  // (Vp, C) in memory, (V, C) on disk
     public let wpe: TensorSpec  // (maxT, C)
     public let lnfWeight: TensorSpec, lnfBias: TensorSpec  // (C)
+    public let loopEmbedding: TensorSpec?  // (loopEmbeddings, C), when the model has them
     private let blockOffsets: [[Int]]  // [unique block][BlockTensor.rawValue]
 
     public init(_ config: ModelConfiguration) {
@@ -111,6 +112,9 @@ public struct ParameterTable: Sendable {
         }
         lnfWeight = add("ln_f.weight", [c], decays: false, .ones)
         lnfBias = add("ln_f.bias", [c], decays: false, .zeros)
+        // Zero at first: the model starts as one without step embeddings.
+        loopEmbedding = config.loopEmbeddings > 0
+            ? add("loop_embedding.weight", [config.loopEmbeddings, c], decays: true, .zeros) : nil
         blockOffsets = blocks
         tensors = specs
         totalCount = offset

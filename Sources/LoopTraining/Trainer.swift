@@ -10,6 +10,7 @@ public struct StepRecord: Sendable {
     public let learningRate: Float
     public let gradientNorm: Float
     public let seconds: Double
+    public let loops: Int  // the loop count this step ran
 }
 
 /// A training run: model, optimizer, data and the generator that draws batches.
@@ -44,11 +45,13 @@ public final class Trainer {
         let batches = (0..<options.microBatches).map { _ in
             train.randomBatch(batch: options.batch, time: options.time, generator: &generator)
         }
+        let loops = options.loopSampling?.draw(&generator)
         model.zeroGradients()
         var total: Float = 0
         for b in batches {
             let loss = try model.forward(tokens: b.tokens, targets: b.targets, batch: options.batch,
-                                         time: options.time) ?? .nan
+                                         time: options.time, loops: loops,
+                                         gradientLoops: options.gradientLoops) ?? .nan
             guard loss.isFinite else { throw TrainingError.divergence(step: step + 1, loss: loss) }
             total += loss
             model.backward(lossScale: 1 / Float(options.microBatches))
@@ -58,7 +61,8 @@ public final class Trainer {
         guard norm.isFinite else { throw TrainingError.divergence(step: step + 1, loss: .nan) }
         optimizer.update(model: model, learningRate: rate, gradientNorm: norm)
         return StepRecord(step: step, loss: total / Float(options.microBatches), learningRate: rate,
-                          gradientNorm: norm, seconds: Date().timeIntervalSince(start))
+                          gradientNorm: norm, seconds: Date().timeIntervalSince(start),
+                          loops: loops ?? model.config.layout.loops)
     }
 
     /// Validation loss on the first `evalBatches` batches of the validation stream.

@@ -14,6 +14,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var evalInterval: Int  // steps between validation evaluations (0: only at the end)
     public var evalBatches: Int  // batches per validation evaluation
     public var checkpointInterval: Int  // steps between checkpoints (0: only at the end)
+    /// Elastic depth: each step's loop count drawn from this (nil: the model's own count).
+    public var loopSampling: LoopSampling?
+    /// Truncated backpropagation: gradients through only the last k loop passes (nil: all).
+    public var gradientLoops: Int?
 
     public init(
         batch: Int, time: Int, microBatches: Int = 1, schedule: LearningRateSchedule,
@@ -55,6 +59,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
                   "Adam betas must be in [0, 1)")
         try check(evalInterval >= 0 && checkpointInterval >= 0, "intervals must be ≥ 0")
         try check(evalBatches >= 1, "--eval-batches must be ≥ 1")
+        try check(loopSampling?.isValid ?? true, "--loops-sample: bounds must be ≥ 1 and in order")
+        try check(gradientLoops.map { $0 >= 1 } ?? true, "--backprop-loops must be ≥ 1")
     }
 }
 

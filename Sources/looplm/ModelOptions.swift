@@ -19,6 +19,10 @@ struct ModelOptions: ParsableArguments {
     var loops: Int?
     @Option(help: "Maximum context (n_positions).")
     var contextLength: Int?
+    @Flag(help: "Add the embedded input to the stream again before every loop pass after the first (no parameters).")
+    var injectInput = false
+    @Option(help: "Learned per-loop step embeddings: a table of this many rows (0: none; C parameters per row).")
+    var loopEmbeddings = 0
 
     func configuration(vocabSize: Int) throws -> ModelConfiguration {
         let base = try Preset.named(preset)
@@ -26,6 +30,6 @@ struct ModelOptions: ParsableArguments {
                                 coda: coda ?? base.layout.coda, loops: loops ?? base.layout.loops)
         return try ModelConfiguration(vocabSize: vocabSize, contextLength: contextLength ?? base.contextLength,
                                       channels: width ?? base.channels, heads: heads ?? base.heads,
-                                      layout: layout)
+                                      layout: layout, injectInput: injectInput, loopEmbeddings: loopEmbeddings)
     }
 }

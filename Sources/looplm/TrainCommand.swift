@@ -49,6 +49,10 @@ struct TrainCommand: ParsableCommand {
     var evalBatches: Int = 10
     @Option(help: "Steps between checkpoints (0: only at the end).")
     var checkpointInterval: Int = 100
+    @Option(help: "Elastic depth: draw each step's loop count, `uniform:A-B` or `lognormal-poisson:MEAN[:SIGMA[:MAX]]`.")
+    var loopsSample: String?
+    @Option(help: "Backpropagate through only the last K loop passes (bounds activation memory).")
+    var backpropLoops: Int?
     @Flag(help: "Continue the run saved in OUT/latest (its saved options are used).")
     var resume = false
     @Option(help: "Stop after this step as if interrupted: save OUT/latest and exit 0.")
@@ -70,11 +74,20 @@ struct TrainCommand: ParsableCommand {
             let config = try model.configuration(vocabSize: vocab)
             let time = context ?? config.contextLength
             let totalSteps = maxTokens.map { max(1, $0 / (batch * time * accumulate)) } ?? steps
-            let options = TrainingOptions(
+            var sampling: LoopSampling?
+            if let loopsSample {
+                guard let parsed = LoopSampling(argument: loopsSample) else {
+                    throw ValidationError("--loops-sample must be uniform:A-B or lognormal-poisson:MEAN[:SIGMA[:MAX]]")
+                }
+                sampling = parsed
+            }
+            var options = TrainingOptions(
                 batch: batch, time: time, microBatches: accumulate,
                 schedule: LearningRateSchedule(peak: lr, minimum: minLr, warmupSteps: warmup, totalSteps: totalSteps),
                 weightDecay: weightDecay, maxGradientNorm: clip > 0 ? clip : nil, seed: seed,
                 evalInterval: evalInterval, evalBatches: evalBatches, checkpointInterval: checkpointInterval)
+            options.loopSampling = sampling
+            options.gradientLoops = backpropLoops
             run = try TrainingRun.start(out: out, config: config, options: options, tokenizer: tokenizer,
                                         trainFile: trainFile, valFile: valFile, workers: compute.workers)
         }

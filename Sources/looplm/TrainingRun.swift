@@ -91,7 +91,7 @@ final class TrainingRun {
             var entry: [String: Any] = [
                 "step": step, "tokens": step * options.tokensPerStep, "train_loss": Double(record.loss),
                 "lr": Double(record.learningRate), "grad_norm": Double(record.gradientNorm),
-                "tokens_per_second": Double(options.tokensPerStep) / record.seconds,
+                "tokens_per_second": Double(options.tokensPerStep) / record.seconds, "loops": record.loops,
             ]
             let evaluate = step == options.schedule.totalSteps
                 || (options.evalInterval > 0 && step % options.evalInterval == 0)
