@@ -15,8 +15,12 @@ public struct RunResult: Codable, Sendable {
     public var trainingSeconds: Double  // Σ step times (evaluation and checkpoints excluded)
     public var finalTrainLoss: Double  // mean of the last `trainLossWindow` steps
     public var finalValidationLoss: Double
-    /// Validation loss with the looped blocks run 1, 2, … 2·loops times.
+    /// Validation loss with the looped blocks run 1, 2, … (sweep factor)·loops times.
     public var validationLossByLoops: [Double]
+    /// Adaptive exit on the same windows: threshold, mean loops per token, loss.
+    public var adaptiveExit: [AdaptivePoint]? = nil
+    /// How the training loop count was drawn (nil: fixed).
+    public var loopSampling: String? = nil
     public var tokensPerSecond: Double { Double(tokens) / max(trainingSeconds, 1e-9) }
 
     public static let trainLossWindow = 10
@@ -37,6 +41,17 @@ public struct RunResult: Codable, Sendable {
         self.finalTrainLoss = finalTrainLoss
         self.finalValidationLoss = finalValidationLoss
         self.validationLossByLoops = validationLossByLoops
+    }
+}
+
+public struct AdaptivePoint: Codable, Sendable {
+    public var threshold: Double
+    public var meanLoops: Double
+    public var loss: Double
+    public init(threshold: Double, meanLoops: Double, loss: Double) {
+        self.threshold = threshold
+        self.meanLoops = meanLoops
+        self.loss = loss
     }
 }
 
@@ -90,6 +105,18 @@ public enum ExperimentTable {
                 + duration(seconds) + " | " + String(format: "%.0f", rate) + " | "
                 + loss(group.map(\.finalTrainLoss)) + " | **" + loss(group.map(\.finalValidationLoss)) + "** | "
                 + sweep + " | \(group.count) |")
+        }
+        let adaptive = groups(results).filter { $0[0].adaptiveExit != nil }
+        if !adaptive.isEmpty {
+            lines += ["", "Adaptive exit (a token stops looping once its state changes by less than the threshold, relative):", "",
+                      "| model | trained with | threshold | mean loops per token | val loss |", "|---|---|---|---|---|"]
+            for group in adaptive {
+                for (i, point) in group[0].adaptiveExit!.enumerated() {
+                    let loops = meanAndSpread(group.compactMap { $0.adaptiveExit?[i].meanLoops }).mean
+                    lines.append("| \(group[0].model) | \(group[0].loopSampling ?? "\(group[0].loops) loops") | " + String(format: "%g", point.threshold) + " | "
+                        + String(format: "%.2f", loops) + " | " + loss(group.compactMap { $0.adaptiveExit?[i].loss }) + " |")
+                }
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -7,6 +7,8 @@ public struct ExperimentModel: Sendable {
     public let name: String
     public let role: String  // what it is there for, in the table
     public let config: ModelConfiguration
+    /// Elastic depth for this model's training (nil: the fixed loop count).
+    public var loopSampling: LoopSampling? = nil
 }
 
 /// A set of models trained on the same data, token budget, schedule and seed, then compared.
@@ -18,8 +20,12 @@ public struct ExperimentSuite: Sendable {
     public let options: TrainingOptions  // shared by every model; the seed is varied by --seeds
     /// Validation batches for the final evaluations (and the loop sweep).
     public let finalEvalBatches: Int
+    /// The loop sweep runs from 1 to this many times the trained loops.
+    public var sweepFactor = 2
+    /// Adaptive-exit thresholds evaluated after training (relative state change; none: skip).
+    public var exitThresholds: [Float] = []
 
-    public static let names = ["paper", "paper-small", "quick", "mini"]
+    public static let names = ["paper", "paper-small", "quick", "test-time", "mini", "mini-test-time"]
 
     /// A suite by name; `steps` overrides its token budget (for trying a suite out quickly).
     public static func named(_ name: String, steps: Int? = nil) throws(ConfigurationError) -> ExperimentSuite {
@@ -28,6 +34,8 @@ public struct ExperimentSuite: Sendable {
         case "paper-small": return try paperSmall(steps: steps ?? 1200)
         case "quick": return try quick(steps: steps ?? 800)
         case "mini": return try mini(steps: steps ?? 6)
+        case "test-time": return try testTime(steps: steps ?? 1000, width: 128, context: 128, batch: 16, evalBatches: 2)
+        case "mini-test-time": return try testTime(steps: steps ?? 4, width: 16, context: 16, batch: 2, evalBatches: 2)
         default: throw .unknownPreset(name, known: names)
         }
     }
@@ -89,6 +97,28 @@ public struct ExperimentSuite: Sendable {
             models: [ExperimentModel(name: "small-2x1", role: "baseline", config: small),
                      ExperimentModel(name: "small-loop-2x2", role: "the same blocks × 2 loops", config: loop)],
             options: options(batch: 16, time: 128, steps: steps, lr: 2e-3, evalInterval: 200), finalEvalBatches: 40)
+    }
+
+    /// Test-time compute: the same 1 + 2×3 + 1 model (with input injection) trained at a fixed
+    /// 3 loops and at a loop count drawn uniformly from 1...5 (mean 3), each evaluated at 1…9
+    /// loops and with adaptive exit at several thresholds.
+    static func testTime(
+        steps: Int, width: Int, context: Int, batch: Int, evalBatches: Int
+    ) throws(ConfigurationError) -> ExperimentSuite {
+        let config = try ModelConfiguration(vocabSize: Preset.byteVocabSize, contextLength: context, channels: width,
+                                            heads: width >= 64 ? 4 : 2,
+                                            layout: LoopLayout(prelude: 1, looped: 2, coda: 1, loops: 3), injectInput: true)
+        var suite = ExperimentSuite(
+            name: "test-time", summary: "fixed against random loop counts in training; loop sweep and adaptive exit",
+            tokenizer: .bytes,
+            models: [ExperimentModel(name: "fixed-3", role: "trained at 3 loops", config: config),
+                     ExperimentModel(name: "random-1to5", role: "trained at loops drawn uniformly from 1...5",
+                                     config: config, loopSampling: .uniform(minimum: 1, maximum: 5))],
+            options: options(batch: batch, time: context, steps: steps, lr: 2e-3, evalInterval: max(steps / 5, 1)),
+            finalEvalBatches: evalBatches)
+        suite.sweepFactor = 3
+        suite.exitThresholds = [0.3, 0.1, 0.03, 0.01]
+        return suite
     }
 
     /// paper-small's structure at toy size, for tests.

@@ -53,6 +53,7 @@ struct ExperimentCommand: ParsableCommand {
                 printError("== \(model.name) (\(model.config.layout.summary), seed \(seed))")
                 var options = suite.options
                 options.seed = seed
+                options.loopSampling = model.loopSampling
                 let run: TrainingRun = FileManager.default.fileExists(atPath: directory + "/latest")
                     ? try TrainingRun.resume(out: directory, trainFile: trainFile, valFile: valFile, workers: compute.workers)
                     : try TrainingRun.start(out: directory, config: model.config, options: options,
@@ -84,10 +85,23 @@ struct ExperimentCommand: ParsableCommand {
         }
         let batches = validation.sequentialBatches(batch: options.batch, time: options.time,
                                                    maxBatches: suite.finalEvalBatches)
-        let trained = model.config.layout.loops
-        let sweep = try (1...(2 * trained)).map { loops in
+        let trained = model.config.layout.loops, maxLoops = suite.sweepFactor * trained
+        let sweep = try (1...maxLoops).map { loops in
             try Evaluation.run(model: trainer.model, batches: batches, batch: options.batch, time: options.time,
                                loops: loops).loss
+        }
+        var adaptive: [AdaptivePoint]?
+        if !suite.exitThresholds.isEmpty {
+            let rows = options.batch, t = options.time
+            let windows = batches.flatMap { b in (0..<rows).map { Array(b.tokens[($0 * t)..<(($0 + 1) * t)]) } }
+            let targets = batches.flatMap { b in (0..<rows).map { Array(b.targets[($0 * t)..<(($0 + 1) * t)]) } }
+            adaptive = try suite.exitThresholds.map { threshold in
+                printError("   adaptive exit at change < \(threshold)")
+                let result = try Evaluation.adaptive(model: trainer.model, windows: windows, targets: targets,
+                                                     exit: ExitRule(criterion: .change, threshold: threshold),
+                                                     maxLoops: maxLoops)
+                return AdaptivePoint(threshold: Double(String(format: "%g", threshold))!, meanLoops: result.meanLoops, loss: result.loss)
+            }
         }
         let log = try MetricsLog.read(path: directory + "/metrics.jsonl")
         let trainLosses = log.compactMap { $0["train_loss"] as? Double }.suffix(RunResult.trainLossWindow)
@@ -95,13 +109,16 @@ struct ExperimentCommand: ParsableCommand {
             total + Double(options.tokensPerStep) / ((entry["tokens_per_second"] as? Double) ?? .infinity)
         }
         let tokens = trainer.step * options.tokensPerStep
-        return RunResult(
+        var result = RunResult(
             model: model.name, role: model.role, seed: seed, layout: model.config.layout.summary, loops: trained,
             parameters: trainer.model.table.parameterCount, effectiveDepth: model.config.layout.effectiveDepth,
             trainingFlops: Double(tokens) * ModelCost(config: model.config, time: options.time).trainingFlopsPerToken,
             tokens: tokens, trainingSeconds: seconds,
             finalTrainLoss: trainLosses.reduce(0, +) / Double(max(trainLosses.count, 1)),
             finalValidationLoss: sweep[trained - 1], validationLossByLoops: sweep)
+        result.adaptiveExit = adaptive
+        result.loopSampling = model.loopSampling?.description
+        return result
     }
 
     /// Table, CSV, all results and the three plots, from the runs finished so far.
@@ -112,6 +129,7 @@ struct ExperimentCommand: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(results).write(to: URL(fileURLWithPath: out + "/results.json"), options: .atomic)
         var byStep: [LinePlot.Series] = [], byFlops: [LinePlot.Series] = [], byLoops: [LinePlot.Series] = []
+        var compute: [LinePlot.Series] = []
         for group in ExperimentTable.groupsByModel(results) {
             guard let model = suite.models.first(where: { $0.name == group[0].model }) else { continue }
             let flopsPerStep = Double(suite.options.tokensPerStep)
@@ -131,6 +149,14 @@ struct ExperimentCommand: ParsableCommand {
                 (x: Double(i + 1), y: meanAndSpread(group.map { $0.validationLossByLoops[i] }).mean)
             }
             byLoops.append(.init(name: label, points: sweep))
+            if let adaptive = group[0].adaptiveExit {
+                compute.append(.init(name: "\(model.name): fixed loops", points: sweep))
+                let points = (0..<adaptive.count).map { i in
+                    (x: meanAndSpread(group.compactMap { $0.adaptiveExit?[i].meanLoops }).mean,
+                     y: meanAndSpread(group.compactMap { $0.adaptiveExit?[i].loss }).mean)
+                }.sorted { $0.x < $1.x }
+                compute.append(.init(name: "\(model.name): adaptive exit", points: points))
+            }
         }
         let loss = "validation loss (nats/token)"
         let plots = [
@@ -138,7 +164,13 @@ struct ExperimentCommand: ParsableCommand {
             ("val_loss_vs_flops", LinePlot(title: "\(suite.name): validation loss against training FLOPs", xLabel: "training FLOPs (log scale)", yLabel: loss, series: byFlops, logarithmicX: true)),
             ("val_loss_vs_loops", LinePlot(title: "\(suite.name): validation loss against loops used at evaluation", xLabel: "loops at evaluation", yLabel: loss, series: byLoops, markers: true)),
         ]
-        for (name, plot) in plots {
+        var allPlots = plots
+        if !compute.isEmpty {
+            allPlots.append(("val_loss_vs_mean_loops", LinePlot(
+                title: "\(suite.name): validation loss against loops per token (test-time compute)",
+                xLabel: "mean loops per token", yLabel: loss, series: compute, markers: true)))
+        }
+        for (name, plot) in allPlots {
             try plot.svg().write(toFile: out + "/plots/\(name).svg", atomically: true, encoding: .utf8)
         }
     }

@@ -24,6 +24,12 @@ struct SampleCommand: ParsableCommand {
     var seed: UInt64 = 1337
     @OptionGroup var loopsOption: LoopsOption
     var loops: Int? { loopsOption.loops }
+    @Option(help: "Adaptive exit: a token stops looping once the criterion falls under this (uses the cache).")
+    var exitThreshold: Float?
+    @Option(help: "Adaptive exit criterion: change or kl.")
+    var exitCriterion: ExitRule.Criterion = .change
+    @Option(help: "Adaptive exit: at most this many loop passes (default: twice the trained count).")
+    var maxLoops: Int?
     @Flag(help: "Recompute the whole window for every token instead of using the key/value cache.")
     var noCache = false
     @Flag(help: "Print one JSON object (prompt, text, ids) instead of streaming.")
@@ -45,8 +51,17 @@ struct SampleCommand: ParsableCommand {
         var generated: [Int] = []
         var pending: [UInt8] = []  // bytes of an unfinished UTF-8 character
         if !json { print(prompt, terminator: "") }
+        let exit = exitThreshold.map { ExitRule(criterion: exitCriterion, threshold: $0) }
+        if exit != nil && noCache { throw ValidationError("adaptive exit runs through the cache; drop --no-cache") }
         let decoder = IncrementalDecoder(model: model)
-        let cache = KVCache(config: model.config, loops: loops)
+        let cache = KVCache(config: model.config,
+                            loops: exit == nil ? loops : (maxLoops ?? loops ?? 2 * model.config.layout.loops))
+        var loopsUsed: [Int] = []
+        func decode(_ id: Int) throws -> UnsafeBufferPointer<Float> {
+            let (logits, used) = try decoder.step(token: Int32(id), cache: cache, exit: exit)
+            loopsUsed.append(used)
+            return logits
+        }
         // Next-token logits for the window ending at the newest token: from the cache, which
         // is refilled from the last `context` tokens once the window starts to slide.
         func nextLogits(newest: Int?) throws -> UnsafeBufferPointer<Float> {
@@ -55,12 +70,10 @@ struct SampleCommand: ParsableCommand {
                 try model.forward(tokens: window, batch: 1, time: window.count, loops: loops)
                 return model.logits(row: window.count - 1)
             }
-            if let newest, cache.length < cache.capacity {
-                return try decoder.step(token: Int32(newest), cache: cache)
-            }
+            if let newest, cache.length < cache.capacity { return try decode(newest) }
             cache.reset()
             var logits: UnsafeBufferPointer<Float>?
-            for id in ids.suffix(context) { logits = try decoder.step(token: Int32(id), cache: cache) }
+            for id in ids.suffix(context) { logits = try decode(id) }
             return logits!
         }
         var logits = try nextLogits(newest: nil)
@@ -82,10 +95,15 @@ struct SampleCommand: ParsableCommand {
             }
         }
         if json {
-            try printJSON(["prompt": prompt, "text": loaded.tokenizer.decode(generated), "ids": generated,
-                           "loops": loops ?? model.config.layout.loops])
+            var object: [String: Any] = ["prompt": prompt, "text": loaded.tokenizer.decode(generated), "ids": generated,
+                                         "loops": loops ?? model.config.layout.loops]
+            if exit != nil { object["mean_loops"] = meanLoops(loopsUsed) }
+            try printJSON(object)
         } else {
             print(String(decoding: pending, as: UTF8.self))
+            if exit != nil { printError(String(format: "mean %.2f loops/token (at most %d)", meanLoops(loopsUsed), cache.layout.loops)) }
         }
     }
 }
+
+func meanLoops(_ loops: [Int]) -> Double { Double(loops.reduce(0, +)) / Double(max(loops.count, 1)) }

@@ -56,3 +56,32 @@ import Testing
         #expect(result.status != 0 && result.stderr.contains("paper-small"))
     }
 }
+
+@Suite struct TestTimeSuiteTests {
+    @Test func fixedAndRandomDepthWithLoopSweepAndAdaptiveExit() throws {
+        let root = temporaryDirectory("testtime")
+        let corpus = try writeCorpus(in: root)
+        #expect(try Looplm.run(["prepare", corpus, "--output", root + "/data", "--validation", "tempest"]).status == 0)
+        let out = root + "/out"
+        let run = try Looplm.run(["experiment", "--suite", "mini-test-time", "--data", root + "/data", "--out", out, "--steps", "4"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as! [[String: Any]]
+        #expect(results.map { $0["model"] as! String } == ["fixed-3", "random-1to5"])
+        for result in results {
+            #expect((result["validationLossByLoops"] as! [Double]).count == 9, "1…3× the trained loops")
+            let adaptive = result["adaptiveExit"] as! [[String: Any]]
+            #expect(adaptive.map { $0["threshold"] as! Double } == [0.3, 0.1, 0.03, 0.01])
+            #expect(adaptive.allSatisfy { ($0["meanLoops"] as! Double) >= 1 && ($0["meanLoops"] as! Double) <= 9 })
+        }
+        // The random-depth run drew its loop counts: the metrics show several.
+        let metrics = try String(contentsOfFile: out + "/runs/random-1to5-seed1337/metrics.jsonl", encoding: .utf8)
+            .split(separator: "\n").map { json(String($0)) }
+        #expect(metrics.allSatisfy { (1...5).contains($0["loops"] as? Int ?? 0) })
+        let fixed = try String(contentsOfFile: out + "/runs/fixed-3-seed1337/metrics.jsonl", encoding: .utf8)
+        #expect(fixed.split(separator: "\n").allSatisfy { json(String($0))["loops"] as? Int == 3 })
+        let table = try String(contentsOfFile: out + "/table.md", encoding: .utf8)
+        #expect(table.contains("| random-1to5 | uniform:1-5 | 0.03 |"))
+        let svg = try String(contentsOfFile: out + "/plots/val_loss_vs_mean_loops.svg", encoding: .utf8)
+        #expect(svg.components(separatedBy: "<polyline").count == 5 && svg.contains("adaptive exit"))
+    }
+}
