@@ -117,7 +117,7 @@ public struct ExperimentSuite: Sendable {
             options: options(batch: batch, time: context, steps: steps, lr: 2e-3, evalInterval: max(steps / 5, 1)),
             finalEvalBatches: evalBatches)
         suite.sweepFactor = 3
-        suite.exitThresholds = [0.3, 0.1, 0.03, 0.01]
+        suite.exitThresholds = [0.6, 0.4, 0.3, 0.25, 0.2, 0.15]
         return suite
     }
 

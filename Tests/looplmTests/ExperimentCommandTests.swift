@@ -70,7 +70,7 @@ import Testing
         for result in results {
             #expect((result["validationLossByLoops"] as! [Double]).count == 9, "1…3× the trained loops")
             let adaptive = result["adaptiveExit"] as! [[String: Any]]
-            #expect(adaptive.map { $0["threshold"] as! Double } == [0.3, 0.1, 0.03, 0.01])
+            #expect(adaptive.map { $0["threshold"] as! Double } == [0.6, 0.4, 0.3, 0.25, 0.2, 0.15])
             #expect(adaptive.allSatisfy { ($0["meanLoops"] as! Double) >= 1 && ($0["meanLoops"] as! Double) <= 9 })
         }
         // The random-depth run drew its loop counts: the metrics show several.
@@ -80,7 +80,7 @@ import Testing
         let fixed = try String(contentsOfFile: out + "/runs/fixed-3-seed1337/metrics.jsonl", encoding: .utf8)
         #expect(fixed.split(separator: "\n").allSatisfy { json(String($0))["loops"] as? Int == 3 })
         let table = try String(contentsOfFile: out + "/table.md", encoding: .utf8)
-        #expect(table.contains("| random-1to5 | uniform:1-5 | 0.03 |"))
+        #expect(table.contains("| random-1to5 | uniform:1-5 | 0.25 |"))
         let svg = try String(contentsOfFile: out + "/plots/val_loss_vs_mean_loops.svg", encoding: .utf8)
         #expect(svg.components(separatedBy: "<polyline").count == 5 && svg.contains("adaptive exit"))
     }
