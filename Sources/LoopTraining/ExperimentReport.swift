@@ -90,7 +90,7 @@ public enum ExperimentTable {
 
     public static func markdown(_ results: [RunResult]) -> String {
         var lines = [
-            "| model | layout | loops | parameters | effective depth | training FLOPs | tokens | wall time | tokens/s | train loss | val loss | val loss at loops 1, 2, … 2×trained | seeds |",
+            "| model | layout | loops | parameters | effective depth | training FLOPs | tokens | wall time | tokens/s | train loss | val loss | val loss at loops 1, 2, … | seeds |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for group in groups(results) {

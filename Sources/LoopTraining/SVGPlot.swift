@@ -18,8 +18,8 @@ public struct LinePlot {
     public var logarithmicX = false
     public var markers = false
 
-    static let width = 760.0, height = 460.0
-    static let left = 70.0, right = 200.0, top = 40.0, bottom = 55.0
+    static let width = 800.0, height = 460.0
+    static let left = 70.0, right = 240.0, top = 40.0, bottom = 55.0
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
     public init(title: String, xLabel: String, yLabel: String, series: [Series], logarithmicX: Bool = false,
