@@ -4,8 +4,6 @@ import LoopModel
 import LoopTokenizer
 import LoopTraining
 
-extension ExitRule.Criterion: ExpressibleByArgument {}
-
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
@@ -27,12 +25,8 @@ struct EvalCommand: ParsableCommand {
     var loopSweep: String?
     @Option(help: "With --loop-sweep: write the curve as an SVG plot to this file.")
     var plot: String?
-    @Option(help: "Adaptive exit: stop a token's loop once the criterion falls under this.")
-    var exitThreshold: Float?
-    @Option(help: "Adaptive exit criterion: change (relative change of the hidden state) or kl (between successive predictions).")
-    var exitCriterion: ExitRule.Criterion = .change
-    @Option(help: "Adaptive exit: at most this many loop passes (default: twice the trained count).")
-    var maxLoops: Int?
+    @OptionGroup var exitOptions: ExitOptions
+    var maxLoops: Int? { exitOptions.maxLoops }
     @Option(help: "Adaptive exit: print, for this text, the loops each token took.")
     var trace: String?
     @Option(help: "Sequences per batch.")
@@ -47,10 +41,6 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1") }
-        if let exitThreshold, !(exitThreshold >= 0 && exitThreshold.isFinite) {
-            throw ValidationError("--exit-threshold must be ≥ 0")
-        }
-        if let maxLoops, maxLoops < 1 { throw ValidationError("--max-loops must be ≥ 1") }
         if data == nil && trace == nil { throw ValidationError("give --data FILE (or --trace TEXT)") }
         if loopSweep != nil && parseSweep() == nil { throw ValidationError("--loop-sweep must look like 1...8 with 1 ≤ A ≤ B") }
     }
@@ -66,7 +56,7 @@ struct EvalCommand: ParsableCommand {
         let loaded = try LoadedCheckpoint(path: checkpoint, workers: compute.workers)
         let config = loaded.model.config
         let trained = config.layout.loops
-        let exit = exitThreshold.map { ExitRule(criterion: exitCriterion, threshold: $0) }
+        let exit = exitOptions.rule
         if let trace { return try traceText(trace, loaded, exit: exit, maxLoops: maxLoops ?? 2 * trained) }
         let time = context ?? config.contextLength
         guard time >= 1, time <= config.contextLength else {

@@ -34,6 +34,27 @@ struct LoopsOption: ParsableArguments {
     }
 }
 
+/// Adaptive exit per token: `--exit-threshold`, `--exit-criterion`, `--max-loops`.
+struct ExitOptions: ParsableArguments {
+    @Option(help: "Adaptive exit: a token stops looping once the criterion falls under this.")
+    var exitThreshold: Float?
+    @Option(help: "Adaptive exit criterion: change (relative change of the hidden state) or kl (between successive predictions).")
+    var exitCriterion: ExitRule.Criterion = .change
+    @Option(help: "Adaptive exit: at most this many loop passes (default: twice the trained count).")
+    var maxLoops: Int?
+
+    func validate() throws {
+        if let exitThreshold, !(exitThreshold >= 0 && exitThreshold.isFinite) {
+            throw ValidationError("--exit-threshold must be ≥ 0")
+        }
+        if let maxLoops, maxLoops < 1 { throw ValidationError("--max-loops must be ≥ 1") }
+    }
+
+    var rule: ExitRule? { exitThreshold.map { ExitRule(criterion: exitCriterion, threshold: $0) } }
+}
+
+extension ExitRule.Criterion: ExpressibleByArgument {}
+
 /// Prints a JSON object on one line (keys sorted) for `--json`.
 /// Non-finite numbers, which JSON cannot hold, are written as null.
 func printJSON(_ object: [String: Any]) throws {

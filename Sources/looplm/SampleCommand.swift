@@ -24,12 +24,7 @@ struct SampleCommand: ParsableCommand {
     var seed: UInt64 = 1337
     @OptionGroup var loopsOption: LoopsOption
     var loops: Int? { loopsOption.loops }
-    @Option(help: "Adaptive exit: a token stops looping once the criterion falls under this (uses the cache).")
-    var exitThreshold: Float?
-    @Option(help: "Adaptive exit criterion: change or kl.")
-    var exitCriterion: ExitRule.Criterion = .change
-    @Option(help: "Adaptive exit: at most this many loop passes (default: twice the trained count).")
-    var maxLoops: Int?
+    @OptionGroup var exitOptions: ExitOptions
     @Flag(help: "Recompute the whole window for every token instead of using the key/value cache.")
     var noCache = false
     @Flag(help: "Print one JSON object (prompt, text, ids) instead of streaming.")
@@ -51,11 +46,11 @@ struct SampleCommand: ParsableCommand {
         var generated: [Int] = []
         var pending: [UInt8] = []  // bytes of an unfinished UTF-8 character
         if !json { print(prompt, terminator: "") }
-        let exit = exitThreshold.map { ExitRule(criterion: exitCriterion, threshold: $0) }
+        let exit = exitOptions.rule
         if exit != nil && noCache { throw ValidationError("adaptive exit runs through the cache; drop --no-cache") }
         let decoder = IncrementalDecoder(model: model)
         let cache = KVCache(config: model.config,
-                            loops: exit == nil ? loops : (maxLoops ?? loops ?? 2 * model.config.layout.loops))
+                            loops: exit == nil ? loops : (exitOptions.maxLoops ?? loops ?? 2 * model.config.layout.loops))
         var loopsUsed: [Int] = []
         func decode(_ id: Int) throws -> UnsafeBufferPointer<Float> {
             let (logits, used) = try decoder.step(token: Int32(id), cache: cache, exit: exit)

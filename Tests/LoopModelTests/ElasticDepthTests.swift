@@ -23,25 +23,6 @@ import Testing
                 randomTokens(batch * time, vocab: 37, generator: &generator))
     }
 
-    /// Central difference along each named tensor's own gradient direction.
-    func checkFiniteDifferences(_ model: LoopGPT, tensors: [TensorSpec], loss: () throws -> Double) throws {
-        let step: Float = 1e-2
-        for spec in tensors {
-            let gradient = parameterArray(model, spec, gradients: true)
-            let norm = gradient.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
-            try #require(norm > 1e-7, "\(spec.name) has no gradient")
-            let p = model.parameters.pointer + spec.offset
-            let original = Array(UnsafeBufferPointer(start: p, count: spec.count))
-            for i in 0..<spec.count { p[i] = original[i] + step * gradient[i] / Float(norm) }
-            let plus = try loss()
-            for i in 0..<spec.count { p[i] = original[i] - step * gradient[i] / Float(norm) }
-            let minus = try loss()
-            p.update(from: original, count: spec.count)
-            let numeric = (plus - minus) / Double(2 * step)
-            #expect(abs(numeric - norm) <= 2e-2 * norm + 1e-4, "\(spec.name): finite difference \(numeric), analytic \(norm)")
-        }
-    }
-
     @Test(arguments: [2, 3, 5])
     func injectionAndStepEmbeddingsAtAnySampledLoopCount(loops: Int) throws {
         // Trained with 3 loops and a 4-row table; drawn loop counts 2, 3 and 5 (past the table).

@@ -22,21 +22,6 @@ import Testing
         model.zeroGradients()
         _ = try loss()
         model.backward()
-        let step: Float = 1e-2
-        for spec in model.table.tensors {
-            let gradient = parameterArray(model, spec, gradients: true)
-            let norm = gradient.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
-            try #require(norm > 1e-6, "\(spec.name) has no gradient")
-            let p = model.parameters.pointer + spec.offset
-            let original = Array(UnsafeBufferPointer(start: p, count: spec.count))
-            for i in 0..<spec.count { p[i] = original[i] + step * gradient[i] / Float(norm) }
-            let plus = try loss()
-            for i in 0..<spec.count { p[i] = original[i] - step * gradient[i] / Float(norm) }
-            let minus = try loss()
-            p.update(from: original, count: spec.count)
-            let numeric = (plus - minus) / Double(2 * step)
-            #expect(abs(numeric - norm) <= 2e-2 * norm + 1e-4,
-                    "\(spec.name): finite difference \(numeric), analytic \(norm)")
-        }
+        try checkFiniteDifferences(model, tensors: model.table.tensors, loss: loss)
     }
 }
