@@ -93,3 +93,11 @@ func json(_ text: String) -> [String: Any] {
     let line = text.split(separator: "\n").last.map(String.init) ?? ""
     return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
 }
+
+/// The small corpus prepared into `root/data` (train.bin and val.bin, bytes; "tempest" held out).
+func preparedCorpus(in root: String) throws -> String {
+    let corpus = try writeCorpus(in: root)
+    let result = try Looplm.run(["prepare", corpus, "--output", root + "/data", "--validation", "tempest"])
+    guard result.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: result.stderr]) }
+    return root + "/data"
+}

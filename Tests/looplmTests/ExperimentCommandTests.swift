@@ -5,8 +5,7 @@ import Testing
 @Suite struct ExperimentCommandTests {
     @Test func miniSuiteProducesTableCSVAndPlotsFromItsRuns() throws {
         let root = temporaryDirectory("experiment")
-        let corpus = try writeCorpus(in: root)
-        #expect(try Looplm.run(["prepare", corpus, "--output", root + "/data", "--validation", "tempest"]).status == 0)
+        _ = try preparedCorpus(in: root)
         let out = root + "/out"
         let first = try Looplm.run(["experiment", "--suite", "mini", "--data", root + "/data", "--out", out, "--steps", "4"])
         #expect(first.status == 0, "\(first.stderr)")
@@ -60,8 +59,7 @@ import Testing
 @Suite struct TestTimeSuiteTests {
     @Test func fixedAndRandomDepthWithLoopSweepAndAdaptiveExit() throws {
         let root = temporaryDirectory("testtime")
-        let corpus = try writeCorpus(in: root)
-        #expect(try Looplm.run(["prepare", corpus, "--output", root + "/data", "--validation", "tempest"]).status == 0)
+        _ = try preparedCorpus(in: root)
         let out = root + "/out"
         let run = try Looplm.run(["experiment", "--suite", "mini-test-time", "--data", root + "/data", "--out", out, "--steps", "4"])
         #expect(run.status == 0, "\(run.stderr)")

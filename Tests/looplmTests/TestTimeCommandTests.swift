@@ -5,8 +5,7 @@ import Testing
 @Suite struct TestTimeCommandTests {
     @Test func elasticDepthResumesExactlyAndEvalControlsTheLoops() throws {
         let root = temporaryDirectory("elastic")
-        let corpus = try writeCorpus(in: root)
-        #expect(try Looplm.run(["prepare", corpus, "--output", root + "/data", "--validation", "tempest"]).status == 0)
+        _ = try preparedCorpus(in: root)
         let common = ["train", "--data", root + "/data", "--preset", "tiny-loop", "--steps", "8", "--batch", "2",
                       "--context", "32", "--eval-interval", "4", "--loops-sample", "lognormal-poisson:3:0.5:6",
                       "--backprop-loops", "2", "--inject-input", "--loop-embeddings", "4", "--json"]
