@@ -57,5 +57,5 @@ let package = Package(
         .testTarget(name: "LoopTokenizerTests", dependencies: ["LoopTokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "looplmTests", dependencies: ["LoopCheckpoint", "LoopModel"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

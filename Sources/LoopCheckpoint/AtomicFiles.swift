@@ -17,6 +17,13 @@ public final class FileSink {
         guard descriptor >= 0 else { throw .writeFailed(path, detail: Self.lastError()) }
     }
 
+    /// A file opened for appending (created if missing); each `write` goes to its end.
+    public init(appendingTo path: String) throws(CheckpointError) {
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard descriptor >= 0 else { throw .writeFailed(path, detail: Self.lastError()) }
+    }
+
     deinit { if descriptor >= 0 { close(descriptor) } }
 
     public func write(_ bytes: UnsafeRawPointer, count: Int) throws(CheckpointError) {
@@ -80,20 +87,19 @@ public enum AtomicFiles {
     public static func replaceDirectory(
         at path: String, _ body: (String) throws(CheckpointError) -> Void
     ) throws(CheckpointError) {
-        let manager = FileManager.default
         let partial = path + ".partial", previous = path + ".previous"
-        try? manager.removeItem(atPath: partial)
+        try remove(partial)
         do {
-            try manager.createDirectory(atPath: partial, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
         } catch {
             throw .writeFailed(partial, detail: error.localizedDescription)
         }
         do throws(CheckpointError) {
             try body(partial)
             syncDirectory(path: partial)
-            recover(path)
-            if manager.fileExists(atPath: path) {
-                try? manager.removeItem(atPath: previous)
+            try recover(path)
+            if FileManager.default.fileExists(atPath: path) {
+                try remove(previous)
                 guard rename(path, previous) == 0 else {
                     throw CheckpointError.writeFailed(path, detail: FileSink.lastError())
                 }
@@ -102,20 +108,30 @@ public enum AtomicFiles {
                 throw CheckpointError.writeFailed(path, detail: FileSink.lastError())
             }
             syncDirectory(containing: path)
-            try? manager.removeItem(atPath: previous)
+            try remove(previous)
         } catch {
-            try? manager.removeItem(atPath: partial)
-            recover(path)
+            try? remove(partial)  // the error being thrown says what went wrong; this only tidies up
+            try recover(path)
             throw error
         }
     }
 
     /// If a swap was interrupted after the old directory was moved aside, puts it back.
-    public static func recover(_ path: String) {
+    public static func recover(_ path: String) throws(CheckpointError) {
         let manager = FileManager.default
         let previous = path + ".previous"
         if !manager.fileExists(atPath: path), manager.fileExists(atPath: previous) {
-            rename(previous, path)
+            guard rename(previous, path) == 0 else {
+                throw .writeFailed(path, detail: "cannot restore \(previous): \(FileSink.lastError())")
+            }
+        }
+    }
+
+    /// Removes a file or directory if it is there.
+    static func remove(_ path: String) throws(CheckpointError) {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            throw .writeFailed(path, detail: "cannot remove it: \(error.localizedDescription)")
         }
     }
 

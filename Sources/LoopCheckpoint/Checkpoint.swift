@@ -19,8 +19,9 @@ public enum Checkpoint {
         }
         try writer.write(to: directory + "/" + weightsFile)
         let config = CheckpointConfig(model: model.config, tokenizer: tokenizer)
+        let encoded = try config.encoded(path: directory + "/" + configFile)
         try AtomicFiles.write(to: directory + "/" + configFile) { (sink) throws(CheckpointError) in
-            try sink.write(config.encoded())
+            try sink.write(encoded)
         }
     }
 
@@ -40,43 +41,82 @@ public enum Checkpoint {
     public static func readConfig(
         from directory: String
     ) throws(CheckpointError) -> (model: ModelConfiguration, file: CheckpointConfig) {
-        AtomicFiles.recover(directory)
+        try AtomicFiles.recover(directory)
         let path = directory + "/" + configFile
         let file = try CheckpointConfig.read(path: path)
         return (try file.modelConfiguration(path: path), file)
     }
 
-    /// Loads a checkpoint. Every tensor must be present with the shape its config implies,
-    /// and no other tensor may be there (Hugging Face's non-parameter buffers excepted).
+    /// Loads a checkpoint for training: parameters and gradients in memory. Every tensor must
+    /// be present with the shape its config implies, no other tensor may be there (Hugging
+    /// Face's non-parameter buffers excepted), and every weight must be finite.
     public static func load(
         from directory: String, workers: Workers
-    ) throws(CheckpointError) -> (model: LoopGPT, config: CheckpointConfig) {
+    ) throws -> (model: LoopGPT, config: CheckpointConfig) {
         let (modelConfig, file) = try readConfig(from: directory)
-        let path = directory + "/" + weightsFile
-        let tensors = try SafeTensorsFile(path: path)
+        let tensors = try SafeTensorsFile(path: directory + "/" + weightsFile)
+        let names = try matchNames(ParameterTable(modelConfig), in: tensors)
+        let floats = ParameterTable(modelConfig).totalCount
+        try SystemMemory.require(CheckedSize.product(floats, 2 * MemoryLayout<Float>.stride),
+                                 for: "the model in \(directory) (parameters and gradients)",
+                                 advice: "it is too large for this machine")
         let model = LoopGPT(config: modelConfig, workers: workers)
-        try fill(model, from: tensors)
+        try fill(model, from: tensors, names: names)
         return (model, file)
     }
 
-    /// Copies every parameter of `model` from `tensors`, checking names and shapes.
+    /// Copies every parameter of `model` from `tensors`, checking names, shapes and values.
     public static func fill(_ model: LoopGPT, from tensors: SafeTensorsFile) throws(CheckpointError) {
-        let names = Dictionary(uniqueKeysWithValues: tensors.entries.keys.map { (sanitize($0), $0) })
+        try fill(model, from: tensors, names: matchNames(model.table, in: tensors))
+    }
+
+    static func fill(
+        _ model: LoopGPT, from tensors: SafeTensorsFile, names: [String: String]
+    ) throws(CheckpointError) {
         for spec in model.table.tensors {
+            let destination = model.parameters.pointer + spec.offset
+            try tensors.readFloats(names[spec.name]!, into: UnsafeMutableBufferPointer(start: destination, count: spec.count))
+            (destination + spec.count).update(repeating: 0, count: spec.allocatedCount - spec.count)
+            try checkFinite(destination, count: spec.count, tensor: spec.name, path: tensors.path)
+        }
+    }
+
+    /// The stored name of every tensor of `table` (names may carry `transformer.`), after
+    /// checking that each is there once with the right shape and nothing unexpected is.
+    static func matchNames(
+        _ table: ParameterTable, in tensors: SafeTensorsFile
+    ) throws(CheckpointError) -> [String: String] {
+        var names: [String: String] = [:]  // sanitized → stored
+        for stored in tensors.entries.keys.sorted() {
+            let name = sanitize(stored)
+            if let other = names.updateValue(stored, forKey: name) {
+                throw .badHeader(tensors.path, detail: "tensors '\(other)' and '\(stored)' are both '\(name)'")
+            }
+        }
+        for spec in table.tensors {
             guard let stored = names[spec.name], let entry = tensors.entries[stored] else {
                 throw .missingTensor(tensors.path, tensor: spec.name)
             }
             guard entry.shape == spec.shape else {
                 throw .shapeMismatch(tensors.path, tensor: spec.name, expected: spec.shape, found: entry.shape)
             }
-            let destination = model.parameters.pointer + spec.offset
-            try tensors.readFloats(stored, into: destination)
-            (destination + spec.count).update(repeating: 0, count: spec.allocatedCount - spec.count)
         }
-        let known = Set(model.table.tensors.map(\.name))
+        let known = Set(table.tensors.map(\.name))
         for name in names.keys.sorted() where !known.contains(name) && !isBuffer(name) {
             throw .unexpectedTensor(tensors.path, tensor: names[name]!)
         }
+        return names
+    }
+
+    /// NaN or infinite weights cannot give a meaningful loss or sample.
+    static func checkFinite(
+        _ values: UnsafePointer<Float>, count: Int, tensor: String, path: String
+    ) throws(CheckpointError) {
+        var sum: Float = 0
+        for i in 0..<count { sum += values[i] * 0 }  // NaN · 0 and ∞ · 0 are NaN
+        if !sum.isNaN { return }
+        let index = (0..<count).first { !values[$0].isFinite } ?? 0
+        throw .badValues(path, tensor: tensor, detail: "element \(index) is \(values[index])")
     }
 
     /// Hugging Face names may carry the `transformer.` prefix of GPT2LMHeadModel.

@@ -121,7 +121,10 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         // A plain Hugging Face GPT-2 config has no loop keys: all blocks looped once.
         loopPrelude = try c.decodeIfPresent(Int.self, forKey: .loopPrelude) ?? 0
         loopCoda = try c.decodeIfPresent(Int.self, forKey: .loopCoda) ?? 0
-        loopLooped = try c.decodeIfPresent(Int.self, forKey: .loopLooped) ?? (nLayer - loopPrelude - loopCoda)
+        let rest = nLayer.subtractingReportingOverflow(loopPrelude)
+        let looped = rest.partialValue.subtractingReportingOverflow(loopCoda)
+        let unrolled = rest.overflow || looped.overflow ? -1 : looped.partialValue  // -1 fails validation
+        loopLooped = try c.decodeIfPresent(Int.self, forKey: .loopLooped) ?? unrolled
         loopCount = try c.decodeIfPresent(Int.self, forKey: .loopCount) ?? 1
         tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer) ?? "gpt2"
         looplmFormatVersion = try c.decodeIfPresent(Int.self, forKey: .looplmFormatVersion) ?? 1
@@ -136,10 +139,10 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
 
     /// The model this config describes, after checking it is one LoopLM can run.
     public func modelConfiguration(path: String) throws(CheckpointError) -> ModelConfiguration {
-        guard loopPrelude + loopLooped + loopCoda == nLayer else {
-            throw .badConfig(path, detail: "n_layer is \(nLayer) but loop_prelude + loop_looped + loop_coda is \(loopPrelude + loopLooped + loopCoda)")
+        guard let blocks = CheckedSize.sum(loopPrelude, loopLooped, loopCoda), blocks == nLayer else {
+            throw .badConfig(path, detail: "n_layer is \(nLayer) but loop_prelude + loop_looped + loop_coda (\(loopPrelude), \(loopLooped), \(loopCoda)) does not add up to it")
         }
-        guard nInner == nil || nInner == 4 * nEmbd else {
+        guard nInner == nil || nInner == CheckedSize.product(4, nEmbd) else {
             throw .badConfig(path, detail: "n_inner \(nInner!) is not 4·n_embd; LoopLM runs GPT-2's MLP width")
         }
         guard ["gelu_new", "gelu_pytorch_tanh"].contains(activationFunction) else {
@@ -163,15 +166,22 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         } catch { throw .badConfig(path, detail: error.description) }
     }
 
+    /// config.json files are a few hundred bytes; anything past this is not one.
+    static let maxBytes = 1 << 20
+
     public static func read(path: String) throws(CheckpointError) -> CheckpointConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+        let file = try MappedFile(path: path)
+        guard file.count <= maxBytes else { throw .badConfig(path, detail: "\(file.count) bytes is too large for a config.json") }
+        let data = Data(bytes: file.bytes, count: file.count)
         do { return try JSONDecoder().decode(CheckpointConfig.self, from: data) }
         catch { throw .badConfig(path, detail: "cannot parse config.json: \(error)") }
     }
 
-    public func encoded() -> Data {
+    public func encoded(path: String) throws(CheckpointError) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return (try? encoder.encode(self)) ?? Data()
+        do { return try encoder.encode(self) } catch {
+            throw .writeFailed(path, detail: "cannot encode config.json: \(error)")
+        }
     }
 }

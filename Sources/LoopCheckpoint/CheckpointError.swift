@@ -9,6 +9,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case unexpectedTensor(String, tensor: String)
     case shapeMismatch(String, tensor: String, expected: [Int], found: [Int])
     case badConfig(String, detail: String)
+    case badValues(String, tensor: String, detail: String)
     case writeFailed(String, detail: String)
 
     public var description: String {
@@ -29,6 +30,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
             return "\(path): tensor '\(tensor)' has shape \(found) but config.json implies \(expected)"
         case .badConfig(let path, let detail):
             return "\(path): \(detail)"
+        case .badValues(let path, let tensor, let detail):
+            return "\(path): tensor '\(tensor)' holds NaN or infinite values (\(detail)); the checkpoint is damaged or came from a diverged run"
         case .writeFailed(let path, let detail):
             return "could not write \(path): \(detail); the previous checkpoint is untouched"
         }

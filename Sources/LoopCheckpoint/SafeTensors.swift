@@ -1,4 +1,5 @@
 import Foundation
+import LoopModel
 
 /// A tensor stored in a safetensors file: little-endian data after a JSON header.
 /// Format: u64 header length · JSON header (name → dtype, shape, data_offsets) · data.
@@ -6,155 +7,202 @@ public struct SafeTensorEntry: Sendable, Equatable {
     public let name: String
     public let dtype: String  // "F32", "F16", "BF16", "I32", "U16"…
     public let shape: [Int]
-    public let dataRange: Range<Int>  // byte range inside the data section
-
-    public var elementCount: Int { shape.reduce(1, *) }
+    public let elementCount: Int
+    public let fileRange: Range<Int>  // byte range inside the whole file
 }
 
-/// A safetensors file read into memory and checked: every tensor lies inside the file,
-/// its byte count matches its shape, and no two tensors overlap.
-public struct SafeTensorsFile: Sendable {
+/// A safetensors file, memory-mapped and checked before anything is read through it: every
+/// tensor lies inside the file, its byte count matches its shape (with overflow-checked
+/// arithmetic), and no two tensors overlap. Tensors are read in place, never copied whole.
+public final class SafeTensorsFile {
     public let path: String
     public let metadata: [String: String]
     public let entries: [String: SafeTensorEntry]
-    private let data: Data  // the data section only
+    public let file: MappedFile
 
     static let headerLengthBytes = 8
     static let maxHeaderBytes = 100_000_000
-
-    public init(path: String) throws(CheckpointError) {
-        guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path) }
-        let bytes: Data
-        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-        catch { throw .badHeader(path, detail: "cannot read: \(error.localizedDescription)") }
-        try self.init(bytes: bytes, path: path)
-    }
-
-    public init(bytes: Data, path: String) throws(CheckpointError) {
-        self.path = path
-        guard bytes.count >= Self.headerLengthBytes else {
-            throw .truncated(path, detail: "\(bytes.count) bytes, shorter than the 8-byte header length")
-        }
-        var headerLength: UInt64 = 0
-        for i in 0..<8 { headerLength |= UInt64(bytes[bytes.startIndex + i]) << (8 * UInt64(i)) }
-        guard headerLength <= Self.maxHeaderBytes else {
-            throw .badHeader(path, detail: "header length \(headerLength) is implausible")
-        }
-        let dataStart = Self.headerLengthBytes + Int(headerLength)
-        guard bytes.count >= dataStart else {
-            throw .truncated(path, detail: "header needs \(dataStart) bytes, file has \(bytes.count)")
-        }
-        let headerBytes = bytes.subdata(in: (bytes.startIndex + 8)..<(bytes.startIndex + dataStart))
-        guard let json = try? JSONSerialization.jsonObject(with: headerBytes),
-            let header = json as? [String: Any]
-        else { throw .badHeader(path, detail: "header is not a JSON object") }
-
-        var metadata: [String: String] = [:]
-        var entries: [String: SafeTensorEntry] = [:]
-        let dataLength = bytes.count - dataStart
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let dictionary = value as? [String: Any] else {
-                    throw .badHeader(path, detail: "__metadata__ is not an object")
-                }
-                for (key, item) in dictionary {
-                    guard let string = item as? String else {
-                        throw .badHeader(path, detail: "metadata '\(key)' is not a string")
-                    }
-                    metadata[key] = string
-                }
-                continue
-            }
-            let entry = try Self.parseEntry(name: name, value: value, path: path)
-            guard entry.dataRange.upperBound <= dataLength else {
-                throw .truncated(path, detail: "tensor '\(name)' ends at byte \(entry.dataRange.upperBound) of a \(dataLength)-byte data section")
-            }
-            entries[name] = entry
-        }
-        let sorted = entries.values.sorted { $0.dataRange.lowerBound < $1.dataRange.lowerBound }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where a.dataRange.upperBound > b.dataRange.lowerBound {
-            throw .badHeader(path, detail: "tensors '\(a.name)' and '\(b.name)' overlap")
-        }
-        self.metadata = metadata
-        self.entries = entries
-        self.data = bytes.subdata(in: (bytes.startIndex + dataStart)..<bytes.endIndex)
-    }
-
     static let bytesPerElement = ["F32": 4, "F16": 2, "BF16": 2, "I32": 4, "U16": 2, "F64": 8,
                                   "I64": 8, "U8": 1, "I8": 1, "BOOL": 1, "U32": 4]
 
-    private static func parseEntry(
-        name: String, value: Any, path: String
-    ) throws(CheckpointError) -> SafeTensorEntry {
-        guard let object = value as? [String: Any], let dtype = object["dtype"] as? String,
-            let shape = object["shape"] as? [Int], let offsets = object["data_offsets"] as? [Int],
-            offsets.count == 2
-        else { throw .badHeader(path, detail: "entry '\(name)' lacks dtype, shape or data_offsets") }
-        guard let width = bytesPerElement[dtype] else {
-            throw .unsupportedDType(path, tensor: name, dtype: dtype)
-        }
-        guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0] else {
-            throw .badHeader(path, detail: "entry '\(name)' has a negative shape or offsets")
-        }
-        let expected = shape.reduce(1, *) * width
-        guard offsets[1] - offsets[0] == expected else {
-            throw .badHeader(path, detail: "tensor '\(name)' holds \(offsets[1] - offsets[0]) bytes but shape \(shape) of \(dtype) needs \(expected)")
-        }
-        return SafeTensorEntry(name: name, dtype: dtype, shape: shape, dataRange: offsets[0]..<offsets[1])
+    public convenience init(path: String) throws(CheckpointError) {
+        try self.init(file: MappedFile(path: path))
     }
 
-    /// Copies tensor `name` as float32 into `destination` (which must hold its element count).
-    /// F16 and BF16 are widened; other dtypes are refused.
-    public func readFloats(_ name: String, into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
+    public convenience init(bytes: Data, path: String) throws(CheckpointError) {
+        try self.init(file: MappedFile(copying: bytes, path: path))
+    }
+
+    public init(file: MappedFile) throws(CheckpointError) {
+        self.file = file
+        path = file.path
+        let total = file.count
+        guard total >= Self.headerLengthBytes else {
+            throw .truncated(path, detail: "\(total) bytes, shorter than the 8-byte header length")
+        }
+        let headerLength = UInt64(littleEndian: file.bytes.loadUnaligned(as: UInt64.self))
+        guard headerLength <= UInt64(Self.maxHeaderBytes) else {
+            throw .badHeader(path, detail: "header length \(headerLength) is implausible")
+        }
+        let dataStart = Self.headerLengthBytes + Int(headerLength)
+        guard total >= dataStart else {
+            throw .truncated(path, detail: "header needs \(dataStart) bytes, file has \(total)")
+        }
+        let json = Data(bytes: file.bytes + Self.headerLengthBytes, count: Int(headerLength))
+        let header: Header
+        do { header = try JSONDecoder().decode(Header.self, from: json) } catch {
+            throw .badHeader(path, detail: "the header is not a JSON object of tensor entries (\(Self.describe(error)))")
+        }
+        var entries: [String: SafeTensorEntry] = [:]
+        for (name, raw) in header.entries {
+            let entry = try Self.check(name: name, raw, dataStart: dataStart, fileSize: total, path: file.path)
+            guard entries.updateValue(entry, forKey: name) == nil else {
+                throw .badHeader(file.path, detail: "tensor '\(name)' appears twice")
+            }
+        }
+        let sorted = entries.values.sorted { $0.fileRange.lowerBound < $1.fileRange.lowerBound }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.fileRange.upperBound > b.fileRange.lowerBound {
+            throw .badHeader(path, detail: "tensors '\(a.name)' and '\(b.name)' overlap")
+        }
+        metadata = header.metadata
+        self.entries = entries
+    }
+
+    /// Validates one header entry with overflow-safe arithmetic.
+    private static func check(
+        name: String, _ raw: Header.Entry, dataStart: Int, fileSize: Int, path: String
+    ) throws(CheckpointError) -> SafeTensorEntry {
+        guard let width = bytesPerElement[raw.dtype] else {
+            throw .unsupportedDType(path, tensor: name, dtype: raw.dtype)
+        }
+        guard raw.shape.allSatisfy({ $0 >= 0 }), raw.dataOffsets.count == 2, raw.dataOffsets[0] >= 0,
+            raw.dataOffsets[1] >= raw.dataOffsets[0]
+        else { throw .badHeader(path, detail: "entry '\(name)' has a negative shape or bad data_offsets") }
+        guard let count = CheckedSize.product(raw.shape), let bytes = CheckedSize.product(count, width) else {
+            throw .badHeader(path, detail: "tensor '\(name)' of shape \(raw.shape) has more elements than can be addressed")
+        }
+        let dataLength = fileSize - dataStart
+        guard raw.dataOffsets[1] <= dataLength else {
+            throw .truncated(path, detail: "tensor '\(name)' ends at byte \(raw.dataOffsets[1]) of a \(dataLength)-byte data section")
+        }
+        guard raw.dataOffsets[1] - raw.dataOffsets[0] == bytes else {
+            throw .badHeader(path, detail: "tensor '\(name)' holds \(raw.dataOffsets[1] - raw.dataOffsets[0]) bytes but shape \(raw.shape) of \(raw.dtype) needs \(bytes)")
+        }
+        return SafeTensorEntry(name: name, dtype: raw.dtype, shape: raw.shape, elementCount: count,
+                               fileRange: (dataStart + raw.dataOffsets[0])..<(dataStart + raw.dataOffsets[1]))
+    }
+
+    func entry(_ name: String) throws(CheckpointError) -> SafeTensorEntry {
         guard let entry = entries[name] else { throw .missingTensor(path, tensor: name) }
+        return entry
+    }
+
+    /// The tensor's float32 data in place, when it is F32 and 4-byte aligned in the file.
+    public func floatPointer(_ name: String) throws(CheckpointError) -> UnsafePointer<Float>? {
+        let entry = try entry(name)
+        guard entry.dtype == "F32", entry.fileRange.lowerBound % MemoryLayout<Float>.alignment == 0 else { return nil }
+        #if _endian(big)
+        return nil
+        #else
+        return (file.bytes + entry.fileRange.lowerBound).assumingMemoryBound(to: Float.self)
+        #endif
+    }
+
+    /// Copies tensor `name` as float32 into `destination`, which must hold exactly its element
+    /// count. F16 and BF16 are widened; other dtypes are refused.
+    public func readFloats(
+        _ name: String, into destination: UnsafeMutableBufferPointer<Float>
+    ) throws(CheckpointError) {
+        let entry = try entry(name)
         guard ["F32", "F16", "BF16"].contains(entry.dtype) else {
             throw .unsupportedDType(path, tensor: name, dtype: entry.dtype)
         }
-        let n = entry.elementCount
-        let start = data.startIndex + entry.dataRange.lowerBound
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let base = raw.baseAddress! + (start - data.startIndex)
-            switch entry.dtype {
-            case "F32":
-                for i in 0..<n {
-                    destination[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-                }
-            case "BF16":
-                for i in 0..<n {
-                    let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                    destination[i] = Float(bitPattern: UInt32(bits) << 16)
-                }
-            default:  // F16
-                for i in 0..<n {
-                    let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                    destination[i] = Float(halfBits: bits)
-                }
+        guard destination.count == entry.elementCount else {
+            throw .shapeMismatch(path, tensor: name, expected: [destination.count], found: entry.shape)
+        }
+        guard let out = destination.baseAddress else { return }  // no elements
+        let base = file.bytes + entry.fileRange.lowerBound
+        switch entry.dtype {
+        case "F32":
+            for i in 0..<entry.elementCount {
+                out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+            }
+        case "BF16":
+            for i in 0..<entry.elementCount {
+                let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                out[i] = Float(bitPattern: UInt32(bits) << 16)
+            }
+        default:  // F16
+            for i in 0..<entry.elementCount {
+                let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                out[i] = Float(halfBits: bits)
             }
         }
     }
 
     public func floats(_ name: String) throws(CheckpointError) -> [Float] {
-        guard let entry = entries[name] else { throw .missingTensor(path, tensor: name) }
-        var result = [Float](repeating: 0, count: entry.elementCount)
+        var result = [Float](repeating: 0, count: try entry(name).elementCount)
         try result.withUnsafeMutableBufferPointer { (buffer) throws(CheckpointError) in
-            if let base = buffer.baseAddress { try readFloats(name, into: base) }
+            try readFloats(name, into: buffer)
         }
         return result
     }
 
     /// Raw little-endian bytes of a tensor (for integer tensors such as token ids).
     public func rawBytes(_ name: String) throws(CheckpointError) -> Data {
-        guard let entry = entries[name] else { throw .missingTensor(path, tensor: name) }
-        return data.subdata(in: (data.startIndex + entry.dataRange.lowerBound)..<(data.startIndex + entry.dataRange.upperBound))
+        let entry = try entry(name)
+        return Data(bytes: file.bytes + entry.fileRange.lowerBound, count: entry.fileRange.count)
     }
 
     public func int32s(_ name: String) throws(CheckpointError) -> [Int32] {
-        guard let entry = entries[name], entry.dtype == "I32" else {
-            throw .missingTensor(path, tensor: name)
+        let entry = try entry(name)
+        guard entry.dtype == "I32" else { throw .unsupportedDType(path, tensor: name, dtype: entry.dtype) }
+        let base = file.bytes + entry.fileRange.lowerBound
+        return (0..<entry.elementCount).map { Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let decoding = error as? DecodingError {
+            switch decoding {
+            case .dataCorrupted(let context): return context.debugDescription
+            case .keyNotFound(let key, _): return "missing '\(key.stringValue)'"
+            case .typeMismatch(_, let context), .valueNotFound(_, let context):
+                return "bad value at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+            @unknown default: return "\(decoding)"
+            }
         }
-        let bytes = try rawBytes(name)
-        return bytes.withUnsafeBytes { raw in
-            (0..<entry.elementCount).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
+        return "\(error)"
+    }
+
+    /// The JSON header: tensor entries and an optional `__metadata__` of strings.
+    struct Header: Decodable {
+        struct Entry: Decodable {
+            let dtype: String
+            let shape: [Int]
+            let dataOffsets: [Int]
+            enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
+        }
+
+        struct Key: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        static let metadataKey = "__metadata__"
+        var metadata: [String: String] = [:]
+        var entries: [(String, Entry)] = []
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            for key in container.allKeys {
+                if key.stringValue == Self.metadataKey {
+                    metadata = try container.decode([String: String].self, forKey: key)
+                } else {
+                    entries.append((key.stringValue, try container.decode(Entry.self, forKey: key)))
+                }
+            }
         }
     }
 }

@@ -33,24 +33,47 @@ public struct SafeTensorsWriter {
                                source: .bytes(data)))
     }
 
-    func header() throws(CheckpointError) -> Data {
-        var object: [String: Any] = [:]
-        if !metadata.isEmpty { object["__metadata__"] = metadata }
+    /// The JSON header: each tensor's entry and the metadata, keys sorted.
+    struct Header: Encodable {
+        struct Entry: Encodable {
+            let dtype: String
+            let shape: [Int]
+            let dataOffsets: [Int]
+            enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
+        }
+        let metadata: [String: String]
+        let entries: [String: Entry]
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: SafeTensorsFile.Header.Key.self)
+            if !metadata.isEmpty {
+                try container.encode(metadata, forKey: .init(stringValue: SafeTensorsFile.Header.metadataKey))
+            }
+            for (name, entry) in entries { try container.encode(entry, forKey: .init(stringValue: name)) }
+        }
+    }
+
+    func header(path: String) throws(CheckpointError) -> Data {
+        var entries: [String: Header.Entry] = [:]
         var offset = 0
         for tensor in pending {
-            object[tensor.name] = ["dtype": tensor.dtype, "shape": tensor.shape,
-                                   "data_offsets": [offset, offset + tensor.byteCount]] as [String: Any]
+            entries[tensor.name] = Header.Entry(dtype: tensor.dtype, shape: tensor.shape,
+                                                dataOffsets: [offset, offset + tensor.byteCount])
             offset += tensor.byteCount
         }
-        guard var json = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        else { throw .badHeader("(header)", detail: "cannot encode") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var json: Data
+        do { json = try encoder.encode(Header(metadata: metadata, entries: entries)) } catch {
+            throw .writeFailed(path, detail: "cannot encode the safetensors header: \(error)")
+        }
         while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
         return json
     }
 
     /// Writes the file atomically (see `AtomicFiles.write`).
     public func write(to path: String) throws(CheckpointError) {
-        let json = try header()
+        let json = try header(path: path)
         try AtomicFiles.write(to: path) { (sink) throws(CheckpointError) in
             var length = UInt64(json.count).littleEndian
             try withUnsafeBytes(of: &length) { (raw) throws(CheckpointError) in

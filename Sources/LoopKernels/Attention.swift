@@ -21,20 +21,32 @@ public struct AttentionShape: Sendable {
     public var probabilityCount: Int { batch * heads * time * time }
 }
 
+/// Where the forward pass puts the softmax probabilities.
+public enum AttentionProbabilities {
+    /// Kept for backward: (B, NH, T, T).
+    case keep(UnsafeMutablePointer<Float>)
+    /// Thrown away (inference): a T×T scratch per worker thread, (threads, T, T).
+    case scratch(UnsafeMutablePointer<Float>)
+}
+
 public enum Attention {
     /// Each thread takes whole heads: QKᵀ, the causal softmax and P·V of a head run
     /// back to back on one core while its T×T scores are in cache.
     public static func forward(
         out: UnsafeMutablePointer<Float>,  // (B, T, C)
-        probabilities att: UnsafeMutablePointer<Float>,  // (B, NH, T, T)
+        probabilities: AttentionProbabilities,
         qkv: UnsafePointer<Float>,  // (B, T, 3C)
         shape: AttentionShape, workers: Workers
     ) {
         let t = shape.time, c = shape.channels, hs = shape.headSize
-        workers.forEachChunk(shape.batch * shape.heads) { heads, _ in
+        workers.forEachChunk(shape.batch * shape.heads) { heads, chunk in
             for bh in heads {
                 let q = query(qkv, bh, shape), k = q + c, v = q + 2 * c
-                let p = att + bh * t * t
+                let p: UnsafeMutablePointer<Float>
+                switch probabilities {
+                case .keep(let att): p = att + bh * t * t
+                case .scratch(let scratch): p = scratch + chunk * t * t
+                }
                 BLAS.gemm(transposeB: true, m: t, n: t, k: hs, alpha: shape.scale,
                           a: q, lda: 3 * c, b: k, ldb: 3 * c, beta: 0, c: p, ldc: t)
                 for row in 0..<t {

@@ -68,6 +68,17 @@ public enum BLAS {
             CblasRowMajor, CblasTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
     }
 
+    /// `y (M) = alpha · A · x + beta · y` for a row-major A of M×N.
+    @inline(__always)
+    public static func gemv(
+        m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>
+    ) {
+        callerThreadOnly
+        cblas_sgemv(
+            CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
     /// LoopLM threads every product itself, so BLAS must run each call on the calling
     /// thread: a threaded OpenBLAS called from two threads at once gives wrong results
     /// (seen with 0.3.21), and its idle threads spin on the cores LoopLM's threads need.

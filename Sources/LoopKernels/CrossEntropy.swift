@@ -7,7 +7,8 @@ import Foundation
 /// this costs: forward only reads it once (keeping each row's max and 1/Σexp), and backward
 /// turns it into dlogits in a single read–write pass.
 public enum CrossEntropy {
-    /// Writes each row's loss −log p[target] and returns the mean over the rows.
+    /// Writes each row's loss −log p[target] and returns the mean over the rows that have a
+    /// target. A target of −1 (`ignored`) masks its row out: loss 0, no gradient.
     /// The logits are left as they are.
     @discardableResult
     public static func forward(
@@ -20,6 +21,10 @@ public enum CrossEntropy {
     ) -> Float {
         workers.forEachChunk(n, minPerChunk: 1) { rows, _ in
             for row in rows {
+                guard targets[row] != ignored else {
+                    losses[row] = 0
+                    continue
+                }
                 let x = logits + row * vp
                 let (maxValue, sum) = Softmax.maxAndSum(x, count: v)
                 rowMax[row] = maxValue
@@ -29,10 +34,22 @@ public enum CrossEntropy {
         }
         var total: Double = 0
         for row in 0..<n { total += Double(losses[row]) }
-        return Float(total / Double(n))
+        let counted = targetCount(targets, rows: n)
+        return counted == 0 ? 0 : Float(total / Double(counted))
     }
 
-    /// dlogits = (softmax − onehot(target)) · lossScale, in place over the logits.
+    /// The target id that masks a row out of the loss.
+    public static let ignored: Int32 = -1
+
+    /// Rows whose target is not `ignored`.
+    public static func targetCount(_ targets: UnsafePointer<Int32>, rows n: Int) -> Int {
+        var count = 0
+        for row in 0..<n where targets[row] != ignored { count += 1 }
+        return count
+    }
+
+    /// dlogits = (softmax − onehot(target)) · lossScale, in place over the logits; 0 for
+    /// masked rows.
     /// `lossScale` is d(loss)/d(row loss): 1/N for a mean, divided again by accumulation steps.
     public static func backward(
         logits: UnsafeMutablePointer<Float>,  // (N, Vp): logits in, dlogits out
@@ -45,6 +62,10 @@ public enum CrossEntropy {
         workers.forEachChunk(n, minPerChunk: 1) { rows, _ in
             for row in rows {
                 let x = logits + row * vp
+                guard targets[row] != ignored else {
+                    x.update(repeating: 0, count: vp)
+                    continue
+                }
                 let maxValue = rowMax[row], factor = normalizers[row] * lossScale
                 let vectors = v / w
                 for vector in 0..<vectors {

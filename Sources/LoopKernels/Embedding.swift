@@ -1,16 +1,17 @@
 /// GPT-2's input: token embedding plus learned position embedding.
 public enum Embedding {
-    /// out[b, t, :] = wte[tokens[b, t], :] + wpe[t, :].
+    /// out[n, :] = wte[tokens[n], :] + wpe[positions[n], :] for each of the N rows.
     public static func forward(
-        out: UnsafeMutablePointer<Float>,  // (B, T, C)
-        tokens: UnsafePointer<Int32>,  // (B, T)
-        wte: UnsafePointer<Float>,  // (Vp, C)
+        out: UnsafeMutablePointer<Float>,  // (N, C)
+        tokens: UnsafePointer<Int32>,  // (N)
+        positions: UnsafePointer<Int32>,  // (N)
+        wte: UnsafePointer<Float>,  // (V, C)
         wpe: UnsafePointer<Float>,  // (maxT, C)
-        batch b: Int, time t: Int, channels c: Int, workers: Workers
+        rows n: Int, channels c: Int, workers: Workers
     ) {
-        workers.forEachChunk(b * t, minPerChunk: 64) { rows, _ in
+        workers.forEachChunk(n, minPerChunk: 64) { rows, _ in
             for row in rows {
-                let token = (wte + Int(tokens[row]) * c), position = wpe + (row % t) * c
+                let token = (wte + Int(tokens[row]) * c), position = wpe + Int(positions[row]) * c
                 let y = out + row * c
                 for i in 0..<c { y[i] = token[i] + position[i] }
             }

@@ -31,9 +31,14 @@ public enum LayerNorm {
         }
     }
 
+    /// Floats of scratch `backward` needs.
+    public static func scratchCount(channels c: Int) -> Int { 2 * c * Workers.reductionParts }
+
     /// dinp += LayerNorm's input gradient; dweight, dbias += their gradients.
     ///
-    /// `scratch` holds per-thread partial sums: at least `2 · C · workers.threads` floats.
+    /// `scratch` holds per-part partial sums: `scratchCount(channels:)` floats.
+    /// The rows are cut into the same parts whatever the thread count, so the result does not
+    /// depend on it.
     public static func backward(
         dinp: UnsafeMutablePointer<Float>,  // (N, C), accumulated
         dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,  // (C)
@@ -41,11 +46,14 @@ public enum LayerNorm {
         inp: UnsafePointer<Float>,  // (N, C)
         weight: UnsafePointer<Float>,  // (C)
         mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,  // (N)
-        scratch: UnsafeMutablePointer<Float>,
+        scratch scratchBuffer: UnsafeMutableBufferPointer<Float>,
         rows n: Int, channels c: Int, workers: Workers
     ) {
-        scratch.update(repeating: 0, count: 2 * c * workers.threads)
-        workers.forEachChunk(n, minPerChunk: 16) { rows, chunk in
+        let parts = Workers.reductionParts
+        precondition(scratchBuffer.count >= scratchCount(channels: c), "LayerNorm.backward scratch is too small")
+        let scratch = scratchBuffer.baseAddress!
+        scratch.update(repeating: 0, count: 2 * c * parts)
+        workers.forEachPart(n, parts: parts) { rows, chunk in
             let partialWeight = scratch + 2 * c * chunk
             let partialBias = partialWeight + c
             for row in rows {
@@ -70,7 +78,7 @@ public enum LayerNorm {
                 }
             }
         }
-        for chunk in 0..<workers.threads {
+        for chunk in 0..<parts {
             let partialWeight = scratch + 2 * c * chunk
             let partialBias = partialWeight + c
             for i in 0..<c {

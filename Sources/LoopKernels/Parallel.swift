@@ -1,15 +1,21 @@
 import Dispatch
 
-/// How many threads the Swift kernels spread over. BLAS threads are set separately
-/// (see `BLAS.setThreads`). A value, not a global: each model owns one.
+/// How many threads the Swift kernels spread over. BLAS runs on the calling thread (see
+/// `BLAS.callerThreadOnly`). A value, not a global: each model owns one.
 public struct Workers: Sendable, Equatable {
     public let threads: Int
 
     public init(threads: Int) { self.threads = max(1, threads) }
 
-    /// Runs `body` over `0..<count` split into at most `threads` contiguous ranges.
-    /// `body` gets the range and the index of its chunk (for per-thread scratch).
-    /// Small jobs (fewer than `minPerChunk` items per chunk) run on the calling thread.
+    /// Runs `body` over `0..<count` split into at most `threads` contiguous ranges, and
+    /// returns when every range is done. `body` gets the range and the index of its chunk
+    /// (for per-thread scratch). Small jobs (fewer than `minPerChunk` items per chunk) run on
+    /// the calling thread.
+    ///
+    /// The chunks run at the same time, so `body` must write only memory that belongs to its
+    /// own range or chunk. That is the whole contract of a data-parallel kernel, and the
+    /// compiler cannot check it through the raw pointers the kernels use; this is the one
+    /// place in LoopLM where a closure crosses threads unchecked.
     @inline(__always)
     public func forEachChunk(
         _ count: Int, minPerChunk: Int = 1, _ body: (Range<Int>, Int) -> Void
@@ -20,10 +26,30 @@ public struct Workers: Sendable, Equatable {
             body(0..<count, 0)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        let work: (Int) -> Void = { chunk in
             let start = count * chunk / chunks
             let end = count * (chunk + 1) / chunks
             body(start..<end, chunk)
         }
+        withoutActuallyEscaping(work) { work in
+            let shared = unsafeBitCast(work, to: (@Sendable (Int) -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: shared)
+        }
     }
+
+    /// Like `forEachChunk`, but `0..<count` is always cut into the same `parts` ranges, whatever
+    /// the thread count: per-part partial sums then add up in the same order on 1 thread or 8,
+    /// so results do not depend on `--threads`.
+    @inline(__always)
+    public func forEachPart(_ count: Int, parts: Int, _ body: (Range<Int>, Int) -> Void) {
+        if count <= 0 { return }
+        forEachChunk(parts) { partRange, _ in
+            for part in partRange {
+                body((count * part / parts)..<(count * (part + 1) / parts), part)
+            }
+        }
+    }
+
+    /// Parts that thread-count-independent reductions are cut into.
+    public static let reductionParts = 8
 }

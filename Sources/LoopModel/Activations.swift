@@ -33,6 +33,14 @@ final class ApplicationActivations {
 
     /// Floats held per row (token) of the batch, attention probabilities excluded.
     static func floatsPerRow(channels c: Int) -> Int { 16 * c + 4 }
+
+    /// Every buffer separate: backward reads them all.
+    var buffers: BlockBuffers {
+        BlockBuffers(ln1: ln1.pointer, ln1Mean: ln1Mean.pointer, ln1Rstd: ln1Rstd.pointer, qkv: qkv.pointer,
+                     attentionOutput: attentionOutput.pointer, afterAttention: afterAttention.pointer,
+                     ln2: ln2.pointer, ln2Mean: ln2Mean.pointer, ln2Rstd: ln2Rstd.pointer, fc: fc.pointer,
+                     fcGelu: fcGelu.pointer, output: output.pointer)
+    }
 }
 
 /// The forward state of a whole batch, and the scratch backward reuses across applications.
@@ -63,7 +71,9 @@ final class Activations {
     let rowMax: FloatBuffer  // (N) max logit per row, from the loss forward
     let normalizers: FloatBuffer  // (N) 1 / Σ exp(logit − max), from the loss forward
     var tokens: [Int32]  // (N)
-    var targets: [Int32]  // (N)
+    var targets: [Int32]  // (N), −1 where a row has no target (masked out of the loss)
+    let positions: [Int32]  // (N) position of each row in its sequence: row % T
+    var targetCount = 0  // rows with a target in the last forward
     var hasTargets = false
     var backwardDone = false
 
@@ -75,7 +85,7 @@ final class Activations {
     let dFC: FloatBuffer  // (N, 4C)
     let dScores: FloatBuffer  // (B, NH, T, T)
     let dInjected: FloatBuffer  // (N, C) gradient reaching the embedded input through injections
-    let layerNormScratch: FloatBuffer  // (2 · C · threads)
+    let layerNormScratch: FloatBuffer  // (2 · C · reduction parts)
     let ones: FloatBuffer  // (N) for bias column sums
 
     init(config: ModelConfiguration, batch: Int, time: Int, threads: Int) {
@@ -96,6 +106,7 @@ final class Activations {
         normalizers = FloatBuffer(count: n)
         tokens = Array(repeating: 0, count: n)
         targets = Array(repeating: 0, count: n)
+        positions = (0..<n).map { Int32($0 % time) }
         dResidual = FloatBuffer(count: n * c)
         dNormed = FloatBuffer(count: n * c)
         dQKV = FloatBuffer(count: n * 3 * c)
@@ -103,7 +114,7 @@ final class Activations {
         dFC = FloatBuffer(count: n * 4 * c)
         dScores = FloatBuffer(count: attentionCount)
         dInjected = FloatBuffer(count: n * c)
-        layerNormScratch = FloatBuffer(count: 2 * c * threads)
+        layerNormScratch = FloatBuffer(count: LayerNorm.scratchCount(channels: c))
         ones = FloatBuffer([Float](repeating: 1, count: n))
     }
 
@@ -147,19 +158,29 @@ final class Activations {
     var embeddedInput: FloatBuffer { layout.prelude == 0 ? encoded : perApplication[layout.prelude - 1].output }
 }
 
-/// Activation memory a training step keeps, in bytes, for reporting.
+/// Activation memory a training step allocates, in bytes, counted with overflow checks
+/// (nil: more than can be counted). Mirrors what `Activations` allocates.
 public struct ActivationMemory: Sendable, Equatable {
-    public let perApplication: Int
-    public let total: Int
+    public let perApplication: Int?
+    public let total: Int?
 
-    public init(config: ModelConfiguration, batch: Int, time: Int) {
-        let n = batch * time, c = config.channels
-        let floatBytes = MemoryLayout<Float>.size
-        let attention = batch * config.heads * time * time
-        perApplication = (n * ApplicationActivations.floatsPerRow(channels: c) + attention)
-            * floatBytes
-        let shared = n * (c * 2 + 2 + config.paddedVocabSize + 1)  // encoded, lnf, logits…
-        let scratch = n * (c * 9 + 1) + attention
-        total = perApplication * config.layout.effectiveDepth + (shared + scratch) * floatBytes
+    /// `loops`: the most loop passes a step runs (default: the configured count);
+    /// `keptLoops`: passes kept for backward (truncated backpropagation; default: all).
+    public init(config: ModelConfiguration, batch: Int, time: Int, loops: Int? = nil, keptLoops: Int? = nil) {
+        let c = config.channels, bytes = MemoryLayout<Float>.stride
+        let layout = config.layout.with(loops: loops ?? config.layout.loops)
+        let kept = min(keptLoops ?? layout.loops, layout.loops)
+        let n = CheckedSize.product(batch, time)
+        let attention = CheckedSize.product(batch, config.heads, time, time)
+        func floats(_ perRow: Int?) -> Int? { n.flatMap { n in perRow.flatMap { CheckedSize.product(n, $0) } } }
+        let application = CheckedSize.sum(floats(ApplicationActivations.floatsPerRow(channels: c)), attention)
+        perApplication = application.flatMap { CheckedSize.product($0, bytes) }
+        let keptApplications = layout.prelude + layout.looped * kept + layout.coda
+            + (kept < layout.loops ? 2 * layout.looped : 0)  // two scratch sets run the truncated passes
+        let passInputs = config.injectInput || config.loopEmbeddings > 0 ? floats(CheckedSize.product(layout.loops, c)) : 0
+        let shared = floats(CheckedSize.sum(2 * c + 5, config.paddedVocabSize))  // encoded, lnf, logits, per-row values
+        let backward = CheckedSize.sum(floats(11 * c + 1), attention)  // dResidual … dInjected, ones; dScores
+        total = CheckedSize.sum(application.flatMap { CheckedSize.product($0, keptApplications) }, passInputs, shared, backward)
+            .flatMap { CheckedSize.product($0, bytes) }
     }
 }

@@ -1,227 +1,181 @@
 import LoopKernels
 
-/// Keys and values of every block application for the tokens seen so far, so each new
-/// token costs one position's work instead of the whole window's. One (T, C) pair of
-/// buffers per application: looped blocks get an entry per pass, as their inputs differ.
-public final class KVCache {
-    public let capacity: Int  // T: the model's context
-    public let layout: LoopLayout
-    let keys: [FloatBuffer]  // [application] (T, C)
-    let values: [FloatBuffer]  // [application] (T, C)
-    public internal(set) var length = 0
+/// Tokens to append to one cached sequence.
+public struct SlotInput: Sendable, Equatable {
+    public let slot: Int
+    public let tokens: [Int32]
 
-    public init(config: ModelConfiguration, loops: Int? = nil) {
-        capacity = config.contextLength
-        layout = config.layout.with(loops: loops ?? config.layout.loops)
-        let size = config.contextLength * config.channels
-        keys = (0..<layout.effectiveDepth).map { _ in FloatBuffer(count: size) }
-        values = (0..<layout.effectiveDepth).map { _ in FloatBuffer(count: size) }
+    public init(slot: Int, tokens: [Int32]) {
+        self.slot = slot
+        self.tokens = tokens
     }
-
-    public func reset() { length = 0 }
 }
 
-/// Runs a model one token at a time against a `KVCache` (llama2.c's forward(token, pos)).
-/// Gives the logits a full forward over the same window gives, up to float rounding.
-/// Not for several threads at once: it keeps one-row scratch buffers.
+/// Runs a model against a key/value cache (llama2.c's RunState and forward(token, pos)):
+/// each call appends tokens to one or more sequences, all their rows going through every
+/// block application together, and returns the next-token logits after each sequence's last
+/// new token. A long prompt is one batched pass (prefill), chunked at `maxRows`; decoding
+/// many sequences at once is one pass of one row each. Not for several threads at once.
 public final class IncrementalDecoder {
-    public let model: LoopGPT
-    let c: Int
-    // One-row scratch, shapes for a single position.
-    let x: FloatBuffer  // (C) residual stream
-    let normed: FloatBuffer  // (C)
-    let qkv: FloatBuffer  // (3C)
-    let attentionOutput: FloatBuffer  // (C)
-    let fc: FloatBuffer, fcGelu: FloatBuffer  // (4C)
-    let scores: FloatBuffer  // (T)
-    let logits: FloatBuffer  // (Vp)
-    let embedded: FloatBuffer  // (C) the state after the prelude, for input injection
-    let previous: FloatBuffer  // (C) the state before the current pass, for adaptive exit
-    var previousProbabilities: [Float] = []  // (V) predictions after the previous pass (KL exit)
-    let mean = FloatBuffer(count: 1), rstd = FloatBuffer(count: 1)
+    public let model: LanguageModel
+    public let cache: KVCache
+    public let maxRows: Int
+    let state: InferenceState
+    private let logits: FloatBuffer  // (slots, V) by input
+    private let gathered: FloatBuffer  // (slots, V) by row, when several inputs finish in one pass
+    /// Loop passes each row of the last `append` ran, in input order.
+    public private(set) var loopsPerRow: [Int] = []
 
-    public init(model: LoopGPT) {
+    /// Rows per pass unless told otherwise: prompts longer than this are prefilled in chunks.
+    public static let defaultMaxRows = 512
+
+    /// `slots` sequences at once, `loops` passes (default: the trained count), and at most
+    /// `maxRows` rows per pass (longer inputs are split).
+    public init(model: LanguageModel, slots: Int = 1, loops: Int? = nil, maxRows: Int? = nil) {
         self.model = model
-        c = model.config.channels
-        x = FloatBuffer(count: c)
-        normed = FloatBuffer(count: c)
-        qkv = FloatBuffer(count: 3 * c)
-        attentionOutput = FloatBuffer(count: c)
-        fc = FloatBuffer(count: 4 * c)
-        fcGelu = FloatBuffer(count: 4 * c)
-        scores = FloatBuffer(count: model.config.contextLength)
-        logits = FloatBuffer(count: model.config.paddedVocabSize)
-        embedded = FloatBuffer(count: c)
-        previous = FloatBuffer(count: c)
+        let config = model.config
+        cache = KVCache(config: config, loops: loops, slots: slots)
+        let rows = Self.rows(config: config, slots: slots, maxRows: maxRows)
+        self.maxRows = rows
+        state = InferenceState(config: config, rows: rows,
+                               attentionFloats: Attention.cachedScratchCount(rows: rows, capacity: config.contextLength,
+                                                                              threads: model.workers.threads),
+                               scratchRows: rows)
+        logits = FloatBuffer(count: slots * config.vocabSize)
+        gathered = FloatBuffer(count: slots > 1 ? slots * config.vocabSize : 0)
     }
 
-    /// Appends `token` at position `cache.length` and returns the next-token logits (V).
-    public func step(token: Int32, cache: KVCache) throws(ModelInputError) -> UnsafeBufferPointer<Float> {
-        try step(token: token, cache: cache, exit: nil).logits
+    static func rows(config: ModelConfiguration, slots: Int, maxRows: Int?) -> Int {
+        max(slots, min(maxRows ?? defaultMaxRows, config.contextLength))
     }
 
-    /// Like `step(token:cache:)`, with adaptive exit: the token stops looping once `exit`
-    /// says its state has converged (the cache's loop count is the maximum). Returns the
-    /// logits and how many loop passes the token ran. An exited token still gets a cache
-    /// entry for every later application, computed from its last state, so later tokens
-    /// attend to it as usual. With `exit` nil (or threshold 0) every pass runs.
-    public func step(
-        token: Int32, cache: KVCache, exit: ExitRule?
-    ) throws(ModelInputError) -> (logits: UnsafeBufferPointer<Float>, loops: Int) {
-        let config = model.config, table = model.table
-        guard token >= 0, Int(token) < config.vocabSize else {
-            throw .tokenOutOfVocabulary(Int(token), vocabSize: config.vocabSize)
-        }
-        guard cache.length < cache.capacity else {
-            throw .badShape("the key/value cache is full (\(cache.capacity) positions); reset it")
-        }
-        let layout = cache.layout, position = cache.length, p = model.parameters.pointer
-        let wte = p + table.wte.offset + Int(token) * c, wpe = p + table.wpe.offset + position * c
-        for i in 0..<c { x[i] = wte[i] + wpe[i] }
-        for a in 0..<layout.prelude { runApplication(a, cache: cache, position: position) }
-        if config.injectInput { embedded.pointer.update(from: x.pointer, count: c) }
-        var exited = false, loopsUsed = 0
-        for pass in 0..<layout.loops {
-            let first = layout.prelude + pass * layout.looped
-            if exited {
-                for a in first..<(first + layout.looped) { storeKeysAndValues(a, cache: cache, position: position) }
-                continue
+    /// Bytes a decoder of this shape allocates (cache, scratch and logits).
+    public static func bytes(
+        config: ModelConfiguration, slots: Int, loops: Int? = nil, maxRows: Int? = nil, threads: Int
+    ) -> Int {
+        let rows = Self.rows(config: config, slots: slots, maxRows: maxRows)
+        let attention = Attention.cachedScratchCount(rows: rows, capacity: config.contextLength, threads: threads)
+        return KVCache.bytes(config: config, loops: loops, slots: slots)
+            + InferenceState.bytes(config: config, rows: rows, attentionFloats: attention)
+            + (slots > 1 ? 2 : 1) * slots * config.vocabSize * MemoryLayout<Float>.stride
+    }
+
+    /// Next-token logits (V) of the i-th input of the last `append`; valid until the next call.
+    public func logits(_ i: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: logits.pointer + i * model.config.vocabSize, count: model.config.vocabSize)
+    }
+
+    /// Appends one token to slot 0 and returns the next-token logits.
+    @discardableResult
+    public func step(token: Int32, exit: ExitRule? = nil) throws(ModelInputError) -> UnsafeBufferPointer<Float> {
+        try append([SlotInput(slot: 0, tokens: [token])], exit: exit)
+        return logits(0)
+    }
+
+    /// Appends each input's tokens to its slot. Afterwards `logits(i)` holds the prediction
+    /// after input i's last token and `loopsPerRow` the passes each new token ran.
+    public func append(_ inputs: [SlotInput], exit: ExitRule? = nil) throws(ModelInputError) {
+        let config = model.config
+        var seen = Set<Int>()
+        for input in inputs {
+            guard input.slot >= 0, input.slot < cache.slots, seen.insert(input.slot).inserted else {
+                throw .badShape("slot \(input.slot) is not a distinct slot of the cache (0..<\(cache.slots))")
             }
-            if let exit { previous.pointer.update(from: x.pointer, count: c); exit.prepare(self, previous) }
-            if model.passAddsToStream(pass) {
-                if config.injectInput && pass >= 1 { for i in 0..<c { x[i] += embedded[i] } }
-                if let spec = table.loopEmbedding {
-                    let row = p + spec.offset + model.loopEmbeddingRow(pass) * c
-                    for i in 0..<c { x[i] += row[i] }
+            guard !input.tokens.isEmpty else { throw .badShape("an input needs at least one token") }
+            guard input.tokens.count <= cache.capacity - cache.lengths[input.slot] else {
+                throw .badShape("the key/value cache is full (\(cache.capacity) positions); reset it")
+            }
+            if let bad = input.tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+                throw .tokenOutOfVocabulary(Int(bad), vocabSize: config.vocabSize)
+            }
+        }
+        loopsPerRow = []
+        // Passes of at most maxRows rows: whole inputs together while they fit, long ones split.
+        var pending: [Piece] = []
+        for (index, input) in inputs.enumerated() {
+            pending.append(Piece(input: index, slot: input.slot, tokens: input.tokens[...]))
+        }
+        while !pending.isEmpty {
+            var pass: [Piece] = [], rest: [Piece] = [], rows = 0
+            for piece in pending {
+                let take = min(maxRows - rows, piece.tokens.count)
+                if take == 0 {
+                    rest.append(piece)
+                    continue
+                }
+                pass.append(Piece(input: piece.input, slot: piece.slot, tokens: piece.tokens.prefix(take)))
+                rows += take
+                if take < piece.tokens.count {
+                    rest.append(Piece(input: piece.input, slot: piece.slot, tokens: piece.tokens.dropFirst(take)))
                 }
             }
-            for a in first..<(first + layout.looped) { runApplication(a, cache: cache, position: position) }
-            loopsUsed = pass + 1
-            if let exit, exit.threshold > 0, exit.measure(self, previous) < exit.threshold { exited = true }
-        }
-        let codaStart = layout.prelude + layout.looped * layout.loops
-        for a in codaStart..<layout.effectiveDepth { runApplication(a, cache: cache, position: position) }
-        cache.length += 1
-        return (computeLogits(), loopsUsed)
-    }
-
-    /// Logits of the current state `x` (final LayerNorm and the tied head).
-    func computeLogits() -> UnsafeBufferPointer<Float> {
-        let config = model.config, table = model.table, p = model.parameters.pointer
-        layerNorm(p + table.lnfWeight.offset, p + table.lnfBias.offset)
-        BLAS.gemm(transposeB: true, m: 1, n: config.paddedVocabSize, k: c, a: normed.pointer, lda: c,
-                  b: p + table.wte.offset, ldb: c, beta: 0, c: logits.pointer, ldc: config.paddedVocabSize,
-                  workers: model.workers)
-        return UnsafeBufferPointer(start: logits.pointer, count: config.vocabSize)
-    }
-
-    /// Keys and values of application `a` for the current state, written to the cache.
-    private func storeKeysAndValues(_ a: Int, cache: KVCache, position: Int) {
-        let block = cache.layout.block(forApplication: a), p = model.parameters.pointer, table = model.table
-        layerNorm(p + table.offset(block: block, .ln1Weight), p + table.offset(block: block, .ln1Bias))
-        Matmul.forward(out: qkv.pointer, inp: normed.pointer, weight: p + table.offset(block: block, .qkvWeight),
-                       bias: p + table.offset(block: block, .qkvBias), rows: 1, inChannels: c,
-                       outChannels: 3 * c, workers: model.workers)
-        (cache.keys[a].pointer + position * c).update(from: qkv.pointer + c, count: c)
-        (cache.values[a].pointer + position * c).update(from: qkv.pointer + 2 * c, count: c)
-    }
-
-    /// One block application on the current state, extending the cache.
-    private func runApplication(_ a: Int, cache: KVCache, position: Int) {
-        let block = cache.layout.block(forApplication: a), workers = model.workers
-        let p = model.parameters.pointer, table = model.table
-        func w(_ tensor: BlockTensor) -> UnsafeMutablePointer<Float> { p + table.offset(block: block, tensor) }
-        storeKeysAndValues(a, cache: cache, position: position)
-        attend(cache: cache, application: a, position: position)
-        Matmul.forward(out: x.pointer, inp: attentionOutput.pointer, weight: w(.attentionProjectionWeight),
-                       bias: w(.attentionProjectionBias), rows: 1, inChannels: c, outChannels: c,
-                       accumulate: true, workers: workers)
-        layerNorm(w(.ln2Weight), w(.ln2Bias))
-        Matmul.forward(out: fc.pointer, inp: normed.pointer, weight: w(.fcWeight), bias: w(.fcBias),
-                       rows: 1, inChannels: c, outChannels: 4 * c, workers: workers)
-        GELU.forward(out: fcGelu.pointer, inp: fc.pointer, count: 4 * c, workers: workers)
-        Matmul.forward(out: x.pointer, inp: fcGelu.pointer, weight: w(.fcProjectionWeight),
-                       bias: w(.fcProjectionBias), rows: 1, inChannels: 4 * c, outChannels: c,
-                       accumulate: true, workers: workers)
-    }
-
-    private func layerNorm(_ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) {
-        LayerNorm.forward(out: normed.pointer, mean: mean.pointer, rstd: rstd.pointer, inp: x.pointer,
-                          weight: weight, bias: bias, rows: 1, channels: c, workers: Workers(threads: 1))
-    }
-
-    /// Causal attention of the newest position over the cached keys and values, per head.
-    private func attend(cache: KVCache, application: Int, position: Int) {
-        let heads = model.config.heads, hs = model.config.headSize
-        let scale = 1 / Float(hs).squareRoot()
-        let keys = cache.keys[application].pointer, values = cache.values[application].pointer
-        for h in 0..<heads {
-            let q = qkv.pointer + h * hs
-            for j in 0...position {
-                let k = keys + j * c + h * hs
-                var dot: Float = 0
-                for i in 0..<hs { dot += q[i] * k[i] }
-                scores[j] = dot * scale
-            }
-            Softmax.inPlace(scores.pointer, count: position + 1)
-            let y = attentionOutput.pointer + h * hs
-            y.update(repeating: 0, count: hs)
-            for j in 0...position {
-                let v = values + j * c + h * hs, weight = scores[j]
-                for i in 0..<hs { y[i] += weight * v[i] }
-            }
-        }
-    }
-}
-
-/// When a token stops looping: after a pass, the chosen measure of how much that pass
-/// changed things falls under `threshold` (or the maximum loop count is reached).
-public struct ExitRule: Sendable {
-    public enum Criterion: String, CaseIterable, Sendable {
-        /// ‖x_n − x_{n−1}‖ / ‖x_{n−1}‖ of the token's hidden state.
-        case change
-        /// KL(p_n ‖ p_{n−1}) between the next-token predictions after two successive passes.
-        case kl
-    }
-
-    public let criterion: Criterion
-    public let threshold: Float
-
-    public init(criterion: Criterion, threshold: Float) {
-        self.criterion = criterion
-        self.threshold = threshold
-    }
-
-    /// Records what the measure compares against, before a pass.
-    func prepare(_ decoder: IncrementalDecoder, _ previous: FloatBuffer) {
-        guard criterion == .kl else { return }
-        decoder.previousProbabilities = Self.probabilities(decoder.computeLogits())
-    }
-
-    /// The measure after a pass (the state before it is in `previous`).
-    func measure(_ decoder: IncrementalDecoder, _ previous: FloatBuffer) -> Float {
-        switch criterion {
-        case .change:
-            var difference: Float = 0, norm: Float = 0
-            for i in 0..<decoder.c {
-                let d = decoder.x[i] - previous[i]
-                difference += d * d
-                norm += previous[i] * previous[i]
-            }
-            return (difference / max(norm, .leastNormalMagnitude)).squareRoot()
-        case .kl:
-            let now = Self.probabilities(decoder.computeLogits())
-            var kl: Float = 0
-            for (p, q) in zip(now, decoder.previousProbabilities) where p > 0 {
-                kl += p * Float(_log(Double(p) / Double(max(q, .leastNormalMagnitude))))
-            }
-            return kl
+            var unfinished = Set<Int>()
+            for piece in rest { unfinished.insert(piece.input) }
+            run(pass, rows: rows, exit: exit, unfinished: unfinished)
+            pending = rest
         }
     }
 
-    static func probabilities(_ logits: UnsafeBufferPointer<Float>) -> [Float] {
-        var values = Array(logits)
-        values.withUnsafeMutableBufferPointer { Softmax.inPlace($0.baseAddress!, count: $0.count) }
-        return values
+    /// Part of an input's tokens that goes into one pass.
+    private struct Piece {
+        let input: Int
+        let slot: Int
+        let tokens: ArraySlice<Int32>
+    }
+
+    /// One pass of `rows` rows; writes the logits of every input whose last token is in it.
+    private func run(_ pass: [Piece], rows n: Int, exit: ExitRule?, unfinished: Set<Int>) {
+        var sequences: [CachedSequence] = [], row = 0
+        for piece in pass {
+            let position = cache.lengths[piece.slot]
+            sequences.append(CachedSequence(firstRow: row, count: piece.tokens.count, position: position, slot: piece.slot))
+            for (i, token) in piece.tokens.enumerated() {
+                state.tokens[row + i] = token
+                state.positions[row + i] = Int32(position + i)
+            }
+            row += piece.tokens.count
+        }
+        model.embed(state, rows: n)
+        let scratch = state.attentionScratch.pointer, scratchRows = state.scratchRows
+        let cache = self.cache, state = self.state, model = self.model
+        let used = model.runStack(
+            state, rows: n, layout: cache.layout, exit: exit,
+            attention: { a in .cached(cache.layer(a), sequences, scratch: scratch, scratchRows: scratchRows) },
+            keysAndValuesOnly: { a in
+                Block.queriesKeysValues(model.weights.blocks[cache.layout.block(forApplication: a)],
+                                        input: state.stream.pointer, buffers: state.buffers, rows: n,
+                                        config: model.config, workers: model.workers)
+                Attention.storeKeysAndValues(qkv: state.qkv.pointer, cache: cache.layer(a), sequences: sequences,
+                                             channels: model.config.channels)
+            })
+        loopsPerRow += used
+        var finished: [(input: Int, row: Int)] = []
+        for (piece, sequence) in zip(pass, sequences) {
+            cache.lengths[piece.slot] += piece.tokens.count
+            if !unfinished.contains(piece.input) {
+                finished.append((piece.input, sequence.firstRow + sequence.count - 1))
+            }
+        }
+        writeLogits(finished)
+    }
+
+    /// ln_f and the head for the given rows of the stream, in one product for all of them.
+    private func writeLogits(_ finished: [(input: Int, row: Int)]) {
+        guard !finished.isEmpty else { return }
+        let c = model.config.channels, v = model.config.vocabSize
+        for (k, item) in finished.enumerated() {
+            (state.saved.pointer + k * c).update(from: state.stream.pointer + item.row * c, count: c)
+        }
+        LayerNorm.forward(out: state.normed.pointer, mean: state.mean.pointer, rstd: state.rstd.pointer,
+                          inp: state.saved.pointer, weight: model.weights.finalNormWeight,
+                          bias: model.weights.finalNormBias, rows: finished.count, channels: c, workers: model.workers)
+        let out = finished.count == 1 ? logits.pointer + finished[0].input * v : gathered.pointer
+        Linear.forward(out: out, inp: state.normed.pointer, weights: model.weights.head, bias: nil,
+                       rows: finished.count, inChannels: c, outChannels: v, workers: model.workers)
+        if finished.count > 1 {
+            for (k, item) in finished.enumerated() {
+                (logits.pointer + item.input * v).update(from: out + k * v, count: v)
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 import LoopKernels
 
-/// A GPT-2 language model with a loop layout: parameters, gradients, forward and backward.
+/// A GPT-2 language model with a loop layout, for training: parameters, gradients, forward
+/// and backward. (Inference runs through `LanguageModel`, which needs no gradients.)
 ///
 /// Parameters live in one flat buffer (see `ParameterTable` for the named views);
 /// gradients in a second of the same size. `forward` keeps what `backward` needs.
@@ -10,6 +11,8 @@ public final class LoopGPT {
     public let parameters: FloatBuffer
     public let gradients: FloatBuffer
     public let workers: Workers
+    /// Views of `parameters`, as every forward path reads them.
+    public let weights: ModelWeights
     var activations: Activations?
 
     /// A model with GPT-2's initialisation drawn from `generator`.
@@ -27,6 +30,7 @@ public final class LoopGPT {
         self.parameters = FloatBuffer(count: table.totalCount)
         self.gradients = FloatBuffer(count: table.totalCount)
         self.workers = workers
+        weights = ModelWeights(config: config, table: table, parameters: parameters)
     }
 
     /// GPT-2's initialisation: N(0, 0.02) for matrices and embeddings, residual
@@ -48,9 +52,9 @@ public final class LoopGPT {
     public func zeroGradients() { gradients.zero() }
 
     /// Runs the model on `tokens` (B·T ids, row-major). With `targets` it returns the mean
-    /// cross-entropy loss; without, it returns nil. Either way `logits(row:)` then reads the
-    /// logits (until `backward` turns them into their gradient).
-    /// `loops` overrides the configured loop count (parameters are unchanged).
+    /// cross-entropy loss over the rows whose target is not −1; without, it returns nil.
+    /// Either way `logits(row:)` then reads the logits (until `backward` turns them into their
+    /// gradient). `loops` overrides the configured loop count (parameters are unchanged).
     /// `gradientLoops` keeps only the last k loop passes for backward (truncated
     /// backpropagation): earlier passes run without storing activations and pass no gradient.
     @discardableResult
@@ -59,7 +63,8 @@ public final class LoopGPT {
         gradientLoops: Int? = nil
     ) throws(ModelInputError) -> Float? {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
-        try checkInput(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout)
+        try ModelInputError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
+                                  config: config)
         let acts = prepareActivations(batch: batch, time: time)
         acts.plan(layout: layout, gradientLoops: min(max(gradientLoops ?? layout.loops, 1), layout.loops),
                   passInputsNeeded: config.injectInput || config.loopEmbeddings > 0)
@@ -70,29 +75,29 @@ public final class LoopGPT {
         if let targets { acts.targets = targets }
 
         acts.tokens.withUnsafeBufferPointer { ids in
-            Embedding.forward(out: acts.encoded.pointer, tokens: ids.baseAddress!,
-                              wte: parameters.pointer + table.wte.offset,
-                              wpe: parameters.pointer + table.wpe.offset,
-                              batch: batch, time: time, channels: c, workers: workers)
+            acts.positions.withUnsafeBufferPointer { positions in
+                Embedding.forward(out: acts.encoded.pointer, tokens: ids.baseAddress!, positions: positions.baseAddress!,
+                                  wte: weights.tokenEmbedding, wpe: weights.positionEmbedding, rows: n, channels: c,
+                                  workers: workers)
+            }
         }
         forwardStack(acts)
         LayerNorm.forward(out: acts.lnf.pointer, mean: acts.lnfMean.pointer,
                           rstd: acts.lnfRstd.pointer, inp: acts.finalResidual.pointer,
-                          weight: parameters.pointer + table.lnfWeight.offset,
-                          bias: parameters.pointer + table.lnfBias.offset,
+                          weight: weights.finalNormWeight, bias: weights.finalNormBias,
                           rows: n, channels: c, workers: workers)
         // logits (N, Vp) = lnf (N, C) · wteᵀ: the output head is tied to the token embedding.
         let vp = config.paddedVocabSize
         BLAS.gemm(transposeB: true, m: n, n: vp, k: c, a: acts.lnf.pointer, lda: c,
-                  b: parameters.pointer + table.wte.offset, ldb: c, beta: 0,
+                  b: weights.tokenEmbedding, ldb: c, beta: 0,
                   c: acts.logits.pointer, ldc: vp, workers: workers)
         guard targets != nil else { return nil }
         return acts.targets.withUnsafeBufferPointer { ids in
-            CrossEntropy.forward(logits: acts.logits.pointer, rowMax: acts.rowMax.pointer,
-                                 normalizers: acts.normalizers.pointer,
-                                 losses: acts.losses.pointer,
-                                 targets: ids.baseAddress!, rows: n, vocabSize: config.vocabSize,
-                                 paddedVocabSize: vp, workers: workers)
+            acts.targetCount = CrossEntropy.targetCount(ids.baseAddress!, rows: n)
+            return CrossEntropy.forward(logits: acts.logits.pointer, rowMax: acts.rowMax.pointer,
+                                        normalizers: acts.normalizers.pointer, losses: acts.losses.pointer,
+                                        targets: ids.baseAddress!, rows: n, vocabSize: config.vocabSize,
+                                        paddedVocabSize: vp, workers: workers)
         }
     }
 
@@ -110,7 +115,7 @@ public final class LoopGPT {
             CrossEntropy.backward(logits: acts.logits.pointer, rowMax: acts.rowMax.pointer,
                                   normalizers: acts.normalizers.pointer,
                                   targets: ids.baseAddress!,
-                                  lossScale: lossScale / Float(n), rows: n,
+                                  lossScale: lossScale / Float(max(acts.targetCount, 1)), rows: n,
                                   vocabSize: config.vocabSize, paddedVocabSize: vp,
                                   workers: workers)
         }
@@ -125,7 +130,7 @@ public final class LoopGPT {
                            dbias: g + table.lnfBias.offset, dout: acts.dNormed.pointer,
                            inp: acts.finalResidual.pointer, weight: p + table.lnfWeight.offset,
                            mean: acts.lnfMean.pointer, rstd: acts.lnfRstd.pointer,
-                           scratch: acts.layerNormScratch.pointer, rows: n, channels: c,
+                           scratch: acts.layerNormScratch.bufferPointer, rows: n, channels: c,
                            workers: workers)
         backwardStack(acts)
         acts.tokens.withUnsafeBufferPointer { ids in
@@ -135,7 +140,7 @@ public final class LoopGPT {
         }
     }
 
-    /// Logits (V entries) of row `row` (= b·T + t) after a forward pass without targets.
+    /// Logits (V entries) of row `row` (= b·T + t) after a forward pass, before backward.
     public func logits(row: Int) -> UnsafeBufferPointer<Float> {
         guard let acts = activations, !acts.backwardDone else {
             preconditionFailure("logits are read after a forward pass and before backward")
@@ -144,30 +149,15 @@ public final class LoopGPT {
                                    count: config.vocabSize)
     }
 
+    /// Frees the activations (they are allocated again by the next forward).
+    public func releaseActivations() { activations = nil }
+
     private func prepareActivations(batch: Int, time: Int) -> Activations {
         if let acts = activations, acts.batch == batch, acts.time == time { return acts }
         activations = nil
         let acts = Activations(config: config, batch: batch, time: time, threads: workers.threads)
         activations = acts
         return acts
-    }
-
-    private func checkInput(
-        tokens: [Int32], targets: [Int32]?, batch: Int, time: Int, layout: LoopLayout
-    ) throws(ModelInputError) {
-        guard batch >= 1, time >= 1 else { throw .badShape("batch and time must be ≥ 1") }
-        guard time <= config.contextLength else {
-            throw .badShape("sequence length \(time) exceeds the context length \(config.contextLength)")
-        }
-        guard layout.loops >= 1 else { throw .badShape("loops must be ≥ 1") }
-        guard tokens.count == batch * time, targets == nil || targets!.count == batch * time
-        else { throw .badShape("expected \(batch)×\(time) tokens, got \(tokens.count)") }
-        let v = Int32(config.vocabSize)
-        if let bad = tokens.first(where: { $0 < 0 || $0 >= v })
-            ?? targets?.first(where: { $0 < 0 || $0 >= v })
-        {
-            throw .tokenOutOfVocabulary(Int(bad), vocabSize: config.vocabSize)
-        }
     }
 }
 
@@ -181,6 +171,26 @@ public enum ModelInputError: Error, Equatable, CustomStringConvertible {
         case .badShape(let message): return message
         case .tokenOutOfVocabulary(let id, let v):
             return "token id \(id) is outside the vocabulary (0..<\(v)); was the data prepared with the model's tokenizer?"
+        }
+    }
+
+    /// Checks a batch against a model: shape, context, loop count, ids in the vocabulary.
+    /// Targets may be −1 (no target for that row).
+    static func check(
+        tokens: [Int32], targets: [Int32]?, batch: Int, time: Int, layout: LoopLayout, config: ModelConfiguration
+    ) throws(ModelInputError) {
+        guard batch >= 1, time >= 1 else { throw .badShape("batch and time must be ≥ 1") }
+        guard time <= config.contextLength else {
+            throw .badShape("sequence length \(time) exceeds the context length \(config.contextLength)")
+        }
+        guard layout.loops >= 1 else { throw .badShape("loops must be ≥ 1") }
+        guard tokens.count == batch * time, targets == nil || targets!.count == batch * time
+        else { throw .badShape("expected \(batch)×\(time) tokens, got \(tokens.count)") }
+        let v = Int32(config.vocabSize)
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= v })
+            ?? targets?.first(where: { $0 < CrossEntropy.ignored || $0 >= v })
+        {
+            throw .tokenOutOfVocabulary(Int(bad), vocabSize: config.vocabSize)
         }
     }
 }

@@ -55,11 +55,12 @@ public struct LoopLayout: Codable, Equatable, Hashable, Sendable {
     }
 
     func validate() throws(ConfigurationError) {
-        guard prelude >= 0, coda >= 0 else {
-            throw .invalid("prelude and coda block counts must be ≥ 0 (got \(prelude), \(coda))")
+        let blocks = 0...ModelConfiguration.Limit.blocks
+        guard blocks.contains(prelude), blocks.contains(coda) else {
+            throw .invalid("prelude and coda block counts must be in \(blocks) (got \(prelude), \(coda))")
         }
-        guard looped >= 0, loops >= 1 else {
-            throw .invalid("looped blocks must be ≥ 0 and loops ≥ 1 (got \(looped) × \(loops))")
+        guard blocks.contains(looped), (1...ModelConfiguration.Limit.loops).contains(loops) else {
+            throw .invalid("looped blocks must be in \(blocks) and loops in 1...\(ModelConfiguration.Limit.loops) (got \(looped) × \(loops))")
         }
         guard uniqueBlocks >= 1 else { throw .invalid("the model needs at least one block") }
     }

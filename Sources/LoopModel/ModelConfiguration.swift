@@ -61,20 +61,32 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
             layout: layout.with(loops: loops), injectInput: injectInput, loopEmbeddings: loopEmbeddings)
     }
 
+    /// Bounds on each size, far above any model a CPU can run, so that every count derived
+    /// from a configuration (parameters, activations, caches) is computed without overflow.
+    public enum Limit {
+        public static let vocabSize = 1 << 24
+        public static let contextLength = 1 << 20
+        public static let channels = 1 << 16
+        public static let blocks = 1 << 12  // each of prelude, looped, coda
+        public static let loops = 1 << 16
+        public static let loopEmbeddings = 1 << 16
+    }
+
     func validate() throws(ConfigurationError) {
-        guard vocabSize >= 2 else { throw .invalid("vocab_size must be ≥ 2 (got \(vocabSize))") }
-        guard vocabSize <= Int(Int32.max) else { throw .invalid("vocab_size too large") }
-        guard contextLength >= 1 else {
-            throw .invalid("context length must be ≥ 1 (got \(contextLength))")
+        func within(_ value: Int, _ range: ClosedRange<Int>, _ name: String) throws(ConfigurationError) {
+            guard range.contains(value) else {
+                throw .invalid("\(name) must be in \(range.lowerBound)...\(range.upperBound) (got \(value))")
+            }
         }
-        guard channels >= 1, heads >= 1 else {
-            throw .invalid("width and heads must be ≥ 1 (got \(channels), \(heads))")
-        }
+        try within(vocabSize, 2...Limit.vocabSize, "vocab_size")
+        try within(contextLength, 1...Limit.contextLength, "context length")
+        try within(channels, 1...Limit.channels, "width")
+        try within(heads, 1...Limit.channels, "heads")
         guard channels % heads == 0 else {
             throw .invalid("heads (\(heads)) must divide the width (\(channels))")
         }
         try layout.validate()
-        guard loopEmbeddings >= 0 else { throw .invalid("loop embeddings must be ≥ 0 (got \(loopEmbeddings))") }
+        try within(loopEmbeddings, 0...Limit.loopEmbeddings, "loop embeddings")
         guard layout.looped > 0 || (!injectInput && loopEmbeddings == 0) else {
             throw .invalid("input injection and loop embeddings need looped blocks")
         }

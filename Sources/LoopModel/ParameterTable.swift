@@ -75,7 +75,7 @@ public struct ParameterTable: Sendable {
     public let wpe: TensorSpec  // (maxT, C)
     public let lnfWeight: TensorSpec, lnfBias: TensorSpec  // (C)
     public let loopEmbedding: TensorSpec?  // (loopEmbeddings, C), when the model has them
-    private let blockOffsets: [[Int]]  // [unique block][BlockTensor.rawValue]
+    private let blockIndices: [[Int]]  // [unique block][BlockTensor.rawValue] → index in `tensors`
 
     public init(_ config: ModelConfiguration) {
         let c = config.channels
@@ -98,32 +98,35 @@ public struct ParameterTable: Sendable {
         wpe = add("wpe.weight", [config.contextLength, c], decays: true, normal)
         var blocks: [[Int]] = []
         for block in 0..<config.layout.uniqueBlocks {
-            var offsets: [Int] = []
+            var indices: [Int] = []
             for tensor in BlockTensor.allCases {
                 let shape = tensor.shape(channels: c)
                 let isMatrix = shape.count == 2
                 let initialisation: Initialisation =
                     tensor.isResidualProjection ? .normal(standardDeviation: residualStd)
                     : isMatrix ? normal : tensor.isLayerNormWeight ? .ones : .zeros
-                offsets.append(add("h.\(block).\(tensor.suffix)", shape, decays: isMatrix,
-                                   initialisation).offset)
+                indices.append(specs.count)
+                _ = add("h.\(block).\(tensor.suffix)", shape, decays: isMatrix, initialisation)
             }
-            blocks.append(offsets)
+            blocks.append(indices)
         }
         lnfWeight = add("ln_f.weight", [c], decays: false, .ones)
         lnfBias = add("ln_f.bias", [c], decays: false, .zeros)
         // Zero at first: the model starts as one without step embeddings.
         loopEmbedding = config.loopEmbeddings > 0
             ? add("loop_embedding.weight", [config.loopEmbeddings, c], decays: true, .zeros) : nil
-        blockOffsets = blocks
+        blockIndices = blocks
         tensors = specs
         totalCount = offset
     }
 
     @inline(__always)
     public func offset(block: Int, _ tensor: BlockTensor) -> Int {
-        blockOffsets[block][tensor.rawValue]
+        tensors[blockIndices[block][tensor.rawValue]].offset
     }
+
+    /// Index in `tensors` of a block's tensor.
+    public func index(block: Int, _ tensor: BlockTensor) -> Int { blockIndices[block][tensor.rawValue] }
 
     public func spec(named name: String) -> TensorSpec? { tensors.first { $0.name == name } }
 

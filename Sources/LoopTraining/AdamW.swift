@@ -1,3 +1,4 @@
+import LoopCheckpoint
 import LoopKernels
 import LoopModel
 
@@ -15,6 +16,8 @@ public final class AdamW {
 
     /// clip_grad_norm_ divides by (norm + 1e-6) so a zero gradient stays finite.
     static let clipEpsilon: Float = 1e-6
+    /// Squares summed in float before a block's sum joins the double total.
+    static let normBlock = 4096
 
     public init(
         table: ParameterTable, hyper: AdamWHyperparameters = AdamWHyperparameters(),
@@ -38,25 +41,26 @@ public final class AdamW {
         ranges = merged
     }
 
-    /// Global L2 norm of the gradients, accumulated in Double.
+    /// Global L2 norm of the gradients, accumulated in Double over parts that do not depend on
+    /// the thread count (so neither does the clipped update).
     public static func gradientNorm(_ gradients: FloatBuffer, workers: Workers) -> Float {
-        var partial = [Double](repeating: 0, count: workers.threads)
+        var partial = [Double](repeating: 0, count: Workers.reductionParts)
         partial.withUnsafeMutableBufferPointer { sums in
             let sumsPointer = sums.baseAddress!
-            workers.forEachChunk(gradients.count, minPerChunk: 65536) { range, chunk in
+            workers.forEachPart(gradients.count, parts: Workers.reductionParts) { range, part in
                 var sum: Float = 0, total: Double = 0
                 var blockCount = 0
                 for i in range {
                     let g = gradients.pointer[i]
                     sum += g * g
                     blockCount += 1
-                    if blockCount == 4096 {
+                    if blockCount == normBlock {
                         total += Double(sum)
                         sum = 0
                         blockCount = 0
                     }
                 }
-                sumsPointer[chunk] = total + Double(sum)
+                sumsPointer[part] = total + Double(sum)
             }
         }
         return Float(partial.reduce(0, +).squareRoot())
@@ -85,10 +89,22 @@ public final class AdamW {
         return norm
     }
 
-    /// Restores the moments and step of a saved optimizer.
-    public func restore(step: Int, first: [Float], second: [Float]) {
+    /// Tensor names of the moments in `training_state.safetensors`.
+    static let firstMomentName = "adam.m", secondMomentName = "adam.v"
+
+    /// Restores the step and moments saved in `file`; each moment must have exactly as many
+    /// elements as the model has parameters, and be finite.
+    public func restore(step: Int, from file: SafeTensorsFile) throws(CheckpointError) {
+        for (name, buffer) in [(Self.firstMomentName, firstMoment), (Self.secondMomentName, secondMoment)] {
+            guard let entry = file.entries[name] else { throw .missingTensor(file.path, tensor: name) }
+            guard entry.shape == [buffer.count] else {
+                throw .shapeMismatch(file.path, tensor: name, expected: [buffer.count], found: entry.shape)
+            }
+            try file.readFloats(name, into: buffer.bufferPointer)
+            for i in 0..<buffer.count where !buffer[i].isFinite || (name == Self.secondMomentName && buffer[i] < 0) {
+                throw .badValues(file.path, tensor: name, detail: "element \(i) is \(buffer[i])")
+            }
+        }
         self.step = step
-        first.withUnsafeBufferPointer { firstMoment.pointer.update(from: $0.baseAddress!, count: firstMoment.count) }
-        second.withUnsafeBufferPointer { secondMoment.pointer.update(from: $0.baseAddress!, count: secondMoment.count) }
     }
 }

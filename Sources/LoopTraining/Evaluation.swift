@@ -1,31 +1,34 @@
 import Foundation
 import LoopModel
 
-/// Mean loss of a model over fixed batches, in nats per token.
-public struct EvaluationResult: Sendable, Equatable {
+/// Mean loss of a model over fixed batches, in nats per scored token.
+public struct EvaluationResult: Sendable, Equatable, Codable {
     public let loss: Double  // nats/token
-    public let tokens: Int
+    public let tokens: Int  // scored tokens
     public var perplexity: Double { exp(loss) }
     /// Bits per byte of text, given how many bytes the evaluated tokens stand for.
-    public func bitsPerByte(bytes: Int) -> Double { loss * Double(tokens) / log(2) / Double(bytes) }
+    public func bitsPerByte(bytes: Int) -> Double { loss * Double(tokens) / log(2) / Double(max(bytes, 1)) }
 }
 
 public enum Evaluation {
+    /// Loss over `batches`, split over the ranks of `communicator` (rank r takes batches
+    /// r, r + size, …) and summed across them, so every rank gets the same result.
     public static func run(
-        model: LoopGPT, batches: [Batch], batch: Int, time: Int, loops: Int? = nil
-    ) throws(ModelInputError) -> EvaluationResult {
-        var total = 0.0
-        for b in batches {
-            let loss = try model.forward(tokens: b.tokens, targets: b.targets, batch: batch,
-                                         time: time, loops: loops) ?? .nan
-            total += Double(loss)
+        model: LanguageModel, batches: [Batch], loops: Int? = nil, communicator: any Communicator = SingleProcess()
+    ) throws -> EvaluationResult {
+        var sum = 0.0, rows = 0
+        for (index, b) in batches.enumerated() where index % communicator.size == communicator.rank {
+            let part = try model.loss(tokens: b.tokens, targets: b.targets, batch: b.rows, time: b.time, loops: loops)
+            sum += part.sum
+            rows += part.rows
         }
-        return EvaluationResult(loss: total / Double(max(batches.count, 1)), tokens: batches.count * batch * time)
+        let total = try communicator.allReduceSum([sum, Double(rows)])
+        return EvaluationResult(loss: total[1] > 0 ? total[0] / total[1] : .nan, tokens: Int(total[1]))
     }
 }
 
-/// Evaluation with adaptive exit: each window is decoded token by token through the key/value
-/// cache, every token looping until `exit` says it has converged (at most `maxLoops` passes).
+/// Evaluation with adaptive exit: each window goes through the key/value cache, every token
+/// looping until `exit` says it has converged (at most `maxLoops` passes).
 public struct AdaptiveEvaluationResult: Sendable {
     public let loss: Double  // nats/token
     public let tokens: Int
@@ -35,25 +38,31 @@ public struct AdaptiveEvaluationResult: Sendable {
 
 extension Evaluation {
     public static func adaptive(
-        model: LoopGPT, windows: [[Int32]], targets: [[Int32]], exit: ExitRule?, maxLoops: Int
+        model: LanguageModel, batches: [Batch], exit: ExitRule?, maxLoops: Int
     ) throws(ModelInputError) -> AdaptiveEvaluationResult {
-        let decoder = IncrementalDecoder(model: model)
-        let cache = KVCache(config: model.config, loops: maxLoops)
-        var total = 0.0, loops: [Int] = []
-        for (window, next) in zip(windows, targets) {
-            cache.reset()
-            for (token, target) in zip(window, next) {
-                let (logits, used) = try decoder.step(token: token, cache: cache, exit: exit)
-                var maxLogit = -Float.infinity
-                for value in logits { maxLogit = max(maxLogit, value) }
-                var sum = 0.0
-                for value in logits { sum += exp(Double(value - maxLogit)) }
-                total += log(sum) + Double(maxLogit) - Double(logits[Int(target)])
-                loops.append(used)
+        let decoder = IncrementalDecoder(model: model, loops: maxLoops, maxRows: model.config.contextLength)
+        var total = 0.0, scored = 0, loops: [Int] = []
+        for b in batches {
+            for row in 0..<b.rows {
+                let window = Array(b.tokens[(row * b.time)..<((row + 1) * b.time)])
+                let targets = Array(b.targets[(row * b.time)..<((row + 1) * b.time)])
+                decoder.cache.reset()
+                // Token by token: each prediction's logits are read before the next token goes in.
+                for (token, target) in zip(window, targets) {
+                    let logits = try decoder.step(token: token, exit: exit)
+                    loops += decoder.loopsPerRow
+                    guard target != -1 else { continue }
+                    var maxLogit = -Float.infinity
+                    for value in logits { maxLogit = max(maxLogit, value) }
+                    var sum = 0.0
+                    for value in logits { sum += exp(Double(value - maxLogit)) }
+                    total += log(sum) + Double(maxLogit) - Double(logits[Int(target)])
+                    scored += 1
+                }
             }
         }
-        let count = max(loops.count, 1)
-        return AdaptiveEvaluationResult(loss: total / Double(count), tokens: loops.count,
-                                        meanLoops: Double(loops.reduce(0, +)) / Double(count), loopsPerToken: loops)
+        return AdaptiveEvaluationResult(loss: total / Double(max(scored, 1)), tokens: scored,
+                                        meanLoops: Double(loops.reduce(0, +)) / Double(max(loops.count, 1)),
+                                        loopsPerToken: loops)
     }
 }

@@ -21,6 +21,8 @@ public struct RunResult: Codable, Sendable {
     public var adaptiveExit: [AdaptivePoint]? = nil
     /// How the training loop count was drawn (nil: fixed).
     public var loopSampling: String? = nil
+    /// Validation loss at each evaluated step of training, for the plots.
+    public var validationCurve: [CurvePoint]? = nil
     public var tokensPerSecond: Double { Double(tokens) / max(trainingSeconds, 1e-9) }
 
     public static let trainLossWindow = 10
@@ -41,6 +43,15 @@ public struct RunResult: Codable, Sendable {
         self.finalTrainLoss = finalTrainLoss
         self.finalValidationLoss = finalValidationLoss
         self.validationLossByLoops = validationLossByLoops
+    }
+}
+
+public struct CurvePoint: Codable, Sendable, Equatable {
+    public var step: Int
+    public var loss: Double
+    public init(step: Int, loss: Double) {
+        self.step = step
+        self.loss = loss
     }
 }
 

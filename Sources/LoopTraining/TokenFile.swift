@@ -6,48 +6,83 @@ import LoopTokenizer
 /// llm.c or nanoGPT-style tools interoperates:
 ///   header[0] = 20240520 (magic), header[1] = 1 (version), header[2] = token count,
 ///   header[3] = tokenizer (LoopLM's addition: 1 bytes, 2 GPT-2; llm.c leaves it 0).
-public struct TokenFile: Sendable {
+///
+/// Reading maps the file: a process touches only the windows it reads, so a corpus far larger
+/// than memory (OpenWebText's 18 GB) costs each rank only what it uses.
+public struct TokenFile {
     public static let magic: Int32 = 20_240_520
     public static let version: Int32 = 1
     public static let headerInts = 256
     public static let headerBytes = headerInts * 4
 
     public let path: String
-    public let tokens: [UInt16]
     /// nil for files that do not record it (llm.c's own).
     public let tokenizer: TokenizerKind?
+    private let storage: Storage
 
-    public init(path: String, tokens: [UInt16], tokenizer: TokenizerKind?) {
-        self.path = path
-        self.tokens = tokens
-        self.tokenizer = tokenizer
+    enum Storage {
+        case mapped(MappedFile)
+        case memory([UInt16])
     }
 
+    /// Tokens held in memory (for writing, or text encoded on the fly).
+    public init(path: String, tokens: [UInt16], tokenizer: TokenizerKind?) {
+        self.path = path
+        self.tokenizer = tokenizer
+        storage = .memory(tokens)
+    }
+
+    public var count: Int {
+        switch storage {
+        case .mapped(let file): (file.count - Self.headerBytes) / 2
+        case .memory(let tokens): tokens.count
+        }
+    }
+
+    /// Token `index` (0..<count).
+    @inline(__always)
+    public subscript(index: Int) -> UInt16 {
+        switch storage {
+        case .mapped(let file):
+            UInt16(littleEndian: file.bytes.loadUnaligned(fromByteOffset: Self.headerBytes + 2 * index, as: UInt16.self))
+        case .memory(let tokens): tokens[index]
+        }
+    }
+
+    /// All tokens as an array (reads the whole file; for small files and tests).
+    public var tokens: [UInt16] { (0..<count).map { self[$0] } }
+
     public static func read(path: String) throws(DataError) -> TokenFile {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
-        guard data.count >= headerBytes else {
-            throw .corrupt(path, "\(data.count) bytes, shorter than the \(headerBytes)-byte header")
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch {
+            if case .missingFile = error { throw .missingFile(path) }
+            throw .corrupt(path, error.description)
         }
-        let header: [Int32] = data.withUnsafeBytes { raw in
-            (0..<headerInts).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
+        guard file.count >= headerBytes else {
+            throw .corrupt(path, "\(file.count) bytes, shorter than the \(headerBytes)-byte header")
         }
-        guard header[0] == magic else { throw .corrupt(path, "bad magic number \(header[0]); not a token file") }
-        guard header[1] == version else { throw .corrupt(path, "unsupported version \(header[1])") }
-        let count = Int(header[2])
-        guard count >= 0, data.count == headerBytes + 2 * count else {
-            throw .corrupt(path, "header says \(count) tokens but the file holds \((data.count - headerBytes) / 2); it is truncated or damaged")
-        }
-        let tokens: [UInt16] = data.withUnsafeBytes { raw in
-            (0..<count).map { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: headerBytes + 2 * $0, as: UInt16.self)) }
+        func header(_ i: Int) -> Int32 { Int32(littleEndian: file.bytes.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
+        guard header(0) == magic else { throw .corrupt(path, "bad magic number \(header(0)); not a token file") }
+        guard header(1) == version else { throw .corrupt(path, "unsupported version \(header(1))") }
+        // The header's int32 count wraps past 2³¹ tokens; it must agree with the file's size.
+        let stored = (file.count - headerBytes) / 2
+        guard (file.count - headerBytes) % 2 == 0, Int32(truncatingIfNeeded: stored) == header(2) else {
+            throw .corrupt(path, "header says \(header(2)) tokens but the file holds \(stored); it is truncated or damaged")
         }
         var tokenizer: TokenizerKind?
-        if header[3] != 0 {
-            guard let kind = TokenizerKind(headerID: header[3]) else {
-                throw .corrupt(path, "unknown tokenizer id \(header[3])")
+        if header(3) != 0 {
+            guard let kind = TokenizerKind(headerID: header(3)) else {
+                throw .corrupt(path, "unknown tokenizer id \(header(3))")
             }
             tokenizer = kind
         }
-        return TokenFile(path: path, tokens: tokens, tokenizer: tokenizer)
+        return TokenFile(path: path, tokenizer: tokenizer, storage: .mapped(file))
+    }
+
+    private init(path: String, tokenizer: TokenizerKind?, storage: Storage) {
+        self.path = path
+        self.tokenizer = tokenizer
+        self.storage = storage
     }
 
     /// Writes atomically (temporary file, fsync, rename).
@@ -55,12 +90,15 @@ public struct TokenFile: Sendable {
         var header = [Int32](repeating: 0, count: Self.headerInts)
         header[0] = Self.magic
         header[1] = Self.version
-        header[2] = Int32(tokens.count)
+        header[2] = Int32(truncatingIfNeeded: count)
         header[3] = tokenizer?.headerID ?? 0
-        var data = header.withUnsafeBufferPointer { Data(buffer: $0) }
-        tokens.withUnsafeBufferPointer { data.append(Data(buffer: $0)) }
+        let tokens = self.tokens
         do {
-            try AtomicFiles.write(to: path) { (sink) throws(CheckpointError) in try sink.write(data) }
+            let headerData = header.withUnsafeBytes { Data($0) }, tokenData = tokens.withUnsafeBytes { Data($0) }
+            try AtomicFiles.write(to: path) { (sink) throws(CheckpointError) in
+                try sink.write(headerData)
+                try sink.write(tokenData)
+            }
         } catch { throw .writeFailed(path, error.description) }
     }
 }

@@ -1,150 +1,163 @@
-import Foundation
+import Dispatch
 import LoopCheckpoint
 import LoopKernels
 import LoopModel
 
-/// What one optimizer step did, for logs and progress.
-public struct StepRecord: Sendable {
+/// What one optimizer step did.
+public struct StepRecord: Sendable, Equatable {
     public let step: Int
-    public let loss: Float
+    public let loss: Double  // mean over the step's micro-batches on every rank
     public let learningRate: Float
-    public let gradientNorm: Float
-    public let seconds: Double
+    public let gradientNorm: Float  // before clipping
+    public let seconds: Double  // wall time of the step
+    public let reduceSeconds: Double  // of which spent in the gradient all-reduce
     public let loops: Int  // the loop count this step ran
+    /// Where the step's time went: forward (with the loss), backward, optimizer update.
+    public let forwardSeconds: Double, backwardSeconds: Double, optimizerSeconds: Double
 }
 
-/// A training run: model, optimizer, data and the generator that draws batches.
-/// Everything needed to continue bit for bit is in `TrainingState`.
+/// One optimizer step at a time: model, optimizer, batches and the generator that draws them,
+/// on every rank of a data-parallel job. Everything needed to continue bit for bit is in
+/// `TrainingState`.
+///
+/// A step draws `microBatches` micro-batches (over all ranks) from the shared generator, so
+/// every rank draws the same ones; rank r computes micro-batches r·k ..< (r+1)·k. Each
+/// micro-batch's gradient is computed on its own and added to the running sum in order; the
+/// ranks' sums are added by an all-reduce and divided by `microBatches`. With two ranks of one
+/// micro-batch, the sum is G₀ + G₁ exactly as one process accumulating two gives it, so the
+/// weights are bit-identical.
 public final class Trainer {
     public let model: LoopGPT
     public let optimizer: AdamW
     public let options: TrainingOptions
-    public let train: TokenStream
-    public let validation: TokenStream?
+    public let data: any BatchSource
+    public let communicator: any Communicator
     public var generator: SeededGenerator
     public var bestValidationLoss: Double?
     public var step: Int { optimizer.step }
+    /// Inference over the same parameters, for validation and health checks.
+    public let inference: LanguageModel
+    private var accumulated: FloatBuffer?  // sum of earlier micro-batches' gradients
+    private let probe: Batch
 
     public init(
-        model: LoopGPT, options: TrainingOptions, train: TokenStream, validation: TokenStream?,
-        generator: SeededGenerator
-    ) {
+        model: LoopGPT, options: TrainingOptions, data: any BatchSource, generator: SeededGenerator,
+        communicator: any Communicator = SingleProcess()
+    ) throws {
+        guard options.microBatches % communicator.size == 0 else {
+            throw TrainingError.invalidOption("\(options.microBatches) micro-batches per step do not divide over \(communicator.size) processes; use --accumulate so that accumulate × processes stays \(options.microBatches)")
+        }
         self.model = model
         self.options = options
-        self.train = train
-        self.validation = validation
+        self.data = data
         self.generator = generator
+        self.communicator = communicator
         optimizer = AdamW(table: model.table, hyper: options.adam, weightDecay: options.weightDecay,
                           maxGradientNorm: options.maxGradientNorm)
+        inference = LanguageModel(model)
+        var probeGenerator = SeededGenerator(seed: options.seed ^ Self.probeSeed)
+        probe = try data.batch(rows: 1, time: options.time, generator: &probeGenerator)
     }
 
-    /// One optimizer step over `microBatches` random batches. A non-finite loss throws
-    /// `divergence` before the weights are touched.
+    /// Seeds the health probe's own generator, so probing draws nothing from the run's.
+    static let probeSeed: UInt64 = 0x5EED_0F_BEA1_7B
+
+    /// Micro-batches this rank computes per step.
+    public var localMicroBatches: Int { options.microBatches / communicator.size }
+
+    /// One optimizer step. A non-finite loss or gradient throws `divergence` before the
+    /// weights are touched.
     public func trainStep() throws -> StepRecord {
-        let start = Date()
-        let batches = (0..<options.microBatches).map { _ in
-            train.randomBatch(batch: options.batch, time: options.time, generator: &generator)
+        func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+        func seconds(_ from: UInt64, _ to: UInt64) -> Double { Double(to - from) / 1e9 }
+        let start = now()
+        var forward = 0.0, backward = 0.0
+        var batches: [Batch] = []
+        for _ in 0..<options.microBatches {
+            batches.append(try data.batch(rows: options.batch, time: options.time, generator: &generator))
         }
         let loops = options.loopSampling?.draw(&generator)
+        let mine = batches[(communicator.rank * localMicroBatches)..<((communicator.rank + 1) * localMicroBatches)]
         model.zeroGradients()
-        var total: Float = 0
-        for b in batches {
-            let loss = try model.forward(tokens: b.tokens, targets: b.targets, batch: options.batch,
-                                         time: options.time, loops: loops,
-                                         gradientLoops: options.gradientLoops) ?? .nan
-            guard loss.isFinite else { throw TrainingError.divergence(step: step + 1, loss: loss) }
-            total += loss
-            model.backward(lossScale: 1 / Float(options.microBatches))
+        var lossSum = 0.0
+        for (index, b) in mine.enumerated() {
+            if index > 0 {
+                if accumulated == nil { accumulated = FloatBuffer(count: model.gradients.count) }
+                accumulated!.pointer.update(from: model.gradients.pointer, count: model.gradients.count)
+                model.zeroGradients()
+            }
+            let t0 = now()
+            let loss = try model.forward(tokens: b.tokens, targets: b.targets, batch: b.rows, time: b.time,
+                                         loops: loops, gradientLoops: options.gradientLoops) ?? .nan
+            lossSum += Double(loss)
+            let t1 = now()
+            model.backward()
+            if index > 0 { add(accumulated!, into: model.gradients) }
+            forward += seconds(t0, t1)
+            backward += seconds(t1, now())
         }
+        let reduceStart = now()
+        try communicator.allReduceSum(model.gradients.pointer, count: model.gradients.count)
+        let totalLoss = try communicator.allReduceSum([lossSum])[0]
+        let reduceSeconds = seconds(reduceStart, now())
+        let loss = totalLoss / Double(options.microBatches)
+        guard loss.isFinite else { throw TrainingError.divergence(step: step + 1, loss: Float(loss)) }
+        scale(model.gradients, by: 1 / Float(options.microBatches))
         let rate = options.schedule.rate(atStep: step + 1)
+        let optimizerStart = now()
         let norm = AdamW.gradientNorm(model.gradients, workers: model.workers)
         guard norm.isFinite else { throw TrainingError.divergence(step: step + 1, loss: .nan) }
         optimizer.update(model: model, learningRate: rate, gradientNorm: norm)
-        return StepRecord(step: step, loss: total / Float(options.microBatches), learningRate: rate,
-                          gradientNorm: norm, seconds: Date().timeIntervalSince(start),
-                          loops: loops ?? model.config.layout.loops)
+        let end = now()
+        return StepRecord(step: step, loss: loss, learningRate: rate, gradientNorm: norm, seconds: seconds(start, end),
+                          reduceSeconds: reduceSeconds, loops: loops ?? model.config.layout.loops,
+                          forwardSeconds: forward, backwardSeconds: backward,
+                          optimizerSeconds: seconds(optimizerStart, end))
     }
 
-    /// Validation loss on the first `evalBatches` batches of the validation stream.
-    public func validationLoss(loops: Int? = nil) throws -> Double? {
-        guard let validation else { return nil }
-        let batches = validation.sequentialBatches(batch: options.batch, time: options.time,
-                                                   maxBatches: options.evalBatches)
-        guard !batches.isEmpty else { return nil }
-        return try Evaluation.run(model: model, batches: batches, batch: options.batch,
-                                  time: options.time, loops: loops).loss
+    /// gradients ← earlier + gradients, elementwise (the sum in micro-batch order).
+    private func add(_ earlier: FloatBuffer, into gradients: FloatBuffer) {
+        let a = earlier.pointer, g = gradients.pointer
+        model.workers.forEachChunk(gradients.count, minPerChunk: 1 << 16) { range, _ in
+            for i in range { g[i] = a[i] + g[i] }
+        }
+    }
+
+    private func scale(_ buffer: FloatBuffer, by factor: Float) {
+        let p = buffer.pointer
+        model.workers.forEachChunk(buffer.count, minPerChunk: 1 << 16) { range, _ in
+            for i in range { p[i] *= factor }
+        }
     }
 
     /// Writes the checkpoint and the training state into `directory`, atomically.
     public func save(to directory: String, tokenizer: String) throws {
         try checkHealthy()
         let state = TrainingState(step: step, generator: generator, bestValidationLoss: bestValidationLoss,
-                                  options: options)
+                                  options: options, ranks: communicator.size)
         try Checkpoint.save(model, tokenizer: tokenizer, to: directory) { (partial) throws(CheckpointError) in
             try state.write(optimizer: optimizer, to: partial + "/" + TrainingState.fileName)
         }
     }
 
-    /// A checkpoint is only written from weights that are finite and give a finite loss on
-    /// the first training window (which draws nothing from the generator), so a diverging
-    /// run never replaces the last good checkpoint.
+    /// A checkpoint is only written from weights that are finite and give a finite loss on a
+    /// fixed probe batch (drawn with its own generator), so a diverging run never replaces the
+    /// last good checkpoint.
     public func checkHealthy() throws {
         let p = model.parameters.pointer
         for i in 0..<model.parameters.count where !p[i].isFinite {
             throw TrainingError.divergence(step: step, loss: .nan)
         }
-        guard let probe = train.sequentialBatches(batch: 1, time: options.time, maxBatches: 1).first else { return }
-        let loss = try model.forward(tokens: probe.tokens, targets: probe.targets, batch: 1, time: options.time) ?? .nan
-        guard loss.isFinite else { throw TrainingError.divergence(step: step, loss: loss) }
+        let (sum, rows) = try inference.loss(tokens: probe.tokens, targets: probe.targets, batch: 1, time: probe.time)
+        guard rows == 0 || (sum / Double(rows)).isFinite else {
+            throw TrainingError.divergence(step: step, loss: Float(sum / Double(max(rows, 1))))
+        }
     }
 
-    /// Restores optimizer moments, step, generator and best loss saved in `directory`.
-    public func restore(_ state: TrainingState, from directory: String) throws {
-        let file = try SafeTensorsFile(path: directory + "/" + TrainingState.fileName)
-        try file.readFloats("adam.m", into: optimizer.firstMoment.pointer)
-        try file.readFloats("adam.v", into: optimizer.secondMoment.pointer)
-        optimizer.step = state.step
+    /// Restores optimizer moments, step, generator and best loss from a saved state.
+    public func restore(_ state: TrainingState, file: SafeTensorsFile) throws {
+        try optimizer.restore(step: state.step, from: file)
         generator = state.generator
         bestValidationLoss = state.bestValidationLoss
-    }
-}
-
-/// The part of a run that is not the model: saved as `training_state.safetensors`
-/// (Adam moments as tensors, the rest as metadata).
-public struct TrainingState: Sendable {
-    public static let fileName = "training_state.safetensors"
-    public let step: Int
-    public let generator: SeededGenerator
-    public let bestValidationLoss: Double?
-    public let options: TrainingOptions
-
-    func write(optimizer: AdamW, to path: String) throws(CheckpointError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let optionsJSON = (try? encoder.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        var metadata = ["format": "looplm-training-state", "step": String(step),
-                        "generator": generator.state.map(String.init).joined(separator: ","),
-                        "options": optionsJSON]
-        if let bestValidationLoss { metadata["best_validation_loss"] = String(bestValidationLoss) }
-        var writer = SafeTensorsWriter(metadata: metadata)
-        writer.add("adam.m", shape: [optimizer.firstMoment.count], floats: optimizer.firstMoment.pointer)
-        writer.add("adam.v", shape: [optimizer.secondMoment.count], floats: optimizer.secondMoment.pointer)
-        try writer.write(to: path)
-    }
-
-    /// Reads the state saved beside a checkpoint.
-    public static func read(directory: String) throws -> TrainingState {
-        let path = directory + "/" + fileName
-        let file = try SafeTensorsFile(path: path)
-        let meta = file.metadata
-        guard let step = meta["step"].flatMap(Int.init),
-            let words = meta["generator"]?.split(separator: ",").compactMap({ UInt64($0) }),
-            let generator = SeededGenerator(state: words),
-            let optionsData = meta["options"]?.data(using: .utf8),
-            let options = try? JSONDecoder().decode(TrainingOptions.self, from: optionsData)
-        else { throw TrainingError.resume("\(path): training state is incomplete; cannot resume from it") }
-        return TrainingState(step: step, generator: generator,
-                             bestValidationLoss: meta["best_validation_loss"].flatMap(Double.init),
-                             options: options)
     }
 }

@@ -1,11 +1,13 @@
 import LoopKernels
+import LoopModel
 
 /// Everything that decides a training run besides the model. Saved with every checkpoint,
 /// so `--resume` continues the same run.
 public struct TrainingOptions: Codable, Equatable, Sendable {
     public var batch: Int  // B sequences per micro-batch
     public var time: Int  // T tokens per sequence
-    public var microBatches: Int  // gradient accumulation steps per optimizer step
+    /// Micro-batches per optimizer step, over all processes: accumulation steps × ranks.
+    public var microBatches: Int
     public var schedule: LearningRateSchedule
     public var weightDecay: Float
     public var maxGradientNorm: Float?
@@ -45,23 +47,27 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         func check(_ ok: Bool, _ message: String) throws(TrainingError) {
             if !ok { throw .invalidOption(message) }
         }
-        try check(batch >= 1, "--batch must be ≥ 1")
+        try check(batch >= 1 && batch <= Self.maximumBatch, "--batch must be in 1...\(Self.maximumBatch)")
         try check(time >= 1 && time <= contextLength, "--context must be in 1...\(contextLength) (the model's context)")
-        try check(microBatches >= 1, "--accumulate must be ≥ 1")
+        try check(microBatches >= 1 && microBatches <= Self.maximumBatch, "--accumulate must be in 1...\(Self.maximumBatch)")
         try check(schedule.peak.isFinite && schedule.peak > 0, "--lr must be a positive number")
         try check(schedule.minimum.isFinite && schedule.minimum >= 0 && schedule.minimum <= schedule.peak,
                   "--min-lr must be in 0...lr")
-        try check(schedule.totalSteps >= 1, "--steps must be ≥ 1")
+        try check(schedule.totalSteps >= 1 && schedule.totalSteps <= Self.maximumBatch * 1024, "--steps must be in 1...\(Self.maximumBatch * 1024)")
         try check(schedule.warmupSteps >= 0, "--warmup must be ≥ 0")
         try check(weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be ≥ 0")
         try check(maxGradientNorm.map { $0.isFinite && $0 > 0 } ?? true, "--clip must be > 0")
         try check(adam.beta1 >= 0 && adam.beta1 < 1 && adam.beta2 >= 0 && adam.beta2 < 1,
                   "Adam betas must be in [0, 1)")
         try check(evalInterval >= 0 && checkpointInterval >= 0, "intervals must be ≥ 0")
-        try check(evalBatches >= 1, "--eval-batches must be ≥ 1")
+        try check(evalBatches >= 1 && evalBatches <= Self.maximumBatch, "--eval-batches must be in 1...\(Self.maximumBatch)")
         try check(loopSampling?.isValid ?? true, "--loops-sample: bounds must be ≥ 1 and in order")
-        try check(gradientLoops.map { $0 >= 1 } ?? true, "--backprop-loops must be ≥ 1")
+        try check(gradientLoops.map { $0 >= 1 && $0 <= ModelConfiguration.Limit.loops } ?? true,
+                  "--backprop-loops must be in 1...\(ModelConfiguration.Limit.loops)")
     }
+
+    /// Bounds batch sizes so token counts cannot overflow (memory is checked separately).
+    public static let maximumBatch = 1 << 20
 }
 
 public enum TrainingError: Error, CustomStringConvertible, Equatable {

@@ -4,17 +4,18 @@ import LoopKernels
 import LoopModel
 import LoopTraining
 
-/// Times full training steps (forward, backward, AdamW) on random tokens.
+/// Times full training steps (forward, backward, all-reduce, AdamW) on random tokens, through
+/// the same `Trainer` that `train` uses.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time training steps and print tokens/s and achieved GFLOP/s.")
+        abstract: "Time training steps and print tokens/s, achieved GFLOP/s and the sgemm roofline.")
 
     @Option(help: "Model preset (default: the reference 6×384 model).")
     var preset = "bench"
     @Option(help: "Override the preset's loop count.")
     var loops: Int?
-    @Option(help: "Sequences per step (B).")
+    @Option(help: "Sequences per step per process (B).")
     var batch = 4
     @Option(help: "Sequence length (T); default: the preset's context.")
     var time: Int?
@@ -29,75 +30,91 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard batch >= 1, steps >= 1, warmup >= 0 else {
-            throw ValidationError("--batch and --steps must be ≥ 1, --warmup ≥ 0")
+        guard (1...1024).contains(batch), (1...10_000).contains(steps), (0...10_000).contains(warmup) else {
+            throw ValidationError("--batch must be in 1...1024, --steps in 1...10000, --warmup in 0...10000")
+        }
+    }
+
+    struct Phases: Codable {
+        let forward: Double, backward: Double, allreduce: Double, adamw: Double
+    }
+
+    struct Report: Codable {
+        let implementation: String
+        let preset: String
+        let layout: String
+        let batch: Int
+        let time: Int
+        let threads: Int
+        let processes: Int
+        let stepSeconds: [Double]
+        let medianStepSeconds: Double
+        let tokensPerSecond: Double  // of the whole job
+        let gflops: Double
+        let trainingFlopsPerToken: Double
+        let phaseSeconds: Phases
+        let allreduceSeconds: Double
+        let blasOnlyStepSeconds: Double
+        let blasOnlyTokensPerSecond: Double
+        let blasOnlyGflops: Double
+        let cpu: String
+        enum CodingKeys: String, CodingKey {
+            case implementation, preset, layout, batch, time, threads, processes, gflops, cpu
+            case stepSeconds = "step_seconds", medianStepSeconds = "median_step_seconds"
+            case tokensPerSecond = "tokens_per_second", trainingFlopsPerToken = "training_flops_per_token"
+            case phaseSeconds = "phase_seconds", allreduceSeconds = "allreduce_seconds"
+            case blasOnlyStepSeconds = "blas_only_step_seconds", blasOnlyTokensPerSecond = "blas_only_tokens_per_second"
+            case blasOnlyGflops = "blas_only_gflops"
         }
     }
 
     func run() throws {
+        let job = try Job.start()
         var config = try Preset.named(preset).configuration()
         if let loops { config = try config.with(loops: loops) }
         let t = time ?? config.contextLength
         guard t >= 1, t <= config.contextLength else {
             throw ValidationError("--time must be in 1...\(config.contextLength)")
         }
+        let processes = job.communicator.size
+        let options = TrainingOptions(batch: batch, time: t, microBatches: processes,
+                                      schedule: LearningRateSchedule(peak: 1e-4, minimum: 1e-4, warmupSteps: 0,
+                                                                     totalSteps: warmup + steps), seed: seed)
+        try SystemMemory.require(TrainingMemory(config: config, options: options, processes: processes).total,
+                                 for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch or --time")
         var generator = SeededGenerator(seed: seed)
-        let model = LoopGPT(config: config, generator: &generator,
-                            workers: Workers(threads: compute.threads))
-        let optimizer = AdamW(table: model.table)
-        let n = batch * t
-        let tokens = (0..<n).map { _ in Int32(generator.next() % UInt64(config.vocabSize)) }
-        let targets = (0..<n).map { _ in Int32(generator.next() % UInt64(config.vocabSize)) }
-        var seconds: [Double] = []
-        var phases = [Double](repeating: 0, count: 4)  // zero, forward, backward, AdamW
-        func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        let model = LoopGPT(config: config, generator: &generator, workers: compute.workers)
+        let trainer = try Trainer(model: model, options: options, data: RandomTokens(vocabSize: config.vocabSize),
+                                  generator: generator, communicator: job.communicator)
+        var records: [StepRecord] = []
         for step in 0..<(warmup + steps) {
-            // The same work as Trainer.trainStep, timed by phase.
-            let start = now()
-            model.zeroGradients()
-            let t1 = now()
-            _ = try model.forward(tokens: tokens, targets: targets, batch: batch, time: t)
-            let t2 = now()
-            model.backward()
-            let t3 = now()
-            optimizer.update(model: model, learningRate: 1e-4)
-            let end = now()
-            if step >= warmup {
-                seconds.append(end - start)
-                for (i, d) in [t1 - start, t2 - t1, t3 - t2, end - t3].enumerated() { phases[i] += d }
-            }
+            let record = try trainer.trainStep()
+            if step >= warmup { records.append(record) }
         }
-        phases = phases.map { $0 / Double(steps) }
-        let ceiling = BLASCeiling.measure(config: config, batch: batch, time: t,
-                                          workers: model.workers)
+        let ceiling = BLASCeiling.measure(config: config, batch: batch, time: t, workers: model.workers)
         let cost = ModelCost(config: config, time: t)
+        let seconds = records.map(\.seconds)
         let median = seconds.sorted()[seconds.count / 2]
-        let tokensPerSecond = Double(n) / median
-        let gflops = cost.trainingFlopsPerToken * tokensPerSecond / 1e9
-        if json {
-            let object: [String: Any] = [
-                "implementation": "looplm", "preset": preset, "layout": config.layout.summary,
-                "batch": batch, "time": t, "threads": compute.threads,
-                "step_seconds": seconds, "median_step_seconds": median,
-                "tokens_per_second": tokensPerSecond, "gflops": gflops,
-                "training_flops_per_token": cost.trainingFlopsPerToken,
-                "phase_seconds": ["zero_grad": phases[0], "forward": phases[1],
-                                  "backward": phases[2], "adamw": phases[3]],
-                "blas_only_step_seconds": ceiling.seconds,
-                "blas_only_tokens_per_second": Double(n) / ceiling.seconds,
-                "blas_only_gflops": ceiling.flops / ceiling.seconds / 1e9,
-            ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(compute.threads) threads")
-            print(String(format: "  median step %.3f s  ·  %.0f tokens/s  ·  %.1f GFLOP/s (%.1f MFLOP/token)",
-                         median, tokensPerSecond, gflops, cost.trainingFlopsPerToken / 1e6))
-            print(String(format: "  phases: zero %.3f s, forward %.3f s, backward %.3f s, AdamW %.3f s",
-                         phases[0], phases[1], phases[2], phases[3]))
-            print(String(format: "  roofline: the step's sgemm calls alone take %.3f s (%.0f tokens/s, %.1f GFLOP/s); the step runs at %.0f%% of that",
-                         ceiling.seconds, Double(n) / ceiling.seconds, ceiling.flops / ceiling.seconds / 1e9,
-                         100 * ceiling.seconds / median))
-        }
+        let tokens = Double(batch * t * processes)
+        let tokensPerSecond = tokens / median
+        func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
+        let phases = Phases(forward: mean(records.map(\.forwardSeconds)), backward: mean(records.map(\.backwardSeconds)),
+                            allreduce: mean(records.map(\.reduceSeconds)), adamw: mean(records.map(\.optimizerSeconds)))
+        let report = Report(
+            implementation: "looplm", preset: preset, layout: config.layout.summary, batch: batch, time: t,
+            threads: compute.threads, processes: processes, stepSeconds: seconds, medianStepSeconds: median,
+            tokensPerSecond: tokensPerSecond, gflops: cost.trainingFlopsPerToken * tokensPerSecond / 1e9,
+            trainingFlopsPerToken: cost.trainingFlopsPerToken, phaseSeconds: phases, allreduceSeconds: phases.allreduce,
+            blasOnlyStepSeconds: ceiling.seconds, blasOnlyTokensPerSecond: Double(batch * t) / ceiling.seconds,
+            blasOnlyGflops: ceiling.flops / ceiling.seconds / 1e9, cpu: CPU.description)
+        guard job.communicator.isMain else { return }
+        if json { return try printJSON(report) }
+        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(compute.threads) threads × \(processes) process(es) on \(CPU.description)")
+        print(String(format: "  median step %.3f s  ·  %.0f tokens/s  ·  %.1f GFLOP/s (%.1f MFLOP/token)",
+                     median, tokensPerSecond, report.gflops, cost.trainingFlopsPerToken / 1e6))
+        print(String(format: "  phases: forward %.3f s, backward %.3f s, all-reduce %.3f s, AdamW %.3f s",
+                     phases.forward, phases.backward, phases.allreduce, phases.adamw))
+        print(String(format: "  roofline: the step's sgemm calls alone take %.3f s (%.0f tokens/s, %.1f GFLOP/s); the step runs at %.0f%% of that",
+                     ceiling.seconds, report.blasOnlyTokensPerSecond, report.blasOnlyGflops, 100 * ceiling.seconds / median))
     }
 }

@@ -4,19 +4,36 @@ import LoopKernels
 import LoopModel
 import LoopTokenizer
 
-/// A checkpoint to read, and the tokenizer it was trained with.
+/// A checkpoint loaded for inference, and the tokenizer it was trained with.
 struct LoadedCheckpoint {
-    let model: LoopGPT
+    let model: LanguageModel
     let file: CheckpointConfig
     let tokenizer: any Tokenizer
     let kind: TokenizerKind
 
-    init(path: String, workers: Workers) throws {
-        (model, file) = try Checkpoint.load(from: path, workers: workers)
+    init(path: String, precision: WeightPrecision, workers: Workers) throws {
+        (model, file) = try Checkpoint.loadLanguageModel(from: path, precision: precision, workers: workers)
         guard let kind = TokenizerKind(rawValue: file.tokenizer) else {
             throw ValidationError("\(path): unknown tokenizer '\(file.tokenizer)' in config.json")
         }
         self.kind = kind
         tokenizer = try makeTokenizer(kind)
+    }
+
+    /// Checks that a decoder of this shape (key/value cache and scratch) fits in memory.
+    func requireDecoder(slots: Int, loops: Int?) throws {
+        let config = model.config
+        let depth = config.layout.with(loops: loops ?? config.layout.loops).effectiveDepth
+        let cache = CheckedSize.product(2, depth, slots, config.contextLength, config.channels, MemoryLayout<Float>.stride)
+        try SystemMemory.require(cache, for: "a key/value cache for \(slots) sequence(s) at \(loops ?? config.layout.loops) loops",
+                                 advice: "lower --loops (or --max-loops) or the number of prompts")
+    }
+
+    /// Checks that evaluating B windows of T tokens at `loops` fits in memory.
+    func requireEvaluation(batch: Int, time: Int) throws {
+        let c = model.config.channels
+        let rows = CheckedSize.product(batch, time)
+        let bytes = rows.flatMap { CheckedSize.product($0, 12 * c, MemoryLayout<Float>.stride) }
+        try SystemMemory.require(bytes, for: "evaluating \(batch) × \(time) tokens at a time", advice: "lower --batch or --context")
     }
 }

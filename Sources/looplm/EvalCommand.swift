@@ -9,24 +9,24 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Loss (nats/token), perplexity and bits/byte of a checkpoint on a token or text file.",
         discussion: """
-            --loops N evaluates at another loop count; --loop-sweep A...B prints (and with --plot \
-            draws) loss against loops, the test-time compute curve. --exit-threshold makes each token \
-            stop looping once its state converges (--exit-criterion change|kl, at most --max-loops \
-            passes) and reports the mean loops per token; --trace TEXT shows which token took how many.
+            Every token of the file but the first is scored: whole windows of --context tokens, then \
+            what is left. --loops N evaluates at another loop count; --loop-sweep A...B prints (and \
+            with --plot draws) loss against loops, the test-time compute curve. --exit-threshold \
+            makes each token stop looping once its state converges (--exit-criterion change|kl, at \
+            most --max-loops passes) and reports the mean loops per token; --trace TEXT shows which \
+            token took how many.
             """)
 
     @Argument(help: "Checkpoint directory (e.g. runs/x/latest).")
     var checkpoint: String
-    @Option(help: "A token file (.bin) or a text file (.txt) to evaluate on.")
+    @Option(help: "A token file (.bin) or a text file to evaluate on.")
     var data: String?
     @OptionGroup var loopsOption: LoopsOption
-    var loops: Int? { loopsOption.loops }
     @Option(help: "Evaluate at every loop count A...B (e.g. 1...8).")
-    var loopSweep: String?
+    var loopSweep: ClosedRange<Int>?
     @Option(help: "With --loop-sweep: write the curve as an SVG plot to this file.")
     var plot: String?
     @OptionGroup var exitOptions: ExitOptions
-    var maxLoops: Int? { exitOptions.maxLoops }
     @Option(help: "Adaptive exit: print, for this text, the loops each token took.")
     var trace: String?
     @Option(help: "Sequences per batch.")
@@ -35,78 +35,118 @@ struct EvalCommand: ParsableCommand {
     var context: Int?
     @Option(help: "Evaluate at most this many batches (default: the whole file).")
     var maxBatches: Int?
+    @OptionGroup var precision: PrecisionOption
     @Flag(help: "Print the result as JSON.")
     var json = false
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1") }
+        guard (1...TrainingOptions.maximumBatch).contains(batch) else {
+            throw ValidationError("--batch must be in 1...\(TrainingOptions.maximumBatch)")
+        }
+        if let maxBatches, maxBatches < 1 { throw ValidationError("--max-batches must be ≥ 1") }
         if data == nil && trace == nil { throw ValidationError("give --data FILE (or --trace TEXT)") }
-        if loopSweep != nil && parseSweep() == nil { throw ValidationError("--loop-sweep must look like 1...8 with 1 ≤ A ≤ B") }
+        if plot != nil && loopSweep == nil { throw ValidationError("--plot draws the --loop-sweep curve; give --loop-sweep") }
     }
 
-    func parseSweep() -> ClosedRange<Int>? {
-        guard let loopSweep else { return nil }
-        let bounds = loopSweep.components(separatedBy: CharacterSet(charactersIn: ".-")).compactMap { Int($0) }
-        guard bounds.count == 2, bounds[0] >= 1, bounds[1] >= bounds[0] else { return nil }
-        return bounds[0]...bounds[1]
+    /// One evaluation, as `--json` prints it.
+    struct Report: Codable {
+        let loss: Double
+        let perplexity: Double
+        let bitsPerByte: Double
+        let tokens: Int
+        let loops: Int
+        let effectiveDepth: Int
+        enum CodingKeys: String, CodingKey {
+            case loss, perplexity, tokens, loops
+            case bitsPerByte = "bits_per_byte", effectiveDepth = "effective_depth"
+        }
+    }
+
+    struct Sweep: Codable { let sweep: [Report] }
+
+    struct AdaptiveReport: Codable {
+        let loss: Double
+        let perplexity: Double
+        let bitsPerByte: Double
+        let tokens: Int
+        let meanLoops: Double
+        let maxLoops: Int
+        let exitCriterion: String
+        let exitThreshold: Double
+        enum CodingKeys: String, CodingKey {
+            case loss, perplexity, tokens
+            case bitsPerByte = "bits_per_byte", meanLoops = "mean_loops", maxLoops = "max_loops"
+            case exitCriterion = "exit_criterion", exitThreshold = "exit_threshold"
+        }
+    }
+
+    struct Trace: Codable {
+        let tokens: [String]
+        let ids: [Int]
+        let loops: [Int]
+        let meanLoops: Double
+        let maxLoops: Int
+        enum CodingKeys: String, CodingKey { case tokens, ids, loops, meanLoops = "mean_loops", maxLoops = "max_loops" }
     }
 
     func run() throws {
-        let loaded = try LoadedCheckpoint(path: checkpoint, workers: compute.workers)
-        let config = loaded.model.config
-        let trained = config.layout.loops
-        let exit = exitOptions.rule
-        if let trace { return try traceText(trace, loaded, exit: exit, maxLoops: maxLoops ?? 2 * trained) }
+        let loaded = try LoadedCheckpoint(path: checkpoint, precision: precision.weights, workers: compute.workers)
+        let config = loaded.model.config, trained = config.layout.loops
+        let exit = exitOptions.rule, maxLoops = exitOptions.maxLoops ?? 2 * trained
+        if let trace {
+            try loaded.requireDecoder(slots: 1, loops: maxLoops)
+            return try traceText(trace, loaded, exit: exit, maxLoops: maxLoops)
+        }
         let time = context ?? config.contextLength
-        guard time >= 1, time <= config.contextLength else {
+        guard (1...config.contextLength).contains(time) else {
             throw ValidationError("--context must be in 1...\(config.contextLength)")
         }
-        let stream = try TokenStream(file: try readData(loaded), vocabSize: config.vocabSize, time: time)
-        let rows = min(batch, (stream.tokens.count - 1) / time)  // a short file gets fewer rows
-        let batches = stream.sequentialBatches(batch: rows, time: time, maxBatches: maxBatches)
+        let file = try readData(loaded)
+        let stream = try TokenStream(file: file, vocabSize: config.vocabSize, time: min(time, max(file.count - 1, 1)))
+        let batches = try stream.sequentialBatches(rows: batch, time: time, maxBatches: maxBatches)
         let bytes = loaded.tokenizer.decodeBytes(batches.flatMap(\.targets).map(Int.init)).count
 
         if let exit {
-            let usedMax = maxLoops ?? 2 * trained
-            let windows = batches.flatMap { b in (0..<rows).map { Array(b.tokens[($0 * time)..<(($0 + 1) * time)]) } }
-            let targets = batches.flatMap { b in (0..<rows).map { Array(b.targets[($0 * time)..<(($0 + 1) * time)]) } }
-            let result = try Evaluation.adaptive(model: loaded.model, windows: windows, targets: targets, exit: exit,
-                                                 maxLoops: usedMax)
-            let bitsPerByte = result.loss * Double(result.tokens) / log(2) / Double(bytes)
+            try loaded.requireDecoder(slots: 1, loops: maxLoops)
+            let result = try Evaluation.adaptive(model: loaded.model, batches: batches, exit: exit, maxLoops: maxLoops)
+            let bitsPerByte = result.loss * Double(result.tokens) / log(2) / Double(max(bytes, 1))
             if json {
-                try printJSON(["loss": result.loss, "perplexity": exp(result.loss), "bits_per_byte": bitsPerByte,
-                               "tokens": result.tokens, "mean_loops": result.meanLoops, "max_loops": usedMax,
-                               "exit_criterion": exit.criterion.rawValue, "exit_threshold": Double(exit.threshold)])
-            } else {
-                print(String(format: "loss %.4f nats/token · perplexity %.2f · %.4f bits/byte · %d tokens · adaptive exit (%@ < %g, at most %d loops): %.2f loops/token",
-                             result.loss, exp(result.loss), bitsPerByte, result.tokens, exit.criterion.rawValue,
-                             Double(exit.threshold), usedMax, result.meanLoops))
+                return try printJSON(AdaptiveReport(
+                    loss: result.loss, perplexity: exp(result.loss), bitsPerByte: bitsPerByte, tokens: result.tokens,
+                    meanLoops: result.meanLoops, maxLoops: maxLoops, exitCriterion: exit.criterion.rawValue,
+                    exitThreshold: Double(exit.threshold)))
             }
+            print(String(format: "loss %.4f nats/token · perplexity %.2f · %.4f bits/byte · %d tokens · adaptive exit (%@ < %g, at most %d loops): %.2f loops/token",
+                         result.loss, exp(result.loss), bitsPerByte, result.tokens, exit.criterion.rawValue,
+                         Double(exit.threshold), maxLoops, result.meanLoops))
             return
         }
-        let sweep = parseSweep() ?? (loops ?? trained)...(loops ?? trained)
-        var rowsOut: [[String: Any]] = []
-        for count in sweep {
-            let result = try Evaluation.run(model: loaded.model, batches: batches, batch: rows, time: time, loops: count)
-            let depth = config.layout.with(loops: count).effectiveDepth
-            rowsOut.append(["loops": count, "loss": result.loss, "perplexity": result.perplexity,
-                            "bits_per_byte": result.bitsPerByte(bytes: bytes), "tokens": result.tokens,
-                            "effective_depth": depth])
+        let counts = loopSweep ?? (loopsOption.loops ?? trained)...(loopsOption.loops ?? trained)
+        guard counts.lowerBound >= 1, counts.upperBound <= ModelConfiguration.Limit.loops else {
+            throw ValidationError("--loop-sweep must be A...B with 1 ≤ A ≤ B ≤ \(ModelConfiguration.Limit.loops)")
+        }
+        try loaded.requireEvaluation(batch: batch, time: time)
+        var reports: [Report] = []
+        for loops in counts {
+            let result = try Evaluation.run(model: loaded.model, batches: batches, loops: loops)
+            let layout = config.layout.with(loops: loops)
+            let report = Report(loss: result.loss, perplexity: result.perplexity, bitsPerByte: result.bitsPerByte(bytes: bytes),
+                                tokens: result.tokens, loops: loops, effectiveDepth: layout.effectiveDepth)
+            reports.append(report)
             if !json {
                 print(String(format: "loss %.4f nats/token · perplexity %.2f · %.4f bits/byte · %d tokens · loops %d (layout %@)",
-                             result.loss, result.perplexity, result.bitsPerByte(bytes: bytes), result.tokens, count,
-                             config.layout.with(loops: count).summary))
+                             report.loss, report.perplexity, report.bitsPerByte, report.tokens, loops, layout.summary))
             }
         }
         if let plot {
-            let points = rowsOut.map { (x: Double($0["loops"] as! Int), y: $0["loss"] as! Double) }
             let chart = LinePlot(title: "validation loss against loops (trained with \(trained))", xLabel: "loops at evaluation",
-                                 yLabel: "loss (nats/token)", series: [.init(name: config.layout.summary, points: points)],
+                                 yLabel: "loss (nats/token)",
+                                 series: [.init(name: config.layout.summary, points: reports.map { (x: Double($0.loops), y: $0.loss) })],
                                  markers: true)
             try chart.svg().write(toFile: plot, atomically: true, encoding: .utf8)
         }
-        if json { try printJSON(rowsOut.count == 1 ? rowsOut[0] : ["sweep": rowsOut]) }
+        if json { try reports.count == 1 && loopSweep == nil ? printJSON(reports[0]) : printJSON(Sweep(sweep: reports)) }
     }
 
     func readData(_ loaded: LoadedCheckpoint) throws -> TokenFile {
@@ -119,25 +159,33 @@ struct EvalCommand: ParsableCommand {
             return file
         }
         guard let bytes = FileManager.default.contents(atPath: data) else { throw DataError.missingFile(data) }
-        return TokenFile(path: data, tokens: loaded.tokenizer.encode(bytes: Array(bytes)).map { UInt16($0) },
-                         tokenizer: loaded.kind)
+        let ids = loaded.tokenizer.encode(bytes: Array(bytes))
+        guard ids.allSatisfy({ $0 <= Int(UInt16.max) }) else { throw DataError.corrupt(data, "token ids do not fit in 16 bits") }
+        return TokenFile(path: data, tokens: ids.map { UInt16($0) }, tokenizer: loaded.kind)
     }
 
     /// Prints each token of `text` with the loop passes it took (adaptive exit).
     func traceText(_ text: String, _ loaded: LoadedCheckpoint, exit: ExitRule?, maxLoops: Int) throws {
         let ids = Array(loaded.tokenizer.encode(text).suffix(loaded.model.config.contextLength)).map(Int32.init)
         guard !ids.isEmpty else { throw ValidationError("--trace needs some text") }
-        let result = try Evaluation.adaptive(model: loaded.model, windows: [ids], targets: [ids.map { _ in 0 }],
-                                             exit: exit, maxLoops: maxLoops)
+        let decoder = IncrementalDecoder(model: loaded.model, loops: maxLoops)
+        try decoder.append([SlotInput(slot: 0, tokens: ids)], exit: exit)
+        let loops = decoder.loopsPerRow
+        let mean = Double(loops.reduce(0, +)) / Double(loops.count)
         let pieces = ids.map { loaded.tokenizer.decode([Int($0)]) }
-        if json {
-            try printJSON(["tokens": pieces, "ids": ids.map(Int.init), "loops": result.loopsPerToken,
-                           "mean_loops": result.meanLoops, "max_loops": maxLoops])
-            return
-        }
-        for (piece, used) in zip(pieces, result.loopsPerToken) {
+        if json { return try printJSON(Trace(tokens: pieces, ids: ids.map(Int.init), loops: loops, meanLoops: mean, maxLoops: maxLoops)) }
+        for (piece, used) in zip(pieces, loops) {
             print("\(piece.debugDescription)\t\(used)\t" + String(repeating: "█", count: used))
         }
-        print(String(format: "mean %.2f loops/token (at most %d)", result.meanLoops, maxLoops))
+        print(String(format: "mean %.2f loops/token (at most %d)", mean, maxLoops))
+    }
+}
+
+extension ClosedRange<Int>: @retroactive ExpressibleByArgument {
+    /// `A...B` (or `A-B`) with 1 ≤ A ≤ B.
+    public init?(argument: String) {
+        let bounds = argument.components(separatedBy: CharacterSet(charactersIn: ".-")).filter { !$0.isEmpty }.compactMap { Int($0) }
+        guard bounds.count == 2, bounds[0] >= 1, bounds[1] >= bounds[0] else { return nil }
+        self = bounds[0]...bounds[1]
     }
 }

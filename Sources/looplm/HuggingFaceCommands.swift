@@ -35,6 +35,11 @@ struct ImportHFCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    struct Imported: Codable {
+        let output: String, layout: String, parameters: Int, effectiveDepth: Int
+        enum CodingKeys: String, CodingKey { case output, layout, parameters, effectiveDepth = "effective_depth" }
+    }
+
     func run() throws {
         let layout = looped.map { LoopLayout(prelude: prelude, looped: $0, coda: coda, loops: loops) }
         let (model, tokenizer) = try HuggingFace.importModel(from: directory, layout: layout, initialisation: `init`,
@@ -42,8 +47,8 @@ struct ImportHFCommand: ParsableCommand {
         try Checkpoint.save(model, tokenizer: tokenizer, to: output)
         let count = model.table.parameterCount
         if json {
-            try printJSON(["output": output, "layout": model.config.layout.summary, "parameters": count,
-                           "effective_depth": model.config.layout.effectiveDepth])
+            try printJSON(Imported(output: output, layout: model.config.layout.summary, parameters: count,
+                                   effectiveDepth: model.config.layout.effectiveDepth))
         } else {
             print("imported \(directory) as \(model.config.layout.summary) (\(count) parameters, effective depth \(model.config.layout.effectiveDepth)) → \(output)")
         }
@@ -64,12 +69,17 @@ struct ExportHFCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    struct Exported: Codable {
+        let output: String, nLayer: Int, layout: String
+        enum CodingKeys: String, CodingKey { case output, layout, nLayer = "n_layer" }
+    }
+
     func run() throws {
         let (model, file) = try Checkpoint.load(from: checkpoint, workers: Workers(threads: 2))
         try HuggingFace.export(model, tokenizer: file.tokenizer, to: output)
         let depth = model.config.layout.effectiveDepth
         if json {
-            try printJSON(["output": output, "n_layer": depth, "layout": model.config.layout.summary])
+            try printJSON(Exported(output: output, nLayer: depth, layout: model.config.layout.summary))
         } else {
             print("exported \(model.config.layout.summary) unrolled to \(depth) GPT-2 blocks → \(output)")
         }

@@ -7,59 +7,94 @@ import LoopTraining
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Describe a checkpoint or preset: layout, parameters, effective depth, cost.")
+        abstract: "Describe a checkpoint or preset: layout, parameters, effective depth, cost, memory.")
 
     @Argument(help: "A checkpoint directory or a preset name.")
     var target: String?
     @Flag(help: "List the presets.")
     var presets = false
-    @Option(help: "Sequence length for the FLOP count (default: the context).")
+    @Option(help: "Sequence length for the FLOP and memory counts (default: the context).")
     var time: Int?
     @Flag(help: "Print JSON.")
     var json = false
 
-    func run() throws {
-        if presets || target == nil {
-            for preset in Preset.all {
-                let config = try preset.configuration()
-                let count = ParameterTable(config).parameterCount
-                print(String(format: "%-12@ %8.2fM  %@", preset.name as NSString, Double(count) / 1e6, preset.summary))
-            }
-            return
+    struct Report: Codable {
+        let layout: String
+        let prelude: Int, looped: Int, coda: Int, loops: Int
+        let uniqueBlocks: Int, effectiveDepth: Int
+        let width: Int, heads: Int, context: Int
+        let vocabSize: Int, paddedVocabSize: Int
+        let parameters: Int, parametersWithoutPositions: Int
+        let forwardFlopsPerToken: Double, trainingFlopsPerToken: Double
+        let activationBytesPerToken: Int?
+        let tokenizer: String
+        let step: Int?
+        enum CodingKeys: String, CodingKey {
+            case layout, prelude, looped, coda, loops, width, heads, context, parameters, tokenizer, step
+            case uniqueBlocks = "unique_blocks", effectiveDepth = "effective_depth"
+            case vocabSize = "vocab_size", paddedVocabSize = "padded_vocab_size"
+            case parametersWithoutPositions = "parameters_without_positions"
+            case forwardFlopsPerToken = "forward_flops_per_token", trainingFlopsPerToken = "training_flops_per_token"
+            case activationBytesPerToken = "activation_bytes_per_token"
         }
-        let target = target!
+    }
+
+    func validate() throws {
+        if let time, !(1...ModelConfiguration.Limit.contextLength).contains(time) {
+            throw ValidationError("--time must be in 1...\(ModelConfiguration.Limit.contextLength)")
+        }
+    }
+
+    func run() throws {
+        guard let target, !presets else { return try listPresets() }
         var config: ModelConfiguration, tokenizer = "-", step: Int?
         if FileManager.default.fileExists(atPath: target + "/" + Checkpoint.configFile) {
             let read = try Checkpoint.readConfig(from: target)
             config = read.model
             tokenizer = read.file.tokenizer
-            step = try? TrainingState.read(directory: target).step
+            if FileManager.default.fileExists(atPath: target + "/" + TrainingState.fileName) {
+                step = try TrainingState.read(directory: target, contextLength: config.contextLength).0.step
+            }
         } else {
             config = try Preset.named(target).configuration()
         }
-        let table = ParameterTable(config)
         let t = time ?? config.contextLength
+        guard t <= config.contextLength else { throw ValidationError("--time must be in 1...\(config.contextLength) (the model's context)") }
+        let table = ParameterTable(config)
         let cost = ModelCost(config: config, time: t)
         let memory = ActivationMemory(config: config, batch: 1, time: t)
-        var object: [String: Any] = [
-            "layout": config.layout.summary, "prelude": config.layout.prelude, "looped": config.layout.looped,
-            "coda": config.layout.coda, "loops": config.layout.loops, "unique_blocks": config.layout.uniqueBlocks,
-            "effective_depth": config.layout.effectiveDepth, "width": config.channels, "heads": config.heads,
-            "context": config.contextLength, "vocab_size": config.vocabSize, "padded_vocab_size": config.paddedVocabSize,
-            "parameters": table.parameterCount, "parameters_without_positions": table.parameterCountWithoutPositions,
-            "forward_flops_per_token": cost.forwardFlopsPerToken, "training_flops_per_token": cost.trainingFlopsPerToken,
-            "activation_bytes_per_token": memory.total / t, "tokenizer": tokenizer,
-        ]
-        if let step { object["step"] = step }
-        if json { return try printJSON(object) }
+        let report = Report(
+            layout: config.layout.summary, prelude: config.layout.prelude, looped: config.layout.looped,
+            coda: config.layout.coda, loops: config.layout.loops, uniqueBlocks: config.layout.uniqueBlocks,
+            effectiveDepth: config.layout.effectiveDepth, width: config.channels, heads: config.heads,
+            context: config.contextLength, vocabSize: config.vocabSize, paddedVocabSize: config.paddedVocabSize,
+            parameters: table.parameterCount, parametersWithoutPositions: table.parameterCountWithoutPositions,
+            forwardFlopsPerToken: cost.forwardFlopsPerToken, trainingFlopsPerToken: cost.trainingFlopsPerToken,
+            activationBytesPerToken: memory.total.map { $0 / t }, tokenizer: tokenizer, step: step)
+        if json { return try printJSON(report) }
+        let activations = report.activationBytesPerToken.map { "\($0 / 1024) KiB per training token (T = \(t))" } ?? "too many to count"
         print("""
             layout        \(config.layout.summary)  (prelude \(config.layout.prelude), looped \(config.layout.looped) × \(config.layout.loops) loops, coda \(config.layout.coda))
             depth         \(config.layout.uniqueBlocks) unique blocks, effective depth \(config.layout.effectiveDepth)
             shape         width \(config.channels), heads \(config.heads), context \(config.contextLength), vocabulary \(config.vocabSize) (padded \(config.paddedVocabSize))
             parameters    \(table.parameterCount) (\(String(format: "%.2f", Double(table.parameterCount) / 1e6))M, GPT-2 convention: position embeddings included, tied head once); \(table.parameterCountWithoutPositions) without position embeddings
             compute       \(String(format: "%.1f", cost.forwardFlopsPerToken / 1e6)) MFLOP/token forward, \(String(format: "%.1f", cost.trainingFlopsPerToken / 1e6)) MFLOP/token training (T = \(t))
-            activations   \(memory.total / t / 1024) KiB per training token (T = \(t))
+            activations   \(activations)
             tokenizer     \(tokenizer)
             """ + (step.map { "\nstep          \($0)" } ?? ""))
+    }
+
+    func listPresets() throws {
+        let rows = try Preset.all.map { preset -> [String] in
+            let count = ParameterTable(try preset.configuration()).parameterCount
+            return [preset.name, preset.layout.summary, String(format: "%.2fM", Double(count) / 1e6), preset.summary]
+        }
+        let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            let name = row[0].padding(toLength: widths[0], withPad: " ", startingAt: 0)
+            let layout = row[1].padding(toLength: widths[1], withPad: " ", startingAt: 0)
+            let count = String(repeating: " ", count: widths[2] - row[2].count) + row[2]
+            print("\(name)  \(layout)  \(count)  \(row[3])")
+        }
     }
 }

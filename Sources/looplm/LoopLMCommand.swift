@@ -2,12 +2,16 @@ import ArgumentParser
 import Foundation
 import LoopKernels
 import LoopModel
+import LoopTraining
 
 @main
 struct LoopLMCommand: ParsableCommand {
+    static let version = "0.3.0"
+
     static let configuration = CommandConfiguration(
         commandName: "looplm",
         abstract: "Train and study looped GPT-2 language models (Ng & Wang, arXiv 2409.14199).",
+        version: version,
         subcommands: [PrepareCommand.self, TokenizeCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self,
                       InfoCommand.self, BenchCommand.self, ImportHFCommand.self, ExportHFCommand.self, ExperimentCommand.self])
 }
@@ -18,8 +22,12 @@ struct ComputeOptions: ParsableArguments {
     var threads: Int = 2
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        guard (1...Self.maximumThreads).contains(threads) else {
+            throw ValidationError("--threads must be in 1...\(Self.maximumThreads)")
+        }
     }
+
+    static let maximumThreads = 1024
 
     var workers: Workers { Workers(threads: threads) }
 }
@@ -30,7 +38,9 @@ struct LoopsOption: ParsableArguments {
     var loops: Int?
 
     func validate() throws {
-        if let loops, loops < 1 { throw ValidationError("--loops must be ≥ 1") }
+        if let loops, !(1...ModelConfiguration.Limit.loops).contains(loops) {
+            throw ValidationError("--loops must be in 1...\(ModelConfiguration.Limit.loops)")
+        }
     }
 }
 
@@ -45,28 +55,33 @@ struct ExitOptions: ParsableArguments {
 
     func validate() throws {
         if let exitThreshold, !(exitThreshold >= 0 && exitThreshold.isFinite) {
-            throw ValidationError("--exit-threshold must be ≥ 0")
+            throw ValidationError("--exit-threshold must be a number ≥ 0")
         }
-        if let maxLoops, maxLoops < 1 { throw ValidationError("--max-loops must be ≥ 1") }
+        if let maxLoops, !(1...ModelConfiguration.Limit.loops).contains(maxLoops) {
+            throw ValidationError("--max-loops must be in 1...\(ModelConfiguration.Limit.loops)")
+        }
     }
 
     var rule: ExitRule? { exitThreshold.map { ExitRule(criterion: exitCriterion, threshold: $0) } }
 }
 
-extension ExitRule.Criterion: ExpressibleByArgument {}
+/// `--weights`: the precision inference stores the block matrices and head in.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: "Weights for inference: f32 (read in place from the file), bf16 or int8 (converted at load).")
+    var weights: WeightPrecision = .float32
+}
 
-/// Prints a JSON object on one line (keys sorted) for `--json`.
-/// Non-finite numbers, which JSON cannot hold, are written as null.
-func printJSON(_ object: [String: Any]) throws {
-    let object = object.mapValues { value -> Any in
-        if let number = value as? Double, !number.isFinite { return NSNull() }
-        return value
-    }
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-    print(String(decoding: data, as: UTF8.self))
+extension ExitRule.Criterion: ExpressibleByArgument {}
+extension WeightPrecision: ExpressibleByArgument {}
+
+/// Prints a value as one line of JSON, keys sorted (for `--json`).
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 /// Writes to standard error (progress and warnings, so stdout stays machine-readable).
 func printError(_ message: String) {
-    FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
+    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

@@ -68,7 +68,21 @@ struct PrepareCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        guard (1...ComputeOptions.maximumThreads).contains(threads) else {
+            throw ValidationError("--threads must be in 1...\(ComputeOptions.maximumThreads)")
+        }
+    }
+
+    struct Report: Codable {
+        let files: Int, trainTokens: Int, valTokens: Int
+        let validationFiles: [String]
+        let tokenizer: String, output: String
+        let bytes: Int, encodeSeconds: Double, threads: Int
+        enum CodingKeys: String, CodingKey {
+            case files, tokenizer, output, bytes, threads
+            case trainTokens = "train_tokens", valTokens = "val_tokens", validationFiles = "validation_files"
+            case encodeSeconds = "encode_seconds"
+        }
     }
 
     func run() throws {
@@ -93,9 +107,9 @@ struct PrepareCommand: ParsableCommand {
         try TokenFile(path: output + "/train.bin", tokens: train, tokenizer: tokenizer).write()
         try TokenFile(path: output + "/val.bin", tokens: val, tokenizer: tokenizer).write()
         if json {
-            try printJSON(["files": files.count, "train_tokens": train.count, "val_tokens": val.count,
-                           "validation_files": valFiles, "tokenizer": tokenizer.rawValue, "output": output,
-                           "bytes": bytes, "encode_seconds": seconds, "threads": threads])
+            try printJSON(Report(files: files.count, trainTokens: train.count, valTokens: val.count, validationFiles: valFiles,
+                                 tokenizer: tokenizer.rawValue, output: output, bytes: bytes, encodeSeconds: seconds,
+                                 threads: threads))
         } else {
             print("prepared \(files.count) files with the \(tokenizer.rawValue) tokenizer: \(train.count) train tokens, \(val.count) validation tokens (\(valFiles.joined(separator: ", "))) → \(output)")
             print(String(format: "encoded %.1f MB in %.2f s (%.1f MB/s on %d threads)",

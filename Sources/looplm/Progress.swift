@@ -4,38 +4,35 @@ import LoopTraining
 /// A progress bar on a terminal (step, loss, tokens/s, ETA), plain lines otherwise.
 final class Progress {
     let totalSteps: Int
-    let tokensPerStep: Int
     let isTerminal = isatty(STDERR_FILENO) != 0
     let start = Date()
+    var firstStep: Int?
     var lastLine = Date.distantPast
     static let barWidth = 24
     static let plainInterval: TimeInterval = 5
 
-    init(totalSteps: Int, tokensPerStep: Int) {
-        self.totalSteps = totalSteps
-        self.tokensPerStep = tokensPerStep
-    }
+    init(totalSteps: Int) { self.totalSteps = totalSteps }
 
-    func update(_ record: StepRecord, validation: Double?) {
-        let step = record.step
+    func update(_ metrics: StepMetrics) {
+        let step = metrics.step
+        if firstStep == nil { firstStep = step - 1 }
         let elapsed = Date().timeIntervalSince(start)
-        let rate = Double(tokensPerStep) / record.seconds
-        let eta = elapsed / Double(step) * Double(totalSteps - step)
-        var text = String(format: "step %d/%d  loss %.4f", step, totalSteps, record.loss)
-        if let validation { text += String(format: "  val %.4f", validation) }
-        text += String(format: "  %.0f tok/s  ETA %@", rate, Self.duration(eta))
+        let eta = elapsed / Double(max(step - firstStep!, 1)) * Double(totalSteps - step)
+        var text = String(format: "step %d/%d  loss %.4f", step, totalSteps, metrics.trainLoss)
+        if let validation = metrics.validationLoss { text += String(format: "  val %.4f", validation) }
+        text += String(format: "  %.0f tok/s  ETA %@", metrics.tokensPerSecond, Self.duration(eta))
         if isTerminal {
             let filled = Int(Double(Self.barWidth) * Double(step) / Double(max(totalSteps, 1)))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: Self.barWidth - filled)
-            FileHandle.standardError.write("\r\u{1B}[K[\(bar)] \(text)".data(using: .utf8)!)
-        } else if validation != nil || step == totalSteps || Date().timeIntervalSince(lastLine) > Self.plainInterval {
+            FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(text)".utf8))
+        } else if metrics.validationLoss != nil || step == totalSteps || Date().timeIntervalSince(lastLine) > Self.plainInterval {
             lastLine = Date()
             printError(text)
         }
     }
 
     func finish() {
-        if isTerminal { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -6,99 +6,136 @@ import LoopTokenizer
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample", abstract: "Generate text from a checkpoint, streaming it as it comes.",
-        discussion: "Uses a key/value cache with an entry per block application (looped blocks get one per pass). Its output equals recomputing the whole window for every token (--no-cache).")
+        discussion: """
+            Uses a key/value cache with an entry per block application (looped blocks get one per \
+            pass); the prompt goes through in one batched pass. Its output equals recomputing the \
+            whole window for every token (--no-cache). --prompts FILE generates for every line of \
+            the file at once, one batched pass per new token.
+            """)
 
     @Argument(help: "Checkpoint directory.")
     var checkpoint: String
-    @Option(help: "Text to continue.")
+    @Option(help: "Text to continue (its bytes as given; the bytes tokenizer sees them raw).")
     var prompt: String = "\n"
+    @Option(help: "A file with one prompt per line; all are continued together.")
+    var prompts: String?
     @Option(help: "Tokens to generate.")
     var tokens: Int = 200
     @Option(help: "Softmax temperature (0: greedy).")
     var temperature: Float = 0.8
-    @Option(help: "Keep only the k most likely tokens.")
+    @Option(help: "Keep only the k most likely tokens (k ≥ 1).")
     var topK: Int?
     @Option(help: "Keep the smallest set of tokens whose probability reaches p.")
     var topP: Float?
-    @Option(help: "Random seed.")
+    @Option(help: "Random seed (prompt i samples with seed + i).")
     var seed: UInt64 = 1337
     @OptionGroup var loopsOption: LoopsOption
-    var loops: Int? { loopsOption.loops }
     @OptionGroup var exitOptions: ExitOptions
     @Flag(help: "Recompute the whole window for every token instead of using the key/value cache.")
     var noCache = false
+    @OptionGroup var precision: PrecisionOption
     @Flag(help: "Print one JSON object (prompt, text, ids) instead of streaming.")
     var json = false
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard tokens >= 0 else { throw ValidationError("--tokens must be ≥ 0") }
+        guard (0...Self.maximumTokens).contains(tokens) else { throw ValidationError("--tokens must be in 0...\(Self.maximumTokens)") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
+        if let topK, topK < 1 { throw ValidationError("--top-k must be ≥ 1") }
         if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if exitOptions.rule != nil && noCache { throw ValidationError("adaptive exit runs through the cache; drop --no-cache") }
+    }
+
+    static let maximumTokens = 1 << 24
+
+    struct Output: Codable {
+        let prompt: String
+        let text: String
+        let ids: [Int]
+        let loops: Int
+        let meanLoops: Double?
+        enum CodingKeys: String, CodingKey { case prompt, text, ids, loops, meanLoops = "mean_loops" }
     }
 
     func run() throws {
-        let loaded = try LoadedCheckpoint(path: checkpoint, workers: compute.workers)
-        let model = loaded.model, context = model.config.contextLength
-        var ids = loaded.tokenizer.encode(prompt)
-        guard !ids.isEmpty else { throw ValidationError("--prompt must not be empty") }
-        var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
-        var generated: [Int] = []
-        var pending: [UInt8] = []  // bytes of an unfinished UTF-8 character
-        if !json { print(prompt, terminator: "") }
+        let loaded = try LoadedCheckpoint(path: checkpoint, precision: precision.weights, workers: compute.workers)
+        let model = loaded.model
+        let texts = try promptBytes()
+        let encoded = texts.map { loaded.tokenizer.encode(bytes: $0).map(Int32.init) }
+        guard encoded.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("every prompt must have some text") }
         let exit = exitOptions.rule
-        if exit != nil && noCache { throw ValidationError("adaptive exit runs through the cache; drop --no-cache") }
-        let decoder = IncrementalDecoder(model: model)
-        let cache = KVCache(config: model.config,
-                            loops: exit == nil ? loops : (exitOptions.maxLoops ?? loops ?? 2 * model.config.layout.loops))
-        var loopsUsed: [Int] = []
-        func decode(_ id: Int) throws -> UnsafeBufferPointer<Float> {
-            let (logits, used) = try decoder.step(token: Int32(id), cache: cache, exit: exit)
-            loopsUsed.append(used)
-            return logits
-        }
-        // Next-token logits for the window ending at the newest token: from the cache, which
-        // is refilled from the last `context` tokens once the window starts to slide.
-        func nextLogits(newest: Int?) throws -> UnsafeBufferPointer<Float> {
-            if noCache {
-                let window = Array(ids.suffix(context)).map(Int32.init)
-                try model.forward(tokens: window, batch: 1, time: window.count, loops: loops)
-                return model.logits(row: window.count - 1)
+        let loops = exit == nil ? loopsOption.loops : (exitOptions.maxLoops ?? loopsOption.loops ?? 2 * model.config.layout.loops)
+        try loaded.requireDecoder(slots: texts.count, loops: loops)
+        let options = GenerationOptions(maxNewTokens: tokens, temperature: temperature, topK: topK, topP: topP, seed: seed,
+                                        loops: loops, exit: exit, useCache: !noCache)
+        let streaming = !json && texts.count == 1
+        var pending: [UInt8] = []  // bytes of an unfinished UTF-8 character
+        let stdout = FileHandle.standardOutput
+        if streaming { stdout.write(Data(texts[0])) }
+        let result = try TextGenerator(model: model).generate(prompts: encoded, options: options) { _, token in
+            guard streaming else { return }
+            pending += loaded.tokenizer.decodeBytes([token])
+            if String(validating: pending, as: UTF8.self) != nil || pending.count >= 4 {
+                stdout.write(Data(pending))
+                pending.removeAll()
             }
-            if let newest, cache.length < cache.capacity { return try decode(newest) }
-            cache.reset()
-            var logits: UnsafeBufferPointer<Float>?
-            for id in ids.suffix(context) { logits = try decode(id) }
-            return logits!
         }
-        var logits = try nextLogits(newest: nil)
-        for step in 0..<tokens {
-            let next = sampler.sample(logits)
-            ids.append(next)
-            if step + 1 < tokens { logits = try nextLogits(newest: next) }
-            generated.append(next)
-            if !json {
-                pending += loaded.tokenizer.decodeBytes([next])
-                if let text = String(validating: pending, as: UTF8.self) {
-                    print(text, terminator: "")
-                    fflush(stdout)
-                    pending.removeAll()
-                } else if pending.count >= 4 {
-                    print(String(decoding: pending, as: UTF8.self), terminator: "")
-                    pending.removeAll()
-                }
-            }
+        let usedLoops = result.loopsPerToken.flatMap { $0 }
+        let meanLoops = exit == nil ? nil : Double(usedLoops.reduce(0, +)) / Double(max(usedLoops.count, 1))
+        if streaming {
+            stdout.write(Data(pending + [UInt8(ascii: "\n")]))
+            if let meanLoops { printError(String(format: "mean %.2f loops/token (at most %d)", meanLoops, loops ?? 0)) }
+            return
+        }
+        let outputs = zip(texts, result.tokens).map { prompt, ids in
+            Output(prompt: String(decoding: prompt, as: UTF8.self), text: loaded.tokenizer.decode(ids), ids: ids,
+                   loops: loops ?? model.config.layout.loops, meanLoops: meanLoops)
         }
         if json {
-            var object: [String: Any] = ["prompt": prompt, "text": loaded.tokenizer.decode(generated), "ids": generated,
-                                         "loops": loops ?? model.config.layout.loops]
-            if exit != nil { object["mean_loops"] = meanLoops(loopsUsed) }
-            try printJSON(object)
+            try outputs.count == 1 && prompts == nil ? printJSON(outputs[0]) : printJSON(outputs)
         } else {
-            print(String(decoding: pending, as: UTF8.self))
-            if exit != nil { printError(String(format: "mean %.2f loops/token (at most %d)", meanLoops(loopsUsed), cache.layout.loops)) }
+            for output in outputs { print(output.prompt + output.text) }
         }
     }
+
+    /// The prompts as bytes: each line of --prompts, or --prompt exactly as it came on the
+    /// command line (not repaired into valid UTF-8, so the bytes tokenizer sees what was given).
+    func promptBytes() throws -> [[UInt8]] {
+        if let prompts {
+            guard let data = FileManager.default.contents(atPath: prompts) else { throw ValidationError("\(prompts): no such file") }
+            let lines = data.split(separator: UInt8(ascii: "\n")).map(Array.init).filter { !$0.isEmpty }
+            guard !lines.isEmpty else { throw ValidationError("\(prompts) holds no prompts") }
+            guard lines.count <= Self.maximumPrompts else { throw ValidationError("\(prompts): at most \(Self.maximumPrompts) prompts at once") }
+            return lines
+        }
+        return [RawArguments.value(of: "--prompt") ?? Array(prompt.utf8)]
+    }
+
+    static let maximumPrompts = 4096
 }
 
-func meanLoops(_ loops: [Int]) -> Double { Double(loops.reduce(0, +)) / Double(max(loops.count, 1)) }
+/// The bytes of command-line arguments as the process received them. Swift's
+/// `CommandLine.arguments` replaces invalid UTF-8 with U+FFFD; a prompt for the bytes
+/// tokenizer must keep its bytes.
+enum RawArguments {
+    static func value(of option: String) -> [UInt8]? {
+        let count = Int(CommandLine.argc)
+        var found: [UInt8]?
+        var index = 1
+        while index < count {
+            guard let pointer = CommandLine.unsafeArgv[index] else { break }
+            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self),
+                                                  count: strlen(pointer)))
+            let name = Array(option.utf8)
+            if bytes == name, index + 1 < count, let next = CommandLine.unsafeArgv[index + 1] {
+                found = Array(UnsafeBufferPointer(start: UnsafeRawPointer(next).assumingMemoryBound(to: UInt8.self),
+                                                  count: strlen(next)))
+                index += 2
+                continue
+            }
+            if bytes.starts(with: name + [UInt8(ascii: "=")]) { found = Array(bytes.dropFirst(name.count + 1)) }
+            index += 1
+        }
+        return found
+    }
+}

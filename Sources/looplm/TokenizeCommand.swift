@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoopKernels
 import LoopTokenizer
 
 /// Prints the ids of a text (or the text of ids), so they can be checked against other tools.
@@ -24,6 +25,23 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    struct Encoded: Codable {
+        let text: String
+        let ids: [Int]
+    }
+
+    struct Benchmark: Codable {
+        let implementation: String
+        let bytes: Int, tokens: Int
+        let seconds: Double, mbPerSecond: Double
+        let threads: Int
+        let cpu: String
+        enum CodingKeys: String, CodingKey {
+            case implementation, bytes, tokens, seconds, threads, cpu
+            case mbPerSecond = "mb_per_second"
+        }
+    }
+
     func run() throws {
         let tok = try makeTokenizer(tokenizer, vocabulary: vocab)
         if !bench.isEmpty { return try benchmark(tok) }
@@ -36,11 +54,11 @@ struct TokenizeCommand: ParsableCommand {
                 return id
             }
             let decoded = tok.decode(ids)
-            if json { try printJSON(["ids": ids, "text": decoded]) } else { print(decoded) }
+            if json { try printJSON(Encoded(text: decoded, ids: ids)) } else { print(decoded) }
         } else {
             let ids = allowSpecial ? (tok as? GPT2Tokenizer)?.encode(text, allowSpecial: true) ?? tok.encode(text)
                 : tok.encode(text)
-            if json { try printJSON(["text": text, "ids": ids]) } else { print(ids.map(String.init).joined(separator: " ")) }
+            if json { try printJSON(Encoded(text: text, ids: ids)) } else { print(ids.map(String.init).joined(separator: " ")) }
         }
     }
 
@@ -57,8 +75,8 @@ struct TokenizeCommand: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let megabytesPerSecond = Double(bytes) / 1e6 / seconds
         if json {
-            try printJSON(["implementation": "looplm", "bytes": bytes, "tokens": tokens, "seconds": seconds,
-                           "mb_per_second": megabytesPerSecond, "threads": 1])
+            try printJSON(Benchmark(implementation: "looplm", bytes: bytes, tokens: tokens, seconds: seconds,
+                                    mbPerSecond: megabytesPerSecond, threads: 1, cpu: CPU.description))
         } else {
             print(String(format: "looplm %@: %d bytes → %d tokens in %.2f s: %.2f MB/s (1 thread)",
                          tokenizer.rawValue, bytes, tokens, seconds, megabytesPerSecond))

@@ -13,7 +13,8 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Writes OUT/latest (every --checkpoint-interval steps, at the end and on Ctrl-C), \
             OUT/best (lowest validation loss) and OUT/metrics.jsonl. --resume continues OUT/latest \
-            so exactly that the weights equal those of a run that never stopped.
+            so exactly that the weights equal those of a run that never stopped. Under mpirun, \
+            every process trains the same model on its share of each step's batches.
             """)
 
     @Option(help: "Directory with train.bin and val.bin (from `looplm prepare`).")
@@ -29,7 +30,7 @@ struct TrainCommand: ParsableCommand {
     var batch: Int = 8
     @Option(help: "Tokens per sequence (T); default: the model's context.")
     var context: Int?
-    @Option(help: "Micro-batches accumulated per optimizer step.")
+    @Option(help: "Micro-batches accumulated per optimizer step (per process).")
     var accumulate: Int = 1
     @Option(help: "Peak learning rate.")
     var lr: Float = 1e-3
@@ -50,7 +51,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Steps between checkpoints (0: only at the end).")
     var checkpointInterval: Int = 100
     @Option(help: "Elastic depth: draw each step's loop count, `uniform:A-B` or `lognormal-poisson:MEAN[:SIGMA[:MAX]]`.")
-    var loopsSample: String?
+    var loopsSample: LoopSampling?
     @Option(help: "Backpropagate through only the last K loop passes (bounds activation memory).")
     var backpropLoops: Int?
     @Flag(help: "Continue the run saved in OUT/latest (its saved options are used).")
@@ -61,42 +62,74 @@ struct TrainCommand: ParsableCommand {
     var json = false
     @OptionGroup var compute: ComputeOptions
 
-    func run() throws {
-        let trainFile = try TokenFile.read(path: data + "/train.bin")
-        let valFile = try? TokenFile.read(path: data + "/val.bin")
-        let tokenizer = trainFile.tokenizer ?? .gpt2
-        let run: TrainingRun
-        if resume {
-            run = try TrainingRun.resume(out: out, trainFile: trainFile, valFile: valFile,
-                                         workers: compute.workers)
-        } else {
-            let vocab = tokenizer == .bytes ? ByteTokenizer().vocabSize : Preset.gpt2VocabSize
-            let config = try model.configuration(vocabSize: vocab)
-            let time = context ?? config.contextLength
-            let totalSteps = maxTokens.map { max(1, $0 / (batch * time * accumulate)) } ?? steps
-            var sampling: LoopSampling?
-            if let loopsSample {
-                guard let parsed = LoopSampling(argument: loopsSample) else {
-                    throw ValidationError("--loops-sample must be uniform:A-B or lognormal-poisson:MEAN[:SIGMA[:MAX]]")
-                }
-                sampling = parsed
-            }
-            var options = TrainingOptions(
-                batch: batch, time: time, microBatches: accumulate,
-                schedule: LearningRateSchedule(peak: lr, minimum: minLr, warmupSteps: warmup, totalSteps: totalSteps),
-                weightDecay: weightDecay, maxGradientNorm: clip > 0 ? clip : nil, seed: seed,
-                evalInterval: evalInterval, evalBatches: evalBatches, checkpointInterval: checkpointInterval)
-            options.loopSampling = sampling
-            options.gradientLoops = backpropLoops
-            run = try TrainingRun.start(out: out, config: config, options: options, tokenizer: tokenizer,
-                                        trainFile: trainFile, valFile: valFile, workers: compute.workers)
+    func validate() throws {
+        let sizes = 1...TrainingOptions.maximumBatch
+        guard sizes.contains(batch), sizes.contains(accumulate) else {
+            throw ValidationError("--batch and --accumulate must be in 1...\(TrainingOptions.maximumBatch)")
         }
-        let summary = try run.loop(stopAt: stopAt)
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be ≥ 1") }
+        if let stopAt, stopAt < 0 { throw ValidationError("--stop-at must be ≥ 0") }
+    }
+
+    func run() throws {
+        let job = try Job.start()
+        let stop = StopSignal()
+        let tokenizer = try TokenData.tokenizer(directory: data)
+        let workers = compute.workers
+        let session: TrainingSession
+        let load = { (config: ModelConfiguration, options: TrainingOptions) throws -> TrainingData in
+            try TokenData.load(directory: data, config: config, options: options, tokenizer: tokenizer)
+        }
+        if resume {
+            session = try TrainingSession.resume(in: out, workers: workers, communicator: job.communicator, data: load)
+        } else {
+            let config = try model.configuration(vocabSize: tokenizer == .bytes ? ByteTokenizer().vocabSize : Preset.gpt2VocabSize)
+            let options = try trainingOptions(config: config, processes: job.communicator.size)
+            session = try TrainingSession.start(NewRun(config: config, options: options, tokenizer: tokenizer.rawValue),
+                                                in: out, workers: workers, communicator: job.communicator, data: load)
+        }
+        if session.validation.isEmpty && job.communicator.isMain {
+            printError("warning: \(data)/val.bin is missing; training without validation (no OUT/best)")
+        }
+        let progress = Progress(totalSteps: min(session.trainer.options.schedule.totalSteps, stopAt ?? .max))
+        session.onStep = progress.update
+        session.shouldStop = { stop.requested }
+        let summary: RunSummary
+        do { summary = try session.run(stopAt: stopAt) } catch {
+            progress.finish()
+            throw error
+        }
+        progress.finish()
+        guard job.communicator.isMain else { return }
+        if stop.requested { printError("stopped by signal at step \(summary.step); resume with --resume") }
         if json {
             try printJSON(summary)
         } else {
-            let val = (summary["val_loss"] as? Double).map { String(format: "%.4f", $0) } ?? "n/a"
-            print("done: step \(summary["step"]!), train loss \(String(format: "%.4f", summary["train_loss"] as? Double ?? .nan)), val loss \(val), checkpoint \(out)/latest")
+            let val = summary.validationLoss.map { String(format: "%.4f", $0) } ?? "n/a"
+            print("done: step \(summary.step), train loss \(summary.trainLoss.map { String(format: "%.4f", $0) } ?? "n/a"), val loss \(val), checkpoint \(summary.checkpoint)")
         }
     }
+
+    func trainingOptions(config: ModelConfiguration, processes: Int) throws -> TrainingOptions {
+        let time = context ?? config.contextLength
+        guard (1...config.contextLength).contains(time) else {
+            throw ValidationError("--context must be in 1...\(config.contextLength) (the model's context)")
+        }
+        let tokensPerStep = CheckedSize.product(batch, time, accumulate, processes)
+        let totalSteps = try maxTokens.map { tokens -> Int in
+            guard let tokensPerStep, tokensPerStep > 0 else { throw ValidationError("--batch × --context × --accumulate is too large") }
+            return max(1, tokens / tokensPerStep)
+        } ?? steps
+        var options = TrainingOptions(
+            batch: batch, time: time, microBatches: accumulate * processes,
+            schedule: LearningRateSchedule(peak: lr, minimum: minLr, warmupSteps: warmup, totalSteps: totalSteps),
+            weightDecay: weightDecay, maxGradientNorm: clip > 0 ? clip : nil, seed: seed,
+            evalInterval: evalInterval, evalBatches: evalBatches, checkpointInterval: checkpointInterval)
+        options.loopSampling = loopsSample
+        options.gradientLoops = backpropLoops
+        try options.validate(contextLength: config.contextLength)
+        return options
+    }
 }
+
+extension LoopSampling: ExpressibleByArgument {}

@@ -82,7 +82,7 @@ import Testing
             writer.add(spec.name, shape: spec.shape, floats: original.parameters.pointer + spec.offset)
         }
         try writer.write(to: directory + "/model.safetensors")
-        try CheckpointConfig(model: original.config, tokenizer: "bytes").encoded()
+        try CheckpointConfig(model: original.config, tokenizer: "bytes").encoded(path: "config.json")
             .write(to: URL(fileURLWithPath: directory + "/config.json"))
         #expect(throws: CheckpointError.missingTensor(directory + "/model.safetensors", tensor: "h.1.ln_2.bias")) {
             _ = try Checkpoint.load(from: directory, workers: workers)

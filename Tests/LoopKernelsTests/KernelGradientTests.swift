@@ -17,10 +17,10 @@ import Testing
         }
         _ = objective()
         let dx = FloatBuffer(count: n * c), dw = FloatBuffer(count: c), db = FloatBuffer(count: c)
-        let scratch = FloatBuffer(count: 2 * c * workers.threads)
+        let scratch = FloatBuffer(count: LayerNorm.scratchCount(channels: c))
         LayerNorm.backward(dinp: dx.pointer, dweight: dw.pointer, dbias: db.pointer, dout: r.pointer,
                            inp: x.pointer, weight: w.pointer, mean: mean.pointer, rstd: rstd.pointer,
-                           scratch: scratch.pointer, rows: n, channels: c, workers: workers)
+                           scratch: scratch.bufferPointer, rows: n, channels: c, workers: workers)
         for (input, gradient) in [(x, dx), (w, dw), (b, db)] {
             let result = check.directional(input: input, gradient: gradient.array, objective: objective)
             #expect(agrees(result), "\(result)")
@@ -55,7 +55,7 @@ import Testing
         let qkv = check.buffer(n * 3 * c), r = check.buffer(n * c)
         let out = FloatBuffer(count: n * c), att = FloatBuffer(count: shape.probabilityCount)
         func objective() -> Double {
-            Attention.forward(out: out.pointer, probabilities: att.pointer, qkv: qkv.pointer,
+            Attention.forward(out: out.pointer, probabilities: .keep(att.pointer), qkv: qkv.pointer,
                               shape: shape, workers: workers)
             return GradientCheck.dot(out, r)
         }

@@ -2,26 +2,88 @@ import LoopKernels
 import LoopModel
 import Testing
 
+/// The inference paths (cached decoding, batched prefill, several sequences at once, whole
+/// windows) against the training forward, which the PyTorch fixtures check.
 @Suite struct IncrementalDecoderTests {
-    @Test(arguments: [1, 3])
-    func cachedLogitsEqualFullForward(loops: Int) throws {
-        let config = try ModelConfiguration(vocabSize: 61, contextLength: 16, channels: 24, heads: 3,
-                                            layout: LoopLayout(prelude: 1, looped: 2, coda: 1, loops: 2))
-        var generator = SeededGenerator(seed: 21)
+    func model(layout: LoopLayout = LoopLayout(prelude: 1, looped: 2, coda: 1, loops: 2), injectInput: Bool = false,
+               loopEmbeddings: Int = 0, seed: UInt64 = 21) throws -> LoopGPT {
+        let config = try ModelConfiguration(vocabSize: 61, contextLength: 16, channels: 24, heads: 3, layout: layout,
+                                            injectInput: injectInput, loopEmbeddings: loopEmbeddings)
+        var generator = SeededGenerator(seed: seed)
         let model = LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
         for i in 0..<model.parameters.count { model.parameters[i] += Float(generator.nextNormal() * 0.05) }
+        return model
+    }
+
+    func fullLogits(_ model: LoopGPT, _ tokens: [Int32], loops: Int) throws -> [[Float]] {
+        try model.forward(tokens: tokens, batch: 1, time: tokens.count, loops: loops)
+        return (0..<tokens.count).map { Array(model.logits(row: $0)) }
+    }
+
+    @Test(arguments: [1, 3])
+    func cachedLogitsEqualFullForward(loops: Int) throws {
+        let m = try model()
+        var generator = SeededGenerator(seed: 5)
         let tokens = randomTokens(16, vocab: 61, generator: &generator)
-        try model.forward(tokens: tokens, batch: 1, time: 16, loops: loops)
-        let full = (0..<16).map { Array(model.logits(row: $0)) }
-        let decoder = IncrementalDecoder(model: model)
-        let cache = KVCache(config: config, loops: loops)
+        let full = try fullLogits(m, tokens, loops: loops)
+        let decoder = IncrementalDecoder(model: LanguageModel(m), loops: loops)
         for (position, token) in tokens.enumerated() {
-            let cached = Array(try decoder.step(token: token, cache: cache))
+            let cached = Array(try decoder.step(token: token))
             #expect(relativeError(cached, full[position]) < 1e-5, "position \(position)")
         }
-        #expect(throws: ModelInputError.self) { try decoder.step(token: 0, cache: cache) }
-        cache.reset()
-        #expect(relativeError(Array(try decoder.step(token: tokens[0], cache: cache)), full[0]) < 1e-5)
+        #expect(throws: ModelInputError.self) { try decoder.step(token: 0) }
+        decoder.cache.reset()
+        #expect(relativeError(Array(try decoder.step(token: tokens[0])), full[0]) < 1e-5)
+    }
+
+    @Test func prefillInChunksEqualsTokenByToken() throws {
+        let m = try model(injectInput: true, loopEmbeddings: 2)
+        var generator = SeededGenerator(seed: 6)
+        let tokens = randomTokens(16, vocab: 61, generator: &generator)
+        let full = try fullLogits(m, tokens, loops: 3)
+        for maxRows in [3, 16] {
+            let decoder = IncrementalDecoder(model: LanguageModel(m), loops: 3, maxRows: maxRows)
+            try decoder.append([SlotInput(slot: 0, tokens: Array(tokens[..<11]))])
+            #expect(relativeError(Array(decoder.logits(0)), full[10]) < 1e-5, "prefill of 11 in passes of \(maxRows)")
+            try decoder.append([SlotInput(slot: 0, tokens: Array(tokens[11...]))])
+            #expect(relativeError(Array(decoder.logits(0)), full[15]) < 1e-5)
+            #expect(decoder.cache.length == 16 && decoder.loopsPerRow == [3, 3, 3, 3, 3])
+        }
+    }
+
+    @Test func severalSequencesAtOnceEqualEachAlone() throws {
+        let m = try model()
+        let language = LanguageModel(m)
+        var generator = SeededGenerator(seed: 7)
+        let prompts = [5, 1, 9].map { randomTokens($0, vocab: 61, generator: &generator) }
+        let together = IncrementalDecoder(model: language, slots: 3)
+        try together.append(prompts.enumerated().map { SlotInput(slot: $0.offset, tokens: $0.element) })
+        for (i, prompt) in prompts.enumerated() {
+            let alone = IncrementalDecoder(model: language)
+            try alone.append([SlotInput(slot: 0, tokens: prompt)])
+            #expect(relativeError(Array(together.logits(i)), Array(alone.logits(0))) < 1e-5, "prompt \(i)")
+        }
+        // One more token for two of them, in the other order.
+        try together.append([SlotInput(slot: 2, tokens: [4]), SlotInput(slot: 0, tokens: [8])])
+        let alone = IncrementalDecoder(model: language)
+        try alone.append([SlotInput(slot: 0, tokens: prompts[0] + [8])])
+        #expect(relativeError(Array(together.logits(1)), Array(alone.logits(0))) < 1e-5)
+        #expect(together.cache.lengths == [6, 1, 10])
+        #expect(throws: ModelInputError.self) { try together.append([SlotInput(slot: 3, tokens: [1])]) }
+        #expect(throws: ModelInputError.self) { try together.append([SlotInput(slot: 0, tokens: [99])]) }
+    }
+
+    @Test func wholeWindowLossEqualsTheTrainingForward() throws {
+        let m = try model(layout: LoopLayout(looped: 2, loops: 3), injectInput: true)
+        var generator = SeededGenerator(seed: 8)
+        let tokens = randomTokens(2 * 16, vocab: 61, generator: &generator)
+        var targets = randomTokens(2 * 16, vocab: 61, generator: &generator)
+        targets[3] = -1  // masked rows are left out of both
+        targets[20] = -1
+        let training = try #require(try m.forward(tokens: tokens, targets: targets, batch: 2, time: 16, loops: 4))
+        let (sum, rows) = try LanguageModel(m).loss(tokens: tokens, targets: targets, batch: 2, time: 16, loops: 4)
+        #expect(rows == 30)
+        #expect(abs(sum / Double(rows) - Double(training)) < 1e-5)
     }
 }
 
@@ -42,13 +104,11 @@ import Testing
     }
 
     func decode(_ model: LoopGPT, _ tokens: [Int32], exit: ExitRule?, loops: Int = 6) throws -> ([[Float]], [Int]) {
-        let decoder = IncrementalDecoder(model: model)
-        let cache = KVCache(config: model.config, loops: loops)
+        let decoder = IncrementalDecoder(model: LanguageModel(model), loops: loops)
         var logits: [[Float]] = [], used: [Int] = []
         for token in tokens {
-            let (l, n) = try decoder.step(token: token, cache: cache, exit: exit)
-            logits.append(Array(l))
-            used.append(n)
+            logits.append(Array(try decoder.step(token: token, exit: exit)))
+            used += decoder.loopsPerRow
         }
         return (logits, used)
     }
@@ -78,5 +138,10 @@ import Testing
             let (again, againLoops) = try decode(m, Array(input[..<end]), exit: rule)
             #expect(again.last! == cached[end - 1] && againLoops == Array(loops[..<end]))
         }
+        // A whole window in one batched pass exits the same tokens at the same passes.
+        let decoder = IncrementalDecoder(model: LanguageModel(m), loops: 6)
+        try decoder.append([SlotInput(slot: 0, tokens: input)], exit: rule)
+        #expect(decoder.loopsPerRow == loops)
+        #expect(relativeError(Array(decoder.logits(0)), cached.last!) < 1e-5)
     }
 }

@@ -29,12 +29,20 @@ import Testing
         let file = TokenFile(path: "memory", tokens: (0..<100).map(UInt16.init), tokenizer: .bytes)
         let stream = try TokenStream(file: file, vocabSize: 256, time: 8)
         var generator = SeededGenerator(seed: 1)
-        let batch = stream.randomBatch(batch: 3, time: 8, generator: &generator)
-        #expect(batch.tokens.count == 24)
+        let batch = try stream.batch(rows: 3, time: 8, generator: &generator)
+        #expect(batch.tokens.count == 24 && batch.rows == 3 && batch.time == 8)
         for i in 0..<24 { #expect(batch.targets[i] == batch.tokens[i] + 1) }
-        let eval = stream.sequentialBatches(batch: 2, time: 8, maxBatches: nil)
-        #expect(eval.count == 6 && eval[0].tokens[0] == 0 && eval[0].tokens[8] == 8 && eval[1].tokens[0] == 16)
-        #expect(throws: DataError.self) { try TokenStream(file: file, vocabSize: 50, time: 8) }
+        // 99 (input, target) pairs: 12 windows of 8 in batches of 2, then the last 3 pairs.
+        let eval = try stream.sequentialBatches(rows: 2, time: 8, maxBatches: nil)
+        #expect(eval.count == 7 && eval[0].tokens[0] == 0 && eval[0].tokens[8] == 8 && eval[1].tokens[0] == 16)
+        #expect(eval[6].rows == 1 && eval[6].time == 3 && eval[6].tokens == [96, 97, 98] && eval[6].targets == [97, 98, 99])
+        #expect(eval.reduce(0) { $0 + $1.scoredTokens } == 99, "every token but the first is scored once")
+        #expect(try stream.sequentialBatches(rows: 2, time: 8, maxBatches: 2).count == 2)
+        // Ids outside the vocabulary are found when a window holding them is read.
+        let narrow = try TokenStream(file: file, vocabSize: 50, time: 8)
+        #expect(throws: DataError.tokenOutOfVocabulary("memory", token: 50, vocabSize: 50)) {
+            _ = try narrow.sequentialBatches(rows: 2, time: 8, maxBatches: nil)
+        }
         #expect(throws: DataError.self) { try TokenStream(file: file, vocabSize: 256, time: 100) }
     }
 

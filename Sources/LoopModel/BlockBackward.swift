@@ -1,52 +1,12 @@
 import LoopKernels
 
-/// A transformer block's forward and backward for one application:
-///   afterAttention = x + c_proj(attention(ln_1(x)))
-///   output         = afterAttention + mlp.c_proj(gelu(mlp.c_fc(ln_2(afterAttention))))
-/// Parameter gradients are accumulated (+=), so a block applied several times sums its
-/// gradients over applications with no extra code.
-struct BlockRunner {
+/// The backward of `Block.forward` for one training application. Parameter gradients are
+/// accumulated (+=), so a block applied several times sums its gradients over applications
+/// with no extra code.
+struct BlockBackward {
     let config: ModelConfiguration
     let table: ParameterTable
     let workers: Workers
-
-    func forward(
-        block: Int, input x: FloatBuffer, into act: ApplicationActivations,
-        parameters: UnsafeMutablePointer<Float>, batch: Int, time: Int
-    ) {
-        let n = batch * time, c = config.channels
-        func w(_ tensor: BlockTensor) -> UnsafeMutablePointer<Float> {
-            parameters + table.offset(block: block, tensor)
-        }
-        let shape = AttentionShape(batch: batch, time: time, channels: c, heads: config.heads)
-
-        LayerNorm.forward(out: act.ln1.pointer, mean: act.ln1Mean.pointer, rstd: act.ln1Rstd.pointer,
-                          inp: x.pointer, weight: w(.ln1Weight), bias: w(.ln1Bias),
-                          rows: n, channels: c, workers: workers)
-        Matmul.forward(out: act.qkv.pointer, inp: act.ln1.pointer, weight: w(.qkvWeight),
-                       bias: w(.qkvBias), rows: n, inChannels: c, outChannels: 3 * c,
-                       workers: workers)
-        Attention.forward(out: act.attentionOutput.pointer, probabilities: act.attention.pointer,
-                          qkv: act.qkv.pointer, shape: shape, workers: workers)
-        act.afterAttention.pointer.update(from: x.pointer, count: n * c)
-        Matmul.forward(out: act.afterAttention.pointer, inp: act.attentionOutput.pointer,
-                       weight: w(.attentionProjectionWeight), bias: w(.attentionProjectionBias),
-                       rows: n, inChannels: c, outChannels: c, accumulate: true, workers: workers)
-
-        LayerNorm.forward(out: act.ln2.pointer, mean: act.ln2Mean.pointer, rstd: act.ln2Rstd.pointer,
-                          inp: act.afterAttention.pointer, weight: w(.ln2Weight),
-                          bias: w(.ln2Bias), rows: n, channels: c, workers: workers)
-        Matmul.forward(out: act.fc.pointer, inp: act.ln2.pointer, weight: w(.fcWeight),
-                       bias: w(.fcBias), rows: n, inChannels: c, outChannels: 4 * c,
-                       workers: workers)
-        GELU.forward(out: act.fcGelu.pointer, inp: act.fc.pointer, count: n * 4 * c,
-                     workers: workers)
-        act.output.pointer.update(from: act.afterAttention.pointer, count: n * c)
-        Matmul.forward(out: act.output.pointer, inp: act.fcGelu.pointer,
-                       weight: w(.fcProjectionWeight), bias: w(.fcProjectionBias),
-                       rows: n, inChannels: 4 * c, outChannels: c, accumulate: true,
-                       workers: workers)
-    }
 
     /// On entry `acts.dResidual` holds dL/d(output); on exit dL/d(input).
     func backward(
@@ -78,7 +38,7 @@ struct BlockRunner {
         LayerNorm.backward(dinp: dResidual, dweight: g(.ln2Weight), dbias: g(.ln2Bias),
                            dout: s.dNormed.pointer, inp: act.afterAttention.pointer,
                            weight: w(.ln2Weight), mean: act.ln2Mean.pointer,
-                           rstd: act.ln2Rstd.pointer, scratch: s.layerNormScratch.pointer,
+                           rstd: act.ln2Rstd.pointer, scratch: s.layerNormScratch.bufferPointer,
                            rows: n, channels: c, workers: workers)
 
         // Attention branch.
@@ -97,7 +57,7 @@ struct BlockRunner {
         LayerNorm.backward(dinp: dResidual, dweight: g(.ln1Weight), dbias: g(.ln1Bias),
                            dout: s.dNormed.pointer, inp: x.pointer, weight: w(.ln1Weight),
                            mean: act.ln1Mean.pointer, rstd: act.ln1Rstd.pointer,
-                           scratch: s.layerNormScratch.pointer, rows: n, channels: c,
+                           scratch: s.layerNormScratch.bufferPointer, rows: n, channels: c,
                            workers: workers)
     }
 }

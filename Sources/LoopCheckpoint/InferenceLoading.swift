@@ -1,0 +1,62 @@
+import Foundation
+import LoopKernels
+import LoopModel
+
+/// Float32 copies of tensors that cannot be used in place (stored as F16 or BF16, or not
+/// 4-byte aligned in the file).
+final class TensorCopies {
+    var buffers: [FloatBuffer] = []
+}
+
+extension Checkpoint {
+    /// Loads a checkpoint for inference only: float32 tensors are used in place from the
+    /// memory-mapped file (no copy, no gradients, no optimizer state), and with a reduced
+    /// `precision` the block matrices and the head are converted once and their float32 pages
+    /// released. Every tensor's name, shape and values are checked as for `load`.
+    public static func loadLanguageModel(
+        from directory: String, precision: WeightPrecision = .float32, workers: Workers
+    ) throws -> (model: LanguageModel, config: CheckpointConfig) {
+        let (modelConfig, file) = try readConfig(from: directory)
+        let tensors = try SafeTensorsFile(path: directory + "/" + weightsFile)
+        let table = ParameterTable(modelConfig)
+        let names = try matchNames(table, in: tensors)
+        let copies = TensorCopies()
+        var pointers: [String: UnsafePointer<Float>] = [:]
+        for spec in table.tensors {
+            let stored = names[spec.name]!
+            let pointer: UnsafePointer<Float>
+            if let inPlace = try tensors.floatPointer(stored) {
+                pointer = inPlace
+            } else {
+                let copy = FloatBuffer(count: spec.count)
+                try tensors.readFloats(stored, into: copy.bufferPointer)
+                copies.buffers.append(copy)
+                pointer = UnsafePointer(copy.pointer)
+            }
+            try checkFinite(pointer, count: spec.count, tensor: spec.name, path: tensors.path)
+            pointers[spec.name] = pointer
+        }
+        if precision != .float32 {
+            let bytes = Double(ModelWeights.matrixWeights(config: modelConfig)) * precision.bytesPerWeight
+            try SystemMemory.require(Int(exactly: bytes.rounded(.up)), for: "converting \(directory) to \(precision.rawValue)",
+                                     advice: "use --weights f32, which reads the file in place")
+        }
+        let mapped = ModelWeights(config: modelConfig, table: table, owner: Owners([tensors, copies])) {
+            pointers[$0.name]!
+        }
+        let weights = mapped.converted(to: precision, workers: workers)
+        if precision != .float32 {
+            // The float32 matrices are not read again: let their pages go.
+            for spec in table.tensors where spec.shape.count == 2 && spec.name != table.wpe.name {
+                if let entry = tensors.entries[names[spec.name]!] { tensors.file.release(entry.fileRange) }
+            }
+        }
+        return (LanguageModel(weights: weights, workers: workers), file)
+    }
+}
+
+/// Keeps several owners of memory alive together.
+final class Owners {
+    let objects: [AnyObject]
+    init(_ objects: [AnyObject]) { self.objects = objects }
+}

@@ -1,0 +1,97 @@
+/// The weight matrix of a linear layer, however it is stored.
+///
+/// - `inputMajor`: float32 (in, out), Hugging Face GPT-2's Conv1D layout, as checkpoints and
+///   the trainer hold it.
+/// - `outputMajor`: float32 (out, in): the tied output head, which is the token embedding.
+/// - `bfloat16` / `int8`: reduced-precision copies for inference, (out, in) so each output
+///   is one contiguous dot product (see `ReducedPrecision`).
+public enum LinearWeights {
+    case inputMajor(UnsafePointer<Float>)
+    case outputMajor(UnsafePointer<Float>)
+    case bfloat16(UnsafePointer<UInt16>)
+    case int8(QuantizedMatrix)
+
+    /// Bytes one full read of the matrix moves, for bandwidth figures.
+    public func bytes(inputs: Int, outputs: Int) -> Int {
+        switch self {
+        case .inputMajor, .outputMajor: return 4 * inputs * outputs
+        case .bfloat16: return 2 * inputs * outputs
+        case .int8(let q): return inputs * outputs + 4 * outputs * q.groupsPerRow(inputs: inputs)
+        }
+    }
+}
+
+/// Linear layer for inference and training forward:
+/// out (N, OC) = inp (N, C) · W + bias (OC), or `out +=` that when `accumulate`.
+///
+/// Many rows go to BLAS sgemm; a few rows (decoding) are matrix–vector work, bound by how
+/// fast the weights stream from memory, and run over the workers in bands of outputs.
+public enum Linear {
+    /// At or below this many rows, float32 products run as matrix–vector work.
+    public static let vectorRows = 4
+
+    public static func forward(
+        out: UnsafeMutablePointer<Float>,  // (N, OC)
+        inp: UnsafePointer<Float>,  // (N, C)
+        weights: LinearWeights, bias: UnsafePointer<Float>?,  // (OC)
+        rows n: Int, inChannels c: Int, outChannels oc: Int,
+        accumulate: Bool = false, workers: Workers
+    ) {
+        switch weights {
+        case .inputMajor(let w):
+            if n > vectorRows {
+                Matmul.forward(out: out, inp: inp, weight: w, bias: bias, rows: n, inChannels: c,
+                               outChannels: oc, accumulate: accumulate, workers: workers)
+            } else {
+                workers.forEachChunk(oc, minPerChunk: 256) { columns, _ in
+                    for row in 0..<n {
+                        let y = out + row * oc + columns.lowerBound
+                        prepare(y, bias: bias.map { $0 + columns.lowerBound }, count: columns.count,
+                                accumulate: accumulate)
+                        BLAS.gemvTransposed(m: c, n: columns.count, a: w + columns.lowerBound, lda: oc,
+                                            x: inp + row * c, beta: 1, y: y)
+                    }
+                }
+            }
+        case .outputMajor(let w):
+            workers.forEachChunk(oc, minPerChunk: 256) { outputs, _ in
+                let band = w + outputs.lowerBound * c
+                if n > vectorRows {
+                    for row in 0..<n {
+                        prepare(out + row * oc + outputs.lowerBound, bias: bias.map { $0 + outputs.lowerBound },
+                                count: outputs.count, accumulate: accumulate)
+                    }
+                    BLAS.gemm(transposeB: true, m: n, n: outputs.count, k: c, a: inp, lda: c, b: band, ldb: c,
+                              beta: 1, c: out + outputs.lowerBound, ldc: oc)
+                } else {
+                    for row in 0..<n {
+                        let y = out + row * oc + outputs.lowerBound
+                        prepare(y, bias: bias.map { $0 + outputs.lowerBound }, count: outputs.count,
+                                accumulate: accumulate)
+                        BLAS.gemv(m: outputs.count, n: c, a: band, lda: c, x: inp + row * c, beta: 1, y: y)
+                    }
+                }
+            }
+        case .bfloat16(let w):
+            ReducedPrecision.forward(out: out, inp: inp, weights: .bfloat16(w), bias: bias, rows: n,
+                                     inChannels: c, outChannels: oc, accumulate: accumulate, workers: workers)
+        case .int8(let q):
+            ReducedPrecision.forward(out: out, inp: inp, weights: .int8(q), bias: bias, rows: n,
+                                     inChannels: c, outChannels: oc, accumulate: accumulate, workers: workers)
+        }
+    }
+
+    /// y = bias (or 0), or y += bias when accumulating into it.
+    @inline(__always)
+    static func prepare(
+        _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, count: Int, accumulate: Bool
+    ) {
+        if accumulate {
+            if let bias { for i in 0..<count { y[i] += bias[i] } }
+        } else if let bias {
+            y.update(from: bias, count: count)
+        } else {
+            y.update(repeating: 0, count: count)
+        }
+    }
+}

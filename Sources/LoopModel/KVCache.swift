@@ -1,0 +1,46 @@
+import LoopKernels
+
+/// Keys and values of every block application for the positions seen so far, for `slots`
+/// sequences at once, so each new token costs one position's work instead of the whole
+/// window's. Looped blocks get an entry per pass, as their inputs differ.
+///
+/// Memory: 2 · applications · slots · T · C floats (`KVCache.bytes`).
+public final class KVCache {
+    public let capacity: Int  // T: the model's context
+    public let slots: Int  // sequences held at once
+    public let layout: LoopLayout  // the loop count the cache was made for
+    let channels: Int
+    let keys: [FloatBuffer]  // [application] (slots, T, C)
+    let values: [FloatBuffer]  // [application] (slots, T, C)
+    /// Positions filled in each slot.
+    public internal(set) var lengths: [Int]
+
+    public init(config: ModelConfiguration, loops: Int? = nil, slots: Int = 1) {
+        capacity = config.contextLength
+        self.slots = slots
+        channels = config.channels
+        layout = config.layout.with(loops: loops ?? config.layout.loops)
+        let size = slots * config.contextLength * config.channels
+        keys = (0..<layout.effectiveDepth).map { _ in FloatBuffer(count: size) }
+        values = (0..<layout.effectiveDepth).map { _ in FloatBuffer(count: size) }
+        lengths = Array(repeating: 0, count: slots)
+    }
+
+    /// Bytes a cache of this shape holds.
+    public static func bytes(config: ModelConfiguration, loops: Int? = nil, slots: Int = 1) -> Int {
+        let depth = config.layout.with(loops: loops ?? config.layout.loops).effectiveDepth
+        return 2 * depth * slots * config.contextLength * config.channels * MemoryLayout<Float>.stride
+    }
+
+    /// Positions filled in slot 0 (single-sequence use).
+    public var length: Int { lengths[0] }
+
+    /// Empties one slot, or all of them.
+    public func reset(slot: Int? = nil) {
+        if let slot { lengths[slot] = 0 } else { lengths = Array(repeating: 0, count: slots) }
+    }
+
+    func layer(_ application: Int) -> CacheLayer {
+        CacheLayer(keys: keys[application].pointer, values: values[application].pointer, capacity: capacity)
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import LoopCheckpoint
+import LoopKernels
+import LoopModel
+
+/// The batches a run trains on and the fixed batches it validates on (none: no validation).
+public struct TrainingData {
+    public let train: any BatchSource
+    public let validation: [Batch]
+
+    public init(train: any BatchSource, validation: [Batch]) {
+        self.train = train
+        self.validation = validation
+    }
+}
+
+/// A new run: the model to build and how to train it.
+public struct NewRun {
+    public let config: ModelConfiguration
+    public let options: TrainingOptions
+    public let tokenizer: String
+
+    public init(config: ModelConfiguration, options: TrainingOptions, tokenizer: String) {
+        self.config = config
+        self.options = options
+        self.tokenizer = tokenizer
+    }
+}
+
+/// A training run in a directory: the loop of steps, validation, checkpoints (`latest` every
+/// `checkpointInterval` steps and at the end, `best` at each new lowest validation loss), the
+/// metrics log, and resumption. Reports through `onStep` and asks `shouldStop` after every
+/// step; the command line only displays and handles signals.
+///
+/// With several processes every rank runs the same session; rank 0 alone writes files and
+/// reports, validation is split over the ranks, and all stop after the same step.
+public final class TrainingSession {
+    public let directory: String
+    public let trainer: Trainer
+    public let tokenizer: String
+    public let validation: [Batch]
+    /// Called after every step with what it measured (on rank 0).
+    public var onStep: (StepMetrics) -> Void = { _ in }
+    /// Asked after every step; any rank answering yes stops every rank after that step.
+    public var shouldStop: () -> Bool = { false }
+    /// Every step of the run so far, this session's and (on rank 0) those before a resume.
+    public private(set) var history: [StepMetrics]
+    private let metrics: MetricsLog?
+    private let lock: RunLock?
+
+    public var latest: String { directory + "/latest" }
+    public var best: String { directory + "/best" }
+    public static let metricsFile = "metrics.jsonl"
+
+    private init(directory: String, trainer: Trainer, tokenizer: String, validation: [Batch],
+                 lock: RunLock?, metrics: MetricsLog?, history: [StepMetrics]) {
+        self.history = history
+        self.directory = directory
+        self.trainer = trainer
+        self.tokenizer = tokenizer
+        self.validation = validation
+        self.lock = lock
+        self.metrics = metrics
+    }
+
+    /// Memory a run of this shape needs before anything is allocated (see `TrainingMemory`).
+    static func checkMemory(_ config: ModelConfiguration, _ options: TrainingOptions) throws {
+        let memory = TrainingMemory(config: config, options: options)
+        try SystemMemory.require(memory.total, for: "training \(config.layout.summary) at batch \(options.batch) × \(options.time)",
+                                 advice: memory.advice)
+    }
+
+    /// Starts a new run in `directory`, which must not hold one. `data` gives the batches
+    /// for the run's configuration and options.
+    public static func start(
+        _ run: NewRun, in directory: String, workers: Workers, communicator: any Communicator = SingleProcess(),
+        data: (ModelConfiguration, TrainingOptions) throws -> TrainingData
+    ) throws -> TrainingSession {
+        try run.options.validate(contextLength: run.config.contextLength)
+        let lock = try prepare(directory, communicator: communicator)
+        if FileManager.default.fileExists(atPath: directory + "/latest") {
+            throw TrainingError.resume("\(directory)/latest already holds a run; pass --resume to continue it or choose another --out")
+        }
+        try checkMemory(run.config, run.options)
+        let sources = try data(run.config, run.options)
+        var generator = SeededGenerator(seed: run.options.seed)
+        let model = LoopGPT(config: run.config, generator: &generator, workers: workers)
+        let trainer = try Trainer(model: model, options: run.options, data: sources.train, generator: generator,
+                                  communicator: communicator)
+        var metrics: MetricsLog?
+        if communicator.isMain {
+            try AtomicFiles.write(to: directory + "/" + metricsFile) { _ in }  // a new run starts a new log
+            metrics = try MetricsLog(path: directory + "/" + metricsFile)
+        }
+        return TrainingSession(directory: directory, trainer: trainer, tokenizer: run.tokenizer,
+                               validation: sources.validation, lock: lock, metrics: metrics, history: [])
+    }
+
+    /// Continues the run saved in `directory/latest` with its saved options. Every rank reads
+    /// the checkpoint, so the directory must be readable by all of them.
+    public static func resume(
+        in directory: String, workers: Workers, communicator: any Communicator = SingleProcess(),
+        data: (ModelConfiguration, TrainingOptions) throws -> TrainingData
+    ) throws -> TrainingSession {
+        let lock = try prepare(directory, communicator: communicator)
+        let latest = directory + "/latest"
+        guard FileManager.default.fileExists(atPath: latest + "/" + Checkpoint.configFile) else {
+            throw TrainingError.resume("\(latest) holds no checkpoint to resume; start the run without --resume")
+        }
+        let (config, _) = try Checkpoint.readConfig(from: latest)
+        let (state, stateFile) = try TrainingState.read(directory: latest, contextLength: config.contextLength)
+        guard state.options.microBatches % communicator.size == 0 else {
+            throw TrainingError.resume("\(latest) was trained with \(state.options.microBatches) micro-batches per step over \(state.ranks) processes; \(communicator.size) processes cannot split them evenly — resume with a process count that divides \(state.options.microBatches)")
+        }
+        try checkMemory(config, state.options)
+        let (model, file) = try Checkpoint.load(from: latest, workers: workers)
+        let sources = try data(config, state.options)
+        let trainer = try Trainer(model: model, options: state.options, data: sources.train,
+                                  generator: state.generator, communicator: communicator)
+        try trainer.restore(state, file: stateFile)
+        var metrics: MetricsLog?, history: [StepMetrics] = []
+        if communicator.isMain {
+            let path = directory + "/" + metricsFile
+            try MetricsLog.truncate(path: path, afterStep: state.step)
+            if FileManager.default.fileExists(atPath: path) { history = try MetricsLog.read(path: path) }
+            metrics = try MetricsLog(path: path)
+        }
+        return TrainingSession(directory: directory, trainer: trainer, tokenizer: file.tokenizer,
+                               validation: sources.validation, lock: lock, metrics: metrics, history: history)
+    }
+
+    /// Creates the directory, finishes an interrupted checkpoint swap and locks it (rank 0).
+    private static func prepare(_ directory: String, communicator: any Communicator) throws -> RunLock? {
+        guard communicator.isMain else { return nil }
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw CheckpointError.writeFailed(directory, detail: error.localizedDescription)
+        }
+        let lock = try RunLock(directory: directory)
+        for name in ["latest", "best"] { try AtomicFiles.recover(directory + "/" + name) }
+        return lock
+    }
+
+    /// Validation loss on the first `evalBatches` fixed validation batches (nil without
+    /// validation data).
+    public func validationLoss(loops: Int? = nil) throws -> Double? {
+        guard !validation.isEmpty else { return nil }
+        return try Evaluation.run(model: trainer.inference, batches: Array(validation.prefix(trainer.options.evalBatches)),
+                                  loops: loops, communicator: trainer.communicator).loss
+    }
+
+    /// Trains to the end of the schedule, to `stopAt`, or until `shouldStop`; saves `latest`
+    /// and returns a summary.
+    public func run(stopAt: Int? = nil) throws -> RunSummary {
+        let options = trainer.options, communicator = trainer.communicator
+        let end = min(options.schedule.totalSteps, stopAt ?? .max)
+        var lastLoss = history.last?.trainLoss, lastValidation = history.last(where: { $0.validationLoss != nil })?.validationLoss
+        var stopped = false
+        while trainer.step < end && !stopped {
+            let record = try trainer.trainStep()  // throws on divergence; the last checkpoint on disk is good
+            lastLoss = record.loss
+            let step = trainer.step
+            var entry = StepMetrics(
+                step: step, tokens: step * options.tokensPerStep, trainLoss: record.loss, validationLoss: nil,
+                learningRate: Double(record.learningRate), gradientNorm: Double(record.gradientNorm),
+                tokensPerSecond: Double(options.tokensPerStep) / record.seconds, stepSeconds: record.seconds,
+                reduceSeconds: communicator.size > 1 ? record.reduceSeconds : nil, loops: record.loops)
+            let evaluate = step == options.schedule.totalSteps
+                || (options.evalInterval > 0 && step % options.evalInterval == 0)
+            if evaluate, let validation = try validationLoss() {
+                entry.validationLoss = validation
+                lastValidation = validation
+                if validation < (trainer.bestValidationLoss ?? .infinity) {
+                    trainer.bestValidationLoss = validation
+                    if communicator.isMain { try trainer.save(to: best, tokenizer: tokenizer) }
+                }
+            }
+            history.append(entry)
+            if communicator.isMain {
+                try metrics?.append(entry)
+                onStep(entry)
+            }
+            if options.checkpointInterval > 0 && step % options.checkpointInterval == 0 && communicator.isMain {
+                try trainer.save(to: latest, tokenizer: tokenizer)
+            }
+            stopped = try communicator.allReduceMax(shouldStop() ? 1 : 0) > 0
+        }
+        if communicator.isMain { try trainer.save(to: latest, tokenizer: tokenizer) }
+        try communicator.barrier()
+        return RunSummary(step: trainer.step, tokens: trainer.step * options.tokensPerStep, trainLoss: lastLoss,
+                          validationLoss: lastValidation, bestValidationLoss: trainer.bestValidationLoss,
+                          checkpoint: latest, interrupted: trainer.step < options.schedule.totalSteps,
+                          trainingSeconds: history.reduce(0) { $0 + $1.stepSeconds }, processes: communicator.size)
+    }
+}

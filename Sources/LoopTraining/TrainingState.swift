@@ -1,0 +1,70 @@
+import Foundation
+import LoopCheckpoint
+import LoopModel
+
+/// The part of a run that is not the model, saved as `training_state.safetensors` beside it:
+/// Adam moments as tensors, the rest as metadata. Everything read back is checked, so a
+/// damaged or edited file is a typed error, never a trap or a silent change of the run.
+public struct TrainingState: Sendable, Equatable {
+    public static let fileName = "training_state.safetensors"
+    static let format = "looplm-training-state"
+    public let step: Int
+    public let generator: SeededGenerator
+    public let bestValidationLoss: Double?
+    public let options: TrainingOptions
+    /// Processes of the job that saved it (1 without MPI).
+    public let ranks: Int
+
+    public init(step: Int, generator: SeededGenerator, bestValidationLoss: Double?, options: TrainingOptions, ranks: Int) {
+        self.step = step
+        self.generator = generator
+        self.bestValidationLoss = bestValidationLoss
+        self.options = options
+        self.ranks = ranks
+    }
+
+    func write(optimizer: AdamW, to path: String) throws(CheckpointError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let optionsJSON: String
+        do { optionsJSON = String(decoding: try encoder.encode(options), as: UTF8.self) } catch {
+            throw .writeFailed(path, detail: "cannot encode the training options: \(error)")
+        }
+        var metadata = ["format": Self.format, "step": String(step),
+                        "generator": generator.state.map(String.init).joined(separator: ","),
+                        "options": optionsJSON, "ranks": String(ranks)]
+        if let bestValidationLoss { metadata["best_validation_loss"] = String(bestValidationLoss) }
+        var writer = SafeTensorsWriter(metadata: metadata)
+        writer.add(AdamW.firstMomentName, shape: [optimizer.firstMoment.count], floats: optimizer.firstMoment.pointer)
+        writer.add(AdamW.secondMomentName, shape: [optimizer.secondMoment.count], floats: optimizer.secondMoment.pointer)
+        try writer.write(to: path)
+    }
+
+    /// Reads and checks the state saved in `directory` for a model of context `contextLength`.
+    public static func read(directory: String, contextLength: Int) throws -> (TrainingState, SafeTensorsFile) {
+        let path = directory + "/" + fileName
+        let file = try SafeTensorsFile(path: path)
+        let meta = file.metadata
+        func bad(_ detail: String) -> TrainingError { .resume("\(path): \(detail); cannot resume from it") }
+        guard meta["format"] == format else { throw bad("not a LoopLM training state") }
+        guard let step = meta["step"].flatMap(Int.init), step >= 0 else { throw bad("the step is missing or negative") }
+        guard let words = meta["generator"]?.split(separator: ",", omittingEmptySubsequences: false).map({ UInt64($0) }),
+            words.allSatisfy({ $0 != nil }), let generator = SeededGenerator(state: words.compactMap { $0 })
+        else { throw bad("the generator state is not four words, not all zero") }
+        guard let optionsData = meta["options"]?.data(using: .utf8) else { throw bad("the training options are missing") }
+        let options: TrainingOptions
+        do { options = try JSONDecoder().decode(TrainingOptions.self, from: optionsData) } catch {
+            throw bad("the training options do not parse")
+        }
+        do { try options.validate(contextLength: contextLength) } catch { throw bad("its options are invalid (\(error))") }
+        guard step <= options.schedule.totalSteps else { throw bad("step \(step) is past the run's \(options.schedule.totalSteps) steps") }
+        var best: Double?
+        if let text = meta["best_validation_loss"] {
+            guard let value = Double(text), value.isFinite, value >= 0 else { throw bad("the best validation loss is not a finite number") }
+            best = value
+        }
+        let ranks = meta["ranks"].map { Int($0) ?? 0 } ?? 1
+        guard ranks >= 1 else { throw bad("the process count is not a positive number") }
+        return (TrainingState(step: step, generator: generator, bestValidationLoss: best, options: options, ranks: ranks), file)
+    }
+}
