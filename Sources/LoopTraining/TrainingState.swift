@@ -1,5 +1,6 @@
 import Foundation
 import LoopCheckpoint
+import LoopKernels
 import LoopModel
 
 /// The part of a run that is not the model, saved as `training_state.safetensors` beside it:

@@ -3,39 +3,43 @@ import Dispatch
 import Foundation
 import LoopTokenizer
 import LoopTraining
+import Synchronization
 
-/// Per-file results filled by several threads.
-final class ResultSlots: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [[UInt16]?]
-    private var bytes = 0
-    private var next = 0
-    private var failure: Error?
+/// Per-file results filled by several threads, behind a mutex.
+final class ResultSlots: Sendable {
+    private struct State {
+        var slots: [[UInt16]?]
+        var bytes = 0
+        var next = 0
+        var failure: DataError?
+    }
 
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    private let state: Mutex<State>
 
+    init(count: Int) { state = Mutex(State(slots: Array(repeating: nil, count: count))) }
+
+    /// The next file to encode, or nil when all are taken or one failed.
     func nextIndex() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard failure == nil, next < slots.count else { return nil }
-        next += 1
-        return next - 1
+        state.withLock { state in
+            guard state.failure == nil, state.next < state.slots.count else { return nil }
+            state.next += 1
+            return state.next - 1
+        }
     }
 
     func store(_ ids: [UInt16], bytes count: Int, at index: Int) {
-        lock.lock()
-        slots[index] = ids
-        bytes += count
-        lock.unlock()
+        state.withLock { state in
+            state.slots[index] = ids
+            state.bytes += count
+        }
     }
 
-    func fail(_ error: Error) {
-        lock.lock()
-        if failure == nil { failure = error }
-        lock.unlock()
+    func fail(_ error: DataError) {
+        state.withLock { state in if state.failure == nil { state.failure = error } }
     }
 
-    func collect() throws -> ([[UInt16]], Int) {
+    func collect() throws(DataError) -> ([[UInt16]], Int) {
+        let (slots, bytes, failure) = state.withLock { ($0.slots, $0.bytes, $0.failure) }
         if let failure { throw failure }
         return (slots.map { $0 ?? [] }, bytes)
     }
@@ -122,13 +126,12 @@ struct PrepareCommand: ParsableCommand {
     func encodeInParallel(_ files: [String], _ tok: any Tokenizer) throws -> ([[UInt16]], Int) {
         let results = ResultSlots(count: files.count)
         DispatchQueue.concurrentPerform(iterations: min(threads, files.count)) { _ in
-            let local = tok.copy()
             while let index = results.nextIndex() {
                 guard let data = FileManager.default.contents(atPath: files[index]) else {
                     return results.fail(DataError.missingFile(files[index]))
                 }
-                var ids = local.encode(bytes: Array(data))
-                if let separator = local.documentSeparator { ids.append(separator) }
+                var ids = tok.encode(bytes: Array(data))
+                if let separator = tok.documentSeparator { ids.append(separator) }
                 guard ids.allSatisfy({ $0 <= Int(UInt16.max) }) else {
                     return results.fail(DataError.corrupt(files[index], "token ids do not fit in 16 bits"))
                 }
