@@ -14,6 +14,22 @@ public struct StepMetrics: Codable, Sendable, Equatable {
     public var reduceSeconds: Double?  // gradient all-reduce, with more than one process
     public var loops: Int
 
+    public init(
+        step: Int, tokens: Int, trainLoss: Double, validationLoss: Double?, learningRate: Double, gradientNorm: Double,
+        tokensPerSecond: Double, stepSeconds: Double, reduceSeconds: Double?, loops: Int
+    ) {
+        self.step = step
+        self.tokens = tokens
+        self.trainLoss = trainLoss
+        self.validationLoss = validationLoss
+        self.learningRate = learningRate
+        self.gradientNorm = gradientNorm
+        self.tokensPerSecond = tokensPerSecond
+        self.stepSeconds = stepSeconds
+        self.reduceSeconds = reduceSeconds
+        self.loops = loops
+    }
+
     enum CodingKeys: String, CodingKey {
         case step, tokens, loops
         case trainLoss = "train_loss", validationLoss = "val_loss", learningRate = "lr", gradientNorm = "grad_norm"

@@ -43,10 +43,13 @@ public final class TrainingSession {
     public var onStep: (StepMetrics) -> Void = { _ in }
     /// Asked after every step; any rank answering yes stops every rank after that step.
     public var shouldStop: () -> Bool = { false }
+    /// Things a person resuming the run should know (printed by the command line).
+    public private(set) var notices: [String] = []
     /// Every step of the run so far, this session's and (on rank 0) those before a resume.
     public private(set) var history: [StepMetrics]
     private let metrics: MetricsLog?
-    private let lock: RunLock?
+    /// Held from `start`/`resume` until `run` returns (and again during any later `run`).
+    private var lock: RunLock?
 
     public var latest: String { directory + "/latest" }
     public var best: String { directory + "/best" }
@@ -125,8 +128,15 @@ public final class TrainingSession {
             if FileManager.default.fileExists(atPath: path) { history = try MetricsLog.read(path: path) }
             metrics = try MetricsLog(path: path)
         }
-        return TrainingSession(directory: directory, trainer: trainer, tokenizer: file.tokenizer,
-                               validation: sources.validation, lock: lock, metrics: metrics, history: history)
+        let session = TrainingSession(directory: directory, trainer: trainer, tokenizer: file.tokenizer,
+                                      validation: sources.validation, lock: lock, metrics: metrics, history: history)
+        if let saved = state.threads, saved != workers.threads {
+            session.notices.append("\(latest) was trained with --threads \(saved); continuing with \(workers.threads) threads is correct, but matrix products split differently round differently, so the weights will not be bit-identical to an uninterrupted run (resume with --threads \(saved) for that)")
+        }
+        if state.ranks != communicator.size {
+            session.notices.append("\(latest) was trained by \(state.ranks) process(es); \(communicator.size) now share the same \(state.options.microBatches) micro-batches per step, so the run continues correctly, within rounding of an uninterrupted one")
+        }
+        return session
     }
 
     /// Creates the directory, finishes an interrupted checkpoint swap and locks it (rank 0).
@@ -152,6 +162,8 @@ public final class TrainingSession {
     /// and returns a summary.
     public func run(stopAt: Int? = nil) throws -> RunSummary {
         let options = trainer.options, communicator = trainer.communicator
+        if communicator.isMain && lock == nil { lock = try RunLock(directory: directory) }
+        defer { lock = nil }
         let end = min(options.schedule.totalSteps, stopAt ?? .max)
         var lastLoss = history.last?.trainLoss, lastValidation = history.last(where: { $0.validationLoss != nil })?.validationLoss
         var stopped = false

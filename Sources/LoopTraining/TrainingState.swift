@@ -15,8 +15,15 @@ public struct TrainingState: Sendable, Equatable {
     public let options: TrainingOptions
     /// Processes of the job that saved it (1 without MPI).
     public let ranks: Int
+    /// Kernel threads per process: matrix products split over another count round differently,
+    /// so a run resumed with other threads continues correctly but not bit for bit.
+    public let threads: Int?
 
-    public init(step: Int, generator: SeededGenerator, bestValidationLoss: Double?, options: TrainingOptions, ranks: Int) {
+    public init(
+        step: Int, generator: SeededGenerator, bestValidationLoss: Double?, options: TrainingOptions, ranks: Int,
+        threads: Int?
+    ) {
+        self.threads = threads
         self.step = step
         self.generator = generator
         self.bestValidationLoss = bestValidationLoss
@@ -34,6 +41,7 @@ public struct TrainingState: Sendable, Equatable {
         var metadata = ["format": Self.format, "step": String(step),
                         "generator": generator.state.map(String.init).joined(separator: ","),
                         "options": optionsJSON, "ranks": String(ranks)]
+        if let threads { metadata["threads"] = String(threads) }
         if let bestValidationLoss { metadata["best_validation_loss"] = String(bestValidationLoss) }
         var writer = SafeTensorsWriter(metadata: metadata)
         writer.add(AdamW.firstMomentName, shape: [optimizer.firstMoment.count], floats: optimizer.firstMoment.pointer)
@@ -66,6 +74,9 @@ public struct TrainingState: Sendable, Equatable {
         }
         let ranks = meta["ranks"].map { Int($0) ?? 0 } ?? 1
         guard ranks >= 1 else { throw bad("the process count is not a positive number") }
-        return (TrainingState(step: step, generator: generator, bestValidationLoss: best, options: options, ranks: ranks), file)
+        let threads = meta["threads"].map { Int($0) ?? 0 }
+        guard (threads ?? 1) >= 1 else { throw bad("the thread count is not a positive number") }
+        return (TrainingState(step: step, generator: generator, bestValidationLoss: best, options: options, ranks: ranks,
+                              threads: threads), file)
     }
 }

@@ -88,6 +88,7 @@ struct TrainCommand: ParsableCommand {
             session = try TrainingSession.start(NewRun(config: config, options: options, tokenizer: tokenizer.rawValue),
                                                 in: out, workers: workers, communicator: job.communicator, data: load)
         }
+        if job.communicator.isMain { for notice in session.notices { printError("note: " + notice) } }
         if session.validation.isEmpty && job.communicator.isMain {
             printError("warning: \(data)/val.bin is missing; training without validation (no OUT/best)")
         }
