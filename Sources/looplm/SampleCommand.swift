@@ -50,11 +50,12 @@ struct SampleCommand: ParsableCommand {
 
     struct Output: Codable {
         let prompt: String
+        let promptIds: [Int]
         let text: String
         let ids: [Int]
         let loops: Int
         let meanLoops: Double?
-        enum CodingKeys: String, CodingKey { case prompt, text, ids, loops, meanLoops = "mean_loops" }
+        enum CodingKeys: String, CodingKey { case prompt, text, ids, loops, promptIds = "prompt_ids", meanLoops = "mean_loops" }
     }
 
     func run() throws {
@@ -87,8 +88,9 @@ struct SampleCommand: ParsableCommand {
             if let meanLoops { printError(String(format: "mean %.2f loops/token (at most %d)", meanLoops, loops ?? 0)) }
             return
         }
-        let outputs = zip(texts, result.tokens).map { prompt, ids in
-            Output(prompt: String(decoding: prompt, as: UTF8.self), text: loaded.tokenizer.decode(ids), ids: ids,
+        let outputs = texts.indices.map { i in
+            Output(prompt: String(decoding: texts[i], as: UTF8.self), promptIds: encoded[i].map(Int.init),
+                   text: loaded.tokenizer.decode(result.tokens[i]), ids: result.tokens[i],
                    loops: loops ?? model.config.layout.loops, meanLoops: meanLoops)
         }
         if json {

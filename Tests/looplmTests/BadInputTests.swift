@@ -106,3 +106,68 @@ import Testing
         }
     }
 }
+
+/// Flags and inputs that trapped or were silently accepted before: each is a clear error now,
+/// and the few that were wrong results are right.
+@Suite(.serialized) struct FlagAndInputTests {
+    let root = temporaryDirectory("flags")
+
+    func trainedModel() throws -> (checkpoint: String, data: String) {
+        let data = try preparedCorpus(in: root)
+        let out = root + "/run"
+        if !FileManager.default.fileExists(atPath: out + "/latest") {
+            let trained = try Looplm.run(["train", "--data", data, "--out", out, "--preset", "tiny", "--steps", "2",
+                                          "--batch", "2", "--context", "16"])
+            #expect(trained.status == 0, "\(trained.stderr)")
+        }
+        return (out + "/latest", data)
+    }
+
+    @Test func flagsOutOfRangeAreErrorsNotTraps() throws {
+        let (checkpoint, data) = try trainedModel()
+        let cases: [([String], String)] = [
+            (["info", "tiny", "--time", "0"], "--time"), (["info", "tiny", "--time", "1000000000000"], "--time"),
+            (["info", "tiny", "--time=-1"], "--time"),
+            (["eval", checkpoint, "--data", data + "/val.bin", "--max-batches=-1"], "--max-batches"),
+            (["eval", checkpoint, "--data", data + "/val.bin", "--max-batches", "0"], "--max-batches"),
+            (["train", "--data", data, "--out", root + "/w", "--width", "1000000000"], "width"),
+            (["train", "--data", data, "--out", root + "/l", "--loops-sample", "lognormal-poisson:nan"], "loops-sample"),
+            (["train", "--data", data, "--out", root + "/u", "--loops-sample", "uniform:5-3"], "loops-sample"),
+            (["sample", checkpoint, "--top-k", "0"], "--top-k"), (["sample", checkpoint, "--top-k=-5"], "--top-k"),
+            (["sample", checkpoint, "--loops", "1000000"], "--loops"),
+            (["eval", checkpoint, "--data", data + "/val.bin", "--loops", "10000000"], "--loops"),
+        ]
+        for (arguments, word) in cases {
+            let result = try Looplm.run(arguments)
+            #expect(result.status != 0 && result.status != 134 && result.status != 132, "\(arguments): status \(result.status)")
+            #expect(result.stderr.contains(word), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error"), "\(arguments)")
+        }
+    }
+
+    /// Every token of a file is scored: whole windows, then a last shorter one.
+    @Test func evalScoresTheWholeFile() throws {
+        let (checkpoint, _) = try trainedModel()
+        let text = String(repeating: "the king shall speak of love. ", count: 100)  // 3000 bytes
+        try text.write(toFile: root + "/eval.txt", atomically: true, encoding: .utf8)
+        let result = try Looplm.run(["eval", checkpoint, "--data", root + "/eval.txt", "--context", "64", "--batch", "4", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(json(result.stdout)["tokens"] as? Int == 2999)
+    }
+
+    /// The bytes tokenizer sees a prompt's bytes as given, invalid UTF-8 included.
+    @Test func promptBytesReachTheBytesTokenizerRaw() throws {
+        let (checkpoint, _) = try trainedModel()
+        let result = try Looplm.runShell(#""$LOOPLM" sample "\#(checkpoint)" --prompt "$(printf 'A\377B')" --tokens 1 --json --threads 1"#)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(json(result.stdout)["prompt_ids"] as? [Int] == [65, 255, 66])
+    }
+
+    @Test func aMissingValidationFileIsAnnounced() throws {
+        let data = try preparedCorpus(in: temporaryDirectory("noval"))
+        try FileManager.default.removeItem(atPath: data + "/val.bin")
+        let result = try Looplm.run(["train", "--data", data, "--out", root + "/noval", "--preset", "tiny", "--steps", "1",
+                                     "--batch", "2", "--context", "16", "--json"])
+        #expect(result.status == 0 && result.stderr.contains("val.bin is missing"), "\(result.stderr)")
+    }
+}

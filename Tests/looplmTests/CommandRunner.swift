@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the real `looplm` binary built beside the test bundle.
 struct CommandResult {
@@ -8,18 +9,16 @@ struct CommandResult {
 }
 
 enum Looplm {
+    /// The binary built beside this test bundle: the one just built, never one on PATH.
     static let binary: String = {
-        var candidates: [String] = []
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = runner.deletingLastPathComponent()
-        for _ in 0..<4 {
-            candidates.append(directory.appendingPathComponent("looplm").path)
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = bundle.deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("looplm").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        candidates += ["release", "debug"].map { root.appendingPathComponent(".build/\($0)/looplm").path }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "looplm"
+        preconditionFailure("no looplm binary beside \(bundle.path); build it with the tests (scripts/test.sh does)")
     }()
 
     @discardableResult
@@ -41,6 +40,22 @@ enum Looplm {
         return CommandResult(status: process.terminationStatus, stdout: outData.text(), stderr: errData.text())
     }
 
+    /// Runs `looplm` through /bin/sh, so arguments can hold bytes Swift strings cannot (the
+    /// script's `$(printf …)` makes them).
+    static func runShell(_ script: String) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        process.environment = (ProcessInfo.processInfo.environment).merging(["LOOPLM": binary]) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let outData = DataCollector(out.fileHandleForReading), errData = DataCollector(err.fileHandleForReading)
+        try process.run()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, stdout: outData.text(), stderr: errData.text())
+    }
+
     static func takesThreads(_ arguments: [String]) -> Bool {
         guard let command = arguments.first else { return false }
         return ["train", "eval", "sample", "bench"].contains(command) && !arguments.contains("--threads")
@@ -48,20 +63,21 @@ enum Looplm {
 }
 
 /// Reads a pipe to the end on a background thread (so a full pipe never blocks the child).
-final class DataCollector: @unchecked Sendable {
-    private var data = Data()
+final class DataCollector: Sendable {
+    private let data = Mutex(Data())
     private let done = DispatchSemaphore(value: 0)
 
     init(_ handle: FileHandle) {
         Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
+            let read = handle.readDataToEndOfFile()
+            data.withLock { $0 = read }
             done.signal()
         }
     }
 
     func text() -> String {
         done.wait()
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: data.withLock { $0 }, as: UTF8.self)
     }
 }
 
