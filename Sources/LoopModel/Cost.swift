@@ -7,10 +7,13 @@ public struct ModelCost: Sendable, Equatable {
     /// Training FLOPs per token: forward + backward ≈ 3 × forward.
     public var trainingFlopsPerToken: Double { 3 * forwardFlopsPerToken }
 
-    public init(config: ModelConfiguration, time: Int? = nil) {
+    /// The cost at sequence length `time` (default: the context) and `loops` passes (default:
+    /// the configured count).
+    public init(config: ModelConfiguration, time: Int? = nil, loops: Int? = nil) {
         let c = Double(config.channels), t = Double(time ?? config.contextLength)
         let perApplication = 24 * c * c + 4 * t * c
-        forwardFlopsPerToken = Double(config.layout.effectiveDepth) * perApplication
+        let depth = config.layout.with(loops: loops ?? config.layout.loops).effectiveDepth
+        forwardFlopsPerToken = Double(depth) * perApplication
             + 2 * c * Double(config.paddedVocabSize)
     }
 }

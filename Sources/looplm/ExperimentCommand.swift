@@ -10,17 +10,18 @@ import LoopTraining
 struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
-        abstract: "Train and compare a suite of models (\(ExperimentSuite.names.joined(separator: ", "))).",
+        abstract: "Train and compare a suite of models (\((ExperimentSuite.names + ReasoningSuite.names).joined(separator: ", "))).",
         discussion: """
             Writes OUT/table.md, OUT/table.csv, OUT/results.json, OUT/plots/*.svg and, per run, \
             OUT/runs/MODEL-seedS/{latest,best,metrics.jsonl,result.json}. Ctrl-C stops the current \
-            run at a step boundary; the same command continues the suite.
+            run at a step boundary; the same command continues the suite. The reasoning suites \
+            generate their own problems and need no --data.
             """)
 
-    @Option(help: "Suite: \(ExperimentSuite.names.joined(separator: ", ")).")
+    @Option(help: "Suite: \((ExperimentSuite.names + ReasoningSuite.names).joined(separator: ", ")).")
     var suite: String
-    @Option(help: "Token files from `looplm prepare` (GPT-2 tokens for paper, bytes otherwise).")
-    var data: String
+    @Option(help: "Token files from `looplm prepare` (GPT-2 tokens for paper, bytes otherwise; not for reasoning).")
+    var data: String?
     @Option(help: "Output folder.")
     var out: String
     @Option(help: "Seeds per model (reported as mean ± standard deviation).")
@@ -38,6 +39,8 @@ struct ExperimentCommand: ParsableCommand {
 
     func run() throws {
         let job = try Job.start()
+        if ReasoningSuite.names.contains(suite) { return try runReasoning(job) }
+        guard let data else { throw ValidationError("--suite \(suite) trains on token files: give --data DIR") }
         let suite = try ExperimentSuite.named(suite, steps: steps)
         let runner = ExperimentRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
                                       communicator: job.communicator)
@@ -66,5 +69,31 @@ struct ExperimentCommand: ParsableCommand {
             return
         }
         print(ExperimentTable.markdown(outcome.results))
+    }
+
+    func runReasoning(_ job: Job) throws {
+        let suite = try ReasoningSuite.named(suite, steps: steps)
+        let runner = ReasoningRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
+                                     communicator: job.communicator)
+        let stop = StopSignal()
+        var progress: (name: String, bar: Progress)?
+        runner.onMessage = printError
+        runner.onStep = { name, metrics in
+            if progress?.name != name {
+                progress?.bar.finish()
+                let setup = suite.setups.first { name.hasPrefix($0.task.name + "-") }
+                progress = (name, Progress(totalSteps: setup?.options.schedule.totalSteps ?? metrics.step))
+            }
+            progress?.bar.update(metrics)
+        }
+        runner.shouldStop = { stop.requested }
+        if job.communicator.isMain {
+            printError("experiment \(suite.name): \(suite.summary); \(suite.setups.count) tasks × \(suite.models.count) models × \(seeds) seeds")
+        }
+        let outcome = try runner.run()
+        progress?.bar.finish()
+        guard job.communicator.isMain else { return }
+        if !outcome.complete { return printError("suite stopped; run the same command to continue") }
+        print(ReasoningReport(suite: suite, results: outcome.results).markdown())
     }
 }

@@ -1,0 +1,52 @@
+import LoopKernels
+import LoopModel
+
+/// Exact-match accuracy: a question is solved when every answer token is the model's most
+/// likely next token given the tokens before it, which is exactly when greedy decoding writes
+/// the whole answer.
+public enum ReasoningEvaluation {
+    /// Problems per forward pass.
+    static let chunk = 128
+
+    /// Questions solved and asked, over `problems`, at `loops`.
+    public static func accuracy(
+        model: LanguageModel, task: any ReasoningTask, problems: [Problem], loops: Int?
+    ) throws -> (solved: Int, asked: Int) {
+        let time = problems.map { $0.tokens.count - 1 }.max() ?? 1
+        let v = model.config.vocabSize
+        var solved = 0, asked = 0
+        var start = 0
+        while start < problems.count {
+            let part = Array(problems[start..<min(start + chunk, problems.count)])
+            let batch = task.batch(part, time: time)
+            let logits = try model.logits(tokens: batch.tokens, batch: batch.rows, time: time, loops: loops)
+            for (row, problem) in part.enumerated() {
+                for question in problem.questions {
+                    asked += 1
+                    let right = question.positions.allSatisfy { position in
+                        let base = (row * time + position - 1) * v
+                        var best = 0
+                        for id in 1..<v where logits[base + id] > logits[base + best] { best = id }
+                        return Int32(best) == problem.tokens[position]
+                    }
+                    if right { solved += 1 }
+                }
+            }
+            start += chunk
+        }
+        return (solved, asked)
+    }
+
+    /// Held-out problems of one difficulty, the same for every model: drawn from a generator
+    /// seeded by the difficulty alone, apart from the training stream.
+    public static func heldOut(task: any ReasoningTask, difficulty: Int, questions: Int, seed: UInt64) -> [Problem] {
+        var generator = SeededGenerator(seed: seed &+ 0x9E37_79B9 &* UInt64(difficulty))
+        var problems: [Problem] = [], asked = 0
+        while asked < questions {
+            let problem = task.problem(difficulty: difficulty, generator: &generator)
+            problems.append(problem)
+            asked += problem.questions.count
+        }
+        return problems
+    }
+}

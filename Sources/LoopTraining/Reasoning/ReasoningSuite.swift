@@ -1,0 +1,107 @@
+import LoopModel
+
+/// One task of the reasoning suite: what it trains on and what it is tested on.
+public struct ReasoningSetup: Sendable {
+    public let task: any ReasoningTask
+    /// Trained on difficulties 1...trainedDifficulty.
+    public let trainedDifficulty: Int
+    /// Tested on these, harder ones included (test-time extrapolation).
+    public let evaluatedDifficulties: [Int]
+    public let options: TrainingOptions
+    public let channels: Int
+    public let heads: Int
+
+    public func config(_ layout: LoopLayout) throws(ConfigurationError) -> ModelConfiguration {
+        let longest = task.sequenceLength(maximumDifficulty: evaluatedDifficulties.max() ?? trainedDifficulty)
+        return try ModelConfiguration(vocabSize: task.vocabularySize, contextLength: longest, channels: channels,
+                                      heads: heads, layout: layout)
+    }
+}
+
+/// A layout of the suite: k blocks once, kL blocks once, k blocks looped L times, and the same
+/// looped model trained at random depth.
+public struct ReasoningModel: Sendable {
+    public let name: String
+    public let role: String
+    public let layout: LoopLayout
+    public let loopSampling: LoopSampling?
+}
+
+/// Where loops pay: tasks that need several sequential steps, where a k-block model looped L
+/// times can be compared with k and kL unshared blocks at equal width (Saunshi et al. 2025).
+public struct ReasoningSuite: Sendable {
+    public let name: String
+    public let summary: String
+    public let setups: [ReasoningSetup]
+    public let models: [ReasoningModel]
+    /// Held-out questions per difficulty (and per loop count).
+    public let questionsPerDifficulty: Int
+    /// Looped models are evaluated at 1…(this × trained) loops.
+    public let sweepFactor: Int
+
+    public static let names = ["reasoning", "mini-reasoning"]
+    /// Seed of the held-out problems (the same for every model and seed).
+    public static let evaluationSeed: UInt64 = 77
+
+    public static func named(_ name: String, steps: Int? = nil) throws(ConfigurationError) -> ReasoningSuite {
+        switch name {
+        case "reasoning": return standard(steps: steps)
+        case "mini-reasoning": return mini(steps: steps ?? 4)
+        default: throw .unknownPreset(name, known: names)
+        }
+    }
+
+    static func models(blocks k: Int, loops l: Int) -> [ReasoningModel] {
+        [ReasoningModel(name: "\(k)x1", role: "shallow: \(k) blocks once", layout: LoopLayout(looped: k), loopSampling: nil),
+         ReasoningModel(name: "\(k * l)x1", role: "deep: \(k * l) unshared blocks", layout: LoopLayout(looped: k * l), loopSampling: nil),
+         ReasoningModel(name: "\(k)x\(l)", role: "looped: \(k) blocks × \(l) loops", layout: LoopLayout(looped: k, loops: l),
+                        loopSampling: nil),
+         ReasoningModel(name: "\(k)x\(l)-random", role: "looped, trained at loops drawn from 2...\(2 * l - 2)",
+                        layout: LoopLayout(looped: k, loops: l), loopSampling: .uniform(minimum: 2, maximum: 2 * l - 2))]
+    }
+
+    static func options(batch: Int, steps: Int, lr: Float, time: Int) -> TrainingOptions {
+        TrainingOptions(batch: batch, time: time, microBatches: 1,
+                        schedule: LearningRateSchedule(peak: lr, minimum: lr / 10, warmupSteps: max(1, steps / 20), totalSteps: steps),
+                        weightDecay: 0, seed: 1337, evalInterval: max(steps / 10, 1), evalBatches: 2,
+                        checkpointInterval: max(steps / 4, 1))
+    }
+
+    static func setup(
+        _ task: any ReasoningTask, trained: Int, evaluated: [Int], steps: Int, batch: Int, lr: Float, width: Int, heads: Int
+    ) -> ReasoningSetup {
+        ReasoningSetup(task: task, trainedDifficulty: trained, evaluatedDifficulties: evaluated,
+                       options: options(batch: batch, steps: steps, lr: lr,
+                                        time: task.sequenceLength(maximumDifficulty: evaluated.max()!) - 1),
+                       channels: width, heads: heads)
+    }
+
+    static func standard(steps: Int?) -> ReasoningSuite {
+        ReasoningSuite(
+            name: "reasoning", summary: "variable chains, p-hop induction and addition: 2×1, 8×1, 2×4 and 2×4 at random depth",
+            setups: [
+                setup(VariableChains(), trained: 4, evaluated: [1, 2, 3, 4, 5, 6, 8], steps: steps ?? 3000, batch: 64,
+                      lr: 1e-3, width: 128, heads: 4),
+                setup(PHopInduction(), trained: 4, evaluated: [1, 2, 3, 4, 5, 6], steps: steps ?? 3000, batch: 64,
+                      lr: 1e-3, width: 128, heads: 4),
+                setup(Addition(), trained: 6, evaluated: [1, 2, 3, 4, 5, 6, 7, 8], steps: steps ?? 3000, batch: 64,
+                      lr: 1e-3, width: 128, heads: 4),
+            ],
+            models: models(blocks: 2, loops: 4), questionsPerDifficulty: 1024, sweepFactor: 2)
+    }
+
+    /// The suite's structure at toy size, for tests.
+    static func mini(steps: Int) -> ReasoningSuite {
+        ReasoningSuite(
+            name: "mini-reasoning", summary: "the reasoning suite at toy size (tests)",
+            setups: [
+                setup(VariableChains(variables: 6, constants: 3, statements: 6, questionsPerSequence: 2), trained: 2,
+                      evaluated: [1, 2, 3], steps: steps, batch: 4, lr: 1e-3, width: 16, heads: 2),
+                setup(PHopInduction(alphabet: 3, length: 10, maxHops: 3), trained: 2, evaluated: [1, 2, 3], steps: steps,
+                      batch: 4, lr: 1e-3, width: 16, heads: 2),
+                setup(Addition(maxDigits: 3), trained: 2, evaluated: [1, 2, 3], steps: steps, batch: 4, lr: 1e-3,
+                      width: 16, heads: 2),
+            ],
+            models: models(blocks: 1, loops: 2), questionsPerDifficulty: 16, sweepFactor: 2)
+    }
+}
