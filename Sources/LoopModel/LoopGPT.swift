@@ -37,16 +37,7 @@ public final class LoopGPT {
     /// projections N(0, 0.02/√(2·applications)), LayerNorm weights 1, biases 0.
     /// Padded vocabulary rows stay 0.
     public func initialise(generator: inout SeededGenerator) {
-        parameters.zero()
-        for spec in table.tensors {
-            let p = parameters.pointer + spec.offset
-            switch spec.initialisation {
-            case .zeros: break
-            case .ones: p.update(repeating: 1, count: spec.count)
-            case .normal(let std):
-                for i in 0..<spec.count { p[i] = Float(generator.nextNormal() * std) }
-            }
-        }
+        table.initialise(parameters, generator: &generator)
     }
 
     public func zeroGradients() { gradients.zero() }

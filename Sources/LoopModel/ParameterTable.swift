@@ -1,3 +1,5 @@
+import LoopKernels
+
 /// The tensors of a block, in Hugging Face GPT-2's names and Conv1D [in, out] layout.
 public enum BlockTensor: Int, CaseIterable, Sendable {
     case ln1Weight, ln1Bias
@@ -136,4 +138,18 @@ public struct ParameterTable: Sendable {
 
     /// nanoGPT's "non-embedding" count: position embeddings left out.
     public var parameterCountWithoutPositions: Int { parameterCount - wpe.count }
+
+    /// GPT-2's initialisation of a buffer laid out by this table, drawn from `generator`.
+    public func initialise(_ parameters: FloatBuffer, generator: inout SeededGenerator) {
+        parameters.zero()
+        for spec in tensors {
+            let p = parameters.pointer + spec.offset
+            switch spec.initialisation {
+            case .zeros: break
+            case .ones: p.update(repeating: 1, count: spec.count)
+            case .normal(let std):
+                for i in 0..<spec.count { p[i] = Float(generator.nextNormal() * std) }
+            }
+        }
+    }
 }

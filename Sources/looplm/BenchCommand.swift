@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoopCheckpoint
 import LoopKernels
 import LoopModel
 import LoopTraining
@@ -27,6 +28,17 @@ struct BenchCommand: ParsableCommand {
     var seed: UInt64 = 1337
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
+    @Flag(help: "Benchmark inference instead: load, prefill, decode, bandwidth, batched generation.")
+    var generate = false
+    @Option(help: "With --generate: a checkpoint to load (default: the preset with random weights).")
+    var checkpoint: String?
+    @OptionGroup var precision: PrecisionOption
+    @Option(help: "With --generate: prompt tokens prefilled in one pass.")
+    var promptTokens = 512
+    @Option(help: "With --generate: tokens decoded.")
+    var tokens = 128
+    @Option(help: "With --generate: batch sizes of batched generation, comma separated.")
+    var batches = "1,8,32"
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -68,7 +80,34 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    func runGenerate() throws {
+        let workers = compute.workers
+        let start = GenerationBenchmark.now()
+        let model: LanguageModel
+        if let checkpoint {
+            model = try Checkpoint.loadLanguageModel(from: checkpoint, precision: precision.weights, workers: workers).model
+        } else {
+            var config = try Preset.named(preset).configuration()
+            if let loops { config = try config.with(loops: loops) }
+            let table = ParameterTable(config), parameters = FloatBuffer(count: table.totalCount)
+            var generator = SeededGenerator(seed: seed)
+            table.initialise(parameters, generator: &generator)
+            let weights = ModelWeights(config: config, table: table, parameters: parameters)
+            model = LanguageModel(weights: weights.converted(to: precision.weights, workers: workers), workers: workers)
+        }
+        let loadSeconds = GenerationBenchmark.now() - start
+        let sizes = batches.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 && $0 <= 1024 }
+        guard tokens >= 1, promptTokens >= 1, tokens < model.config.contextLength else {
+            throw ValidationError("--tokens must be in 1..<\(model.config.contextLength) and --prompt-tokens ≥ 1")
+        }
+        let report = try GenerationBenchmark(model: model, precision: precision.weights, loadSeconds: loadSeconds,
+                                             promptTokens: promptTokens, newTokens: tokens, batches: sizes).run()
+        if json { return try printJSON(report) }
+        print(GenerationBenchmark.describe(report))
+    }
+
     func run() throws {
+        if generate { return try runGenerate() }
         let job = try Job.start()
         var config = try Preset.named(preset).configuration()
         if let loops { config = try config.with(loops: loops) }

@@ -87,6 +87,30 @@ import Testing
     }
 }
 
+/// Reduced-precision weights against float32, through every inference path.
+@Suite struct ReducedPrecisionModelTests {
+    @Test(arguments: [(WeightPrecision.bfloat16, 0.01), (.int8, 0.03)])
+    func logitsStayWithinTolerance(precision: WeightPrecision, tolerance: Double) throws {
+        let config = try ModelConfiguration(vocabSize: 97, contextLength: 16, channels: 64, heads: 4,
+                                            layout: LoopLayout(prelude: 1, looped: 1, coda: 1, loops: 3))
+        var generator = SeededGenerator(seed: 12)
+        let model = LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
+        let tokens = randomTokens(16, vocab: 97, generator: &generator)
+        let exact = try LanguageModel(model).logits(tokens: tokens, batch: 1, time: 16)
+        let reduced = LanguageModel(weights: model.weights.converted(to: precision, workers: model.workers), workers: model.workers)
+        let approximate = try reduced.logits(tokens: tokens, batch: 1, time: 16)
+        let error = relativeError(approximate, exact)
+        #expect(error < tolerance, "\(precision): relative error \(error)")
+        #expect(error > 0, "the weights really were converted")
+        // The cached decoder on reduced weights gives what the whole-window pass gives.
+        let decoder = IncrementalDecoder(model: reduced)
+        for (position, token) in tokens.enumerated() {
+            let cached = Array(try decoder.step(token: token))
+            #expect(relativeError(cached, Array(approximate[(position * 97)..<((position + 1) * 97)])) < 1e-4)
+        }
+    }
+}
+
 @Suite struct AdaptiveExitTests {
     func model() throws -> LoopGPT {
         let config = try ModelConfiguration(vocabSize: 61, contextLength: 16, channels: 24, heads: 3,

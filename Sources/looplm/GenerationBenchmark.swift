@@ -1,0 +1,133 @@
+import Dispatch
+import Foundation
+import LoopCheckpoint
+import LoopKernels
+import LoopModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `looplm bench --generate`: inference figures on this machine: load time and time to first
+/// token, prefill and decode speed, bytes read per token against the measured memory
+/// bandwidth, batched generation throughput and peak memory.
+struct GenerationBenchmark {
+    let model: LanguageModel
+    let precision: WeightPrecision
+    let loadSeconds: Double
+    let promptTokens: Int
+    let newTokens: Int
+    let batches: [Int]
+
+    struct Throughput: Codable {
+        let batch: Int
+        let tokensPerSecond: Double
+        enum CodingKeys: String, CodingKey { case batch, tokensPerSecond = "tokens_per_second" }
+    }
+
+    struct Report: Codable {
+        let layout: String, weights: String, parameters: Int, threads: Int, cpu: String
+        let loadSeconds: Double, firstTokenSeconds: Double
+        let prefillTokens: Int, prefillTokensPerSecond: Double
+        let decodeTokensPerSecond: Double, bytesPerToken: Double, achievedBytesPerSecond: Double
+        let bandwidthBytesPerSecond: Double, fractionOfBandwidth: Double, ceilingTokensPerSecond: Double
+        let batched: [Throughput]
+        let peakResidentBytes: Int
+        enum CodingKeys: String, CodingKey {
+            case layout, weights, parameters, threads, cpu, batched
+            case loadSeconds = "load_seconds", firstTokenSeconds = "first_token_seconds"
+            case prefillTokens = "prefill_tokens", prefillTokensPerSecond = "prefill_tokens_per_second"
+            case decodeTokensPerSecond = "decode_tokens_per_second", bytesPerToken = "bytes_per_token"
+            case achievedBytesPerSecond = "achieved_bytes_per_second", bandwidthBytesPerSecond = "bandwidth_bytes_per_second"
+            case fractionOfBandwidth = "fraction_of_bandwidth", ceilingTokensPerSecond = "ceiling_tokens_per_second"
+            case peakResidentBytes = "peak_resident_bytes"
+        }
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    func tokens(_ count: Int, seed: UInt64) -> [Int32] {
+        var generator = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in Int32(generator.next() % UInt64(model.config.vocabSize)) }
+    }
+
+    /// Weight bytes one decoded token reads: every block matrix once per application, the head
+    /// once, and the cached keys and values of every application at `position`.
+    func bytesPerToken(position: Int) -> Double {
+        let config = model.config, c = config.channels, layout = config.layout
+        var bytes = Double(model.weights.head.bytes(inputs: c, outputs: config.vocabSize))
+        for application in 0..<layout.effectiveDepth {
+            let block = model.weights.blocks[layout.block(forApplication: application)]
+            bytes += Double(block.qkv.bytes(inputs: c, outputs: 3 * c) + block.attentionProjection.bytes(inputs: c, outputs: c)
+                + block.fc.bytes(inputs: c, outputs: 4 * c) + block.fcProjection.bytes(inputs: 4 * c, outputs: c))
+            bytes += Double(2 * position * c * MemoryLayout<Float>.stride)
+        }
+        return bytes
+    }
+
+    func run() throws -> Report {
+        let config = model.config
+        // Time to first token: a short prompt through an empty cache, after loading.
+        let firstStart = Self.now()
+        let first = IncrementalDecoder(model: model)
+        try first.append([SlotInput(slot: 0, tokens: tokens(8, seed: 1))])
+        let firstToken = Self.now() - firstStart + loadSeconds
+        // Prefill: one batched pass over a long prompt.
+        let decoder = IncrementalDecoder(model: model)
+        let prompt = tokens(min(promptTokens, config.contextLength - newTokens), seed: 2)
+        let prefillStart = Self.now()
+        try decoder.append([SlotInput(slot: 0, tokens: prompt)])
+        let prefillSeconds = Self.now() - prefillStart
+        // Decode: greedy, one token at a time after the prompt.
+        var next = argmax(decoder.logits(0))
+        let decodeStart = Self.now()
+        for _ in 0..<newTokens {
+            next = argmax(try decoder.step(token: next))
+        }
+        let decodeSeconds = Self.now() - decodeStart
+        let decodeRate = Double(newTokens) / decodeSeconds
+        let bytes = bytesPerToken(position: prompt.count + newTokens / 2)
+        let bandwidth = MemoryBandwidth.measure(workers: model.workers)
+        var batched: [Throughput] = []
+        for batch in batches {
+            let prompts = (0..<batch).map { tokens(16, seed: 100 + UInt64($0)) }
+            let result = try TextGenerator(model: model).generate(
+                prompts: prompts, options: GenerationOptions(maxNewTokens: newTokens, temperature: 0))
+            batched.append(Throughput(batch: batch, tokensPerSecond: Double(batch * newTokens) / (result.decodeSeconds + result.prefillSeconds)))
+        }
+        return Report(
+            layout: config.layout.summary, weights: precision.rawValue, parameters: ParameterTable(config).parameterCount,
+            threads: model.workers.threads, cpu: CPU.description, loadSeconds: loadSeconds, firstTokenSeconds: firstToken,
+            prefillTokens: prompt.count, prefillTokensPerSecond: Double(prompt.count) / prefillSeconds,
+            decodeTokensPerSecond: decodeRate, bytesPerToken: bytes, achievedBytesPerSecond: bytes * decodeRate,
+            bandwidthBytesPerSecond: bandwidth, fractionOfBandwidth: bytes * decodeRate / bandwidth,
+            ceilingTokensPerSecond: bandwidth / bytes, batched: batched, peakResidentBytes: Self.peakResidentBytes())
+    }
+
+    func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        var best = 0
+        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+        return Int32(best)
+    }
+
+    static func peakResidentBytes() -> Int {
+        #if canImport(Glibc)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+        #else
+        return 0
+        #endif
+    }
+
+    static func describe(_ r: Report) -> String {
+        let mb = { (bytes: Double) in String(format: "%.1f MB", bytes / 1e6) }
+        return """
+            looplm bench --generate: \(r.layout), \(r.parameters) parameters, \(r.weights) weights, \(r.threads) threads on \(r.cpu)
+              load \(String(format: "%.3f", r.loadSeconds)) s · first token after \(String(format: "%.3f", r.firstTokenSeconds)) s · peak memory \(mb(Double(r.peakResidentBytes)))
+              prefill: \(r.prefillTokens) tokens at \(String(format: "%.0f", r.prefillTokensPerSecond)) tokens/s
+              decode: \(String(format: "%.1f", r.decodeTokensPerSecond)) tokens/s · \(mb(r.bytesPerToken)) read per token · \(String(format: "%.1f", r.achievedBytesPerSecond / 1e9)) GB/s of a measured \(String(format: "%.1f", r.bandwidthBytesPerSecond / 1e9)) GB/s (\(String(format: "%.0f", 100 * r.fractionOfBandwidth))%; ceiling \(String(format: "%.1f", r.ceilingTokensPerSecond)) tokens/s)
+              batched generation: \(r.batched.map { "batch \($0.batch): \(String(format: "%.1f", $0.tokensPerSecond)) tokens/s" }.joined(separator: " · "))
+            """
+    }
+}

@@ -1,0 +1,90 @@
+import LoopKernels
+import Testing
+
+@Suite struct ReducedPrecisionTests {
+    @Test func bfloat16RoundsToNearestEven() {
+        func bits(_ x: Float) -> UInt16 { ReducedPrecision.bfloat16(x) }
+        #expect(bits(1) == 0x3F80 && bits(-2) == 0xC000 && bits(0) == 0 && bits(-0.0) == 0x8000)
+        // bfloat16 keeps 7 mantissa bits: 1 + 2⁻⁸ is halfway between 1 and 1 + 2⁻⁷, 1 + 3·2⁻⁸
+        // halfway between 1 + 2⁻⁷ and 1 + 2⁻⁶: ties go to the even mantissa.
+        #expect(bits(1 + 0x1p-8) == 0x3F80)
+        #expect(bits(1 + 3 * 0x1p-8) == 0x3F82)
+        #expect(bits(1 + 0x1p-8 + 0x1p-20) == 0x3F81, "just past halfway rounds up")
+        #expect(bits(1 + 0x1p-8 - 0x1p-20) == 0x3F80, "just short of halfway rounds down")
+        #expect(bits(-(1 + 3 * 0x1p-8)) == 0xBF82)
+        #expect(bits(.infinity) == 0x7F80 && bits(-.infinity) == 0xFF80)
+        #expect(ReducedPrecision.float(bfloat16: bits(.nan)).isNaN)
+        #expect(bits(.greatestFiniteMagnitude) == 0x7F80, "rounds past the largest bfloat16 to infinity")
+        for x: Float in [3.14159, -0.001234, 65504, 1e-30] {
+            let back = ReducedPrecision.float(bfloat16: bits(x))
+            #expect(abs(back - x) <= abs(x) * 0x1p-8, "\(x) → \(back)")
+        }
+    }
+
+    @Test func int8QuantizesPerGroupWithTheLargestMagnitudeAt127() {
+        let row: [Float] = [0.5, -1, 0.25, 1, 0, 0, 0, 0, 4, -2, 1, 0.03125]
+        var values = [Int8](repeating: 0, count: 12), scales = [Float](repeating: 0, count: 3)
+        row.withUnsafeBufferPointer { r in
+            ReducedPrecision.quantize(row: r.baseAddress!, count: 12, groupSize: 4, values: &values, scales: &scales)
+        }
+        #expect(scales == [1 / 127, 0, 4 / 127])
+        // 0.5·127 = 63.5 rounds away from zero to 64; 0.25·127 = 31.75 to 32.
+        #expect(Array(values[0..<4]) == [64, -127, 32, 127])
+        #expect(Array(values[4..<8]) == [0, 0, 0, 0], "an all-zero group keeps scale 0 and zeros")
+        // 4 → 127, −2 → −63.5 → −64, 1 → 31.75 → 32, 1/32 → 0.99 → 1.
+        #expect(Array(values[8..<12]) == [127, -64, 32, 1])
+    }
+
+    /// The matrix–vector path (few rows) and the widen-then-sgemm path (many rows) agree, and
+    /// both stay close to float32.
+    @Test(arguments: [false, true])
+    func reducedProductsMatchFloat32(int8: Bool) {
+        let inputs = 128, outputs = 96, rows = 7
+        var state: UInt64 = 3
+        func random() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+        }
+        let w = FloatBuffer((0..<(inputs * outputs)).map { _ in random() * 0.05 })  // (out, in)
+        let x = FloatBuffer((0..<(rows * inputs)).map { _ in random() })
+        let exact = FloatBuffer(count: rows * outputs)
+        let workers = Workers(threads: 2)
+        Linear.forward(out: exact.pointer, inp: x.pointer, weights: .outputMajor(w.pointer), bias: nil, rows: rows,
+                       inChannels: inputs, outChannels: outputs, workers: workers)
+        var halves = (0..<(inputs * outputs)).map { ReducedPrecision.bfloat16(w[$0]) }
+        var values = [Int8](repeating: 0, count: inputs * outputs)
+        var scales = [Float](repeating: 0, count: outputs * inputs / 64)
+        for j in 0..<outputs {
+            values.withUnsafeMutableBufferPointer { v in
+                scales.withUnsafeMutableBufferPointer { s in
+                    ReducedPrecision.quantize(row: w.pointer + j * inputs, count: inputs, groupSize: 64,
+                                              values: v.baseAddress! + j * inputs, scales: s.baseAddress! + j * 2)
+                }
+            }
+        }
+        halves.withUnsafeMutableBufferPointer { h in
+            values.withUnsafeMutableBufferPointer { v in
+                scales.withUnsafeMutableBufferPointer { s in
+                    let weights: LinearWeights = int8
+                        ? .int8(QuantizedMatrix(values: v.baseAddress!, scales: s.baseAddress!, groupSize: 64))
+                        : .bfloat16(h.baseAddress!)
+                    let few = FloatBuffer(count: rows * outputs), many = FloatBuffer(count: rows * outputs)
+                    for row in 0..<rows {  // one row at a time: the matrix–vector kernel
+                        Linear.forward(out: few.pointer + row * outputs, inp: x.pointer + row * inputs, weights: weights,
+                                       bias: nil, rows: 1, inChannels: inputs, outChannels: outputs, workers: workers)
+                    }
+                    Linear.forward(out: many.pointer, inp: x.pointer, weights: weights, bias: nil, rows: rows,
+                                   inChannels: inputs, outChannels: outputs, workers: workers)
+                    var largest: Float = 0, agreement: Float = 0, error: Float = 0
+                    for i in 0..<(rows * outputs) {
+                        largest = max(largest, abs(exact[i]))
+                        agreement = max(agreement, abs(few[i] - many[i]))
+                        error = max(error, abs(few[i] - exact[i]))
+                    }
+                    #expect(agreement <= 1e-5 * largest, "the two paths agree")
+                    #expect(error <= (int8 ? 1e-2 : 4e-3) * largest, "within the precision's error: \(error / largest)")
+                }
+            }
+        }
+    }
+}
