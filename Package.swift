@@ -1,9 +1,11 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 // LoopLM: GPT-2 with looped transformer blocks (Ng & Wang, arXiv 2409.14199), trained on the CPU.
 //
 // Dependencies point one way:
-//   CBLAS ← LoopKernels ← LoopModel ← LoopCheckpoint ← LoopTraining ← looplm
+//   CBLAS ← LoopKernels ← LoopModel ← LoopCheckpoint ← LoopTraining ← LoopMPI ← looplm
 //   LoopTokenizer stands alone.
+// The MPI trait (`swift build --traits MPI`, needs Open MPI) adds data-parallel training over
+// MPI; without it LoopMPI offers one process only, and nothing needs MPI to build or test.
 import PackageDescription
 
 #if os(Linux)
@@ -33,10 +35,16 @@ let package = Package(
         .library(name: "LoopTokenizer", targets: ["LoopTokenizer"]),
         .library(name: "LoopCheckpoint", targets: ["LoopCheckpoint"]),
     ],
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training over MPI (Open MPI: libopenmpi-dev, or Homebrew's open-mpi)"),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: blasTargets + [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
+        .target(name: "LoopMPI", dependencies: ["LoopTraining", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+                swiftSettings: strictImports),
         .target(name: "LoopKernels", dependencies: blasDependency, swiftSettings: strictImports),
         .target(name: "LoopModel", dependencies: ["LoopKernels"], swiftSettings: strictImports),
         .target(name: "LoopCheckpoint", dependencies: ["LoopModel", "LoopKernels"], swiftSettings: strictImports),
@@ -46,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "looplm",
             dependencies: [
-                "LoopKernels", "LoopTraining", "LoopModel", "LoopCheckpoint", "LoopTokenizer",
+                "LoopKernels", "LoopTraining", "LoopModel", "LoopCheckpoint", "LoopTokenizer", "LoopMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictImports

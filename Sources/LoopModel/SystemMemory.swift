@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Memory a job needs, compared with what the machine can give before anything large is
 /// allocated, so that a run that cannot fit says so instead of being killed.
@@ -16,6 +21,19 @@ public enum SystemMemory {
         return nil
         #else
         return Int(ProcessInfo.processInfo.physicalMemory)
+        #endif
+    }
+
+    /// The most memory this process has held at once (its peak resident set).
+    public static func peakResidentBytes() -> Int {
+        #if os(Linux)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+        #else
+        var usage = rusage()
+        getrusage(RUSAGE_SELF, &usage)
+        return usage.ru_maxrss
         #endif
     }
 

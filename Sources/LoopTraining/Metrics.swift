@@ -50,9 +50,14 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// Σ step times of the whole run (evaluation and checkpoints excluded).
     public var trainingSeconds: Double
     public var processes: Int
+    /// FNV-1a hash of the weights' bytes, checked equal on every rank.
+    public var weightsHash: String
+    /// The most memory this process held at once.
+    public var peakResidentBytes: Int
 
     enum CodingKeys: String, CodingKey {
         case step, tokens, checkpoint, interrupted, processes
+        case weightsHash = "weights_hash", peakResidentBytes = "peak_resident_bytes"
         case trainLoss = "train_loss", validationLoss = "val_loss", bestValidationLoss = "best_val_loss"
         case trainingSeconds = "training_seconds"
     }

@@ -197,10 +197,26 @@ public final class TrainingSession {
             stopped = try communicator.allReduceMax(shouldStop() ? 1 : 0) > 0
         }
         if communicator.isMain { try trainer.save(to: latest, tokenizer: tokenizer) }
-        try communicator.barrier()
+        let hash = try checkRanksAgree()
         return RunSummary(step: trainer.step, tokens: trainer.step * options.tokensPerStep, trainLoss: lastLoss,
                           validationLoss: lastValidation, bestValidationLoss: trainer.bestValidationLoss,
                           checkpoint: latest, interrupted: trainer.step < options.schedule.totalSteps,
-                          trainingSeconds: history.reduce(0) { $0 + $1.stepSeconds }, processes: communicator.size)
+                          trainingSeconds: history.reduce(0) { $0 + $1.stepSeconds }, processes: communicator.size,
+                          weightsHash: String(hash, radix: 16), peakResidentBytes: SystemMemory.peakResidentBytes())
+    }
+
+    /// Hashes the weights on every rank and checks all ranks hold the same ones.
+    func checkRanksAgree() throws -> UInt64 {
+        let parameters = trainer.model.parameters
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a 64
+        UnsafeRawBufferPointer(start: parameters.pointer, count: parameters.count * MemoryLayout<Float>.stride).forEach {
+            hash = (hash ^ UInt64($0)) &* 0x100_0000_01b3
+        }
+        let signed = Int(Int64(bitPattern: hash))
+        let largest = try trainer.communicator.allReduceMax(signed), smallest = ~(try trainer.communicator.allReduceMax(~signed))
+        guard largest == smallest else {
+            throw CommunicationError("the ranks hold different weights after step \(trainer.step)")
+        }
+        return hash
     }
 }

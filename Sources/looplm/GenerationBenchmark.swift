@@ -4,9 +4,6 @@ import LoopCheckpoint
 import LoopKernels
 import LoopModel
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `looplm bench --generate`: inference figures on this machine: load time and time to first
 /// token, prefill and decode speed, bytes read per token against the measured memory
@@ -101,23 +98,13 @@ struct GenerationBenchmark {
             prefillTokens: prompt.count, prefillTokensPerSecond: Double(prompt.count) / prefillSeconds,
             decodeTokensPerSecond: decodeRate, bytesPerToken: bytes, achievedBytesPerSecond: bytes * decodeRate,
             bandwidthBytesPerSecond: bandwidth, fractionOfBandwidth: bytes * decodeRate / bandwidth,
-            ceilingTokensPerSecond: bandwidth / bytes, batched: batched, peakResidentBytes: Self.peakResidentBytes())
+            ceilingTokensPerSecond: bandwidth / bytes, batched: batched, peakResidentBytes: SystemMemory.peakResidentBytes())
     }
 
     func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
         var best = 0
         for i in 1..<logits.count where logits[i] > logits[best] { best = i }
         return Int32(best)
-    }
-
-    static func peakResidentBytes() -> Int {
-        #if canImport(Glibc)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_maxrss * 1024
-        #else
-        return 0
-        #endif
     }
 
     static func describe(_ r: Report) -> String {

@@ -1,3 +1,4 @@
+import LoopMPI
 import LoopTraining
 
 /// The processes this command runs as: one, or every rank of an `mpirun` job.
@@ -5,6 +6,6 @@ struct Job {
     let communicator: any Communicator
 
     static func start() throws -> Job {
-        Job(communicator: SingleProcess())
+        Job(communicator: try Distributed.communicator())
     }
 }

@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import LoopKernels
 import LoopModel
+import LoopMPI
 import LoopTraining
 
 @main
 struct LoopLMCommand: ParsableCommand {
-    static let version = "0.3.0"
+    static let version = "0.3.0" + (Distributed.available ? " (MPI)" : "")
 
     static let configuration = CommandConfiguration(
         commandName: "looplm",

@@ -5,9 +5,6 @@ import LoopModel
 import LoopTraining
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Seeded mutations of real files through every loader: each must end in a typed error or a
 /// valid load (one that then runs), never a crash, a hang or a huge allocation. A crash ends
@@ -37,7 +34,7 @@ import Glibc
         let scratch = temporaryDirectory("fuzz-case")
         var generator = SeededGenerator(seed: 2024)
         var outcomes: [String: [Outcome: Int]] = [:]
-        let memoryBefore = peakResidentBytes()
+        let memoryBefore = SystemMemory.peakResidentBytes()
         let clock = ContinuousClock(), start = clock.now
         for index in 0..<Self.mutations {
             let target = Int(generator.next() % 4)  // 0-2: a checkpoint file, 3: a token file
@@ -61,7 +58,7 @@ import Glibc
             #expect(clock.now - caseStart < .seconds(5), "case \(index) took too long")
         }
         #expect(clock.now - start < .seconds(240))
-        let grown = peakResidentBytes() - memoryBefore
+        let grown = SystemMemory.peakResidentBytes() - memoryBefore
         #expect(grown < 512 << 20, "peak memory grew by \(grown) bytes")
         // The mutations reach both outcomes for every kind of file, so the test sees loads and refusals.
         for (file, counts) in outcomes {
@@ -134,15 +131,5 @@ import Glibc
             bytes.replaceSubrange(start..<end, with: Array(extremes[below(extremes.count)].utf8))
         }
         return Data(bytes)
-    }
-
-    func peakResidentBytes() -> Int {
-        #if canImport(Glibc)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_maxrss * 1024
-        #else
-        return 0
-        #endif
     }
 }

@@ -23,9 +23,18 @@ enum Looplm {
 
     @discardableResult
     static func run(_ arguments: [String], signalAfter: (() -> Bool)? = nil) throws -> CommandResult {
+        try spawn([binary] + arguments + ["--threads", "1"].filter { _ in takesThreads(arguments) }, signalAfter: signalAfter)
+    }
+
+    /// Runs a command line; with `signalAfter`, sends `signal` once it says so; `whileRunning`
+    /// gets the process before waiting for it.
+    static func spawn(
+        _ command: [String], signalAfter: (() -> Bool)? = nil, signal: Int32 = SIGINT,
+        whileRunning: ((Process) -> Void)? = nil
+    ) throws -> CommandResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments + ["--threads", "1"].filter { _ in takesThreads(arguments) }
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -34,10 +43,21 @@ enum Looplm {
         if let signalAfter {
             let deadline = Date().addingTimeInterval(60)
             while !signalAfter() && process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGINT) }
+            if process.isRunning { kill(process.processIdentifier, signal) }
         }
+        whileRunning?(process)
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus, stdout: outData.text(), stderr: errData.text())
+    }
+
+    /// Process ids of running looplm processes whose command line mentions `text`.
+    static func processes(matching text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let arguments = String(decoding: line, as: UTF8.self)
+            return arguments.hasPrefix(binary) && arguments.contains(text)
+        }.sorted()
     }
 
     /// Runs `looplm` through /bin/sh, so arguments can hold bytes Swift strings cannot (the
@@ -104,6 +124,8 @@ func writeCorpus(in directory: String) throws -> String {
     }
     return corpus
 }
+
+func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
 func json(_ text: String) -> [String: Any] {
     let line = text.split(separator: "\n").last.map(String.init) ?? ""
