@@ -84,7 +84,7 @@ public final class GPT2Tokenizer: Tokenizer {
         }
         var output: [Int] = []
         output.reserveCapacity(text.count / 3)
-        var cache: [[UInt8]: [Int]] = [:]  // piece → ids, for this call
+        var cache = PieceCache(limit: Self.cacheLimit)  // piece → ids, for this call
         text.withUnsafeBufferPointer { buffer in
             for piece in PreTokenizer.split(buffer) {
                 let slice = UnsafeBufferPointer(rebasing: buffer[piece])
@@ -92,14 +92,11 @@ public final class GPT2Tokenizer: Tokenizer {
                     bpe.encode(slice, into: &output)
                     continue
                 }
-                let key = Array(slice)
-                if let cached = cache[key] {
-                    output.append(contentsOf: cached)
-                    continue
-                }
+                let hash = PieceCache.hash(slice)
+                if cache.append(slice, hash: hash, to: &output) { continue }
                 let start = output.count
                 bpe.encode(slice, into: &output)
-                if cache.count < Self.cacheLimit { cache[key] = Array(output[start...]) }
+                cache.insert(slice, hash: hash, ids: output[start...])
             }
         }
         return output

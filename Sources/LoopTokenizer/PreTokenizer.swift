@@ -37,17 +37,23 @@ public enum PreTokenizer {
         var kinds: [Kind] = []
         starts.reserveCapacity(text.count + 1)
         kinds.reserveCapacity(text.count)
-        var iterator = text.makeIterator()
-        var decoder = UTF8()
         var offset = 0
-        decoding: while true {
+        while offset < text.count {
+            let lead = text[offset]
+            if lead < 0x80 {  // ASCII, most of English: one byte, class from the table
+                starts.append(offset)
+                kinds.append(asciiKinds[Int(lead)])
+                offset += 1
+                continue
+            }
+            var iterator = UnsafeBufferPointer(rebasing: text[offset...]).makeIterator()
+            var decoder = UTF8()
             switch decoder.decode(&iterator) {
             case .scalarValue(let scalar):
                 starts.append(offset)
                 kinds.append(kind(of: scalar))
                 offset += UTF8.width(scalar)
-            case .emptyInput: break decoding
-            case .error:
+            case .emptyInput, .error:
                 // Not reached for valid UTF-8; a stray byte is its own "other" scalar.
                 starts.append(offset)
                 kinds.append(.other)
