@@ -44,13 +44,22 @@ final class ApplicationActivations {
 }
 
 /// The forward state of a whole batch, and the scratch backward reuses across applications.
-/// Activation memory grows with the applications kept for backward: all of them, or with
-/// truncated backpropagation only the prelude, the last k loop passes and the coda — the
-/// earlier passes run through two scratch sets that are overwritten as they go.
+///
+/// What lives where:
+/// - every application kept for backward has its own `ApplicationActivations` (16C + 4 floats
+///   per row and B·NH·T·T attention probabilities); with truncated backpropagation the passes
+///   before the last k run through two scratch sets that are overwritten as they go;
+/// - with `recompute`, one scratch set serves every application and only the stream after
+///   each application is kept (C floats per row); backward runs each block forward again into
+///   the scratch set just before its backward, and the logits are computed `headChunkRows` rows
+///   at a time, in forward and again in backward, instead of all N × Vp at once.
 final class Activations {
     let batch: Int  // B
     let time: Int  // T
     let channels: Int  // C
+    let recompute: Bool
+    /// Rows of logits held at once when recomputing.
+    static let headChunkRows = 512
     let attentionCount: Int  // B·NH·T·T
     private(set) var layout: LoopLayout  // the loop count of the last forward
     private(set) var gradientLoops: Int  // loop passes kept for backward in the last forward
@@ -66,7 +75,9 @@ final class Activations {
     private(set) var passInputs: [FloatBuffer] = []
     let lnf: FloatBuffer  // (N, C)
     let lnfMean: FloatBuffer, lnfRstd: FloatBuffer  // (N)
-    let logits: FloatBuffer  // (N, Vp): logits, then dlogits after backward
+    let logits: FloatBuffer  // (N, Vp): logits, then dlogits after backward; (chunk, Vp) when recomputing
+    /// With `recompute`: the stream after each application (N, C).
+    private var outputs: [FloatBuffer] = []
     let losses: FloatBuffer  // (N)
     let rowMax: FloatBuffer  // (N) max logit per row, from the loss forward
     let normalizers: FloatBuffer  // (N) 1 / Σ exp(logit − max), from the loss forward
@@ -88,8 +99,9 @@ final class Activations {
     let layerNormScratch: FloatBuffer  // (2 · C · reduction parts)
     let ones: FloatBuffer  // (N) for bias column sums
 
-    init(config: ModelConfiguration, batch: Int, time: Int, threads: Int) {
+    init(config: ModelConfiguration, batch: Int, time: Int, threads: Int, recompute: Bool) {
         let n = batch * time, c = config.channels
+        self.recompute = recompute
         self.batch = batch
         self.time = time
         channels = c
@@ -100,7 +112,7 @@ final class Activations {
         lnf = FloatBuffer(count: n * c)
         lnfMean = FloatBuffer(count: n)
         lnfRstd = FloatBuffer(count: n)
-        logits = FloatBuffer(count: n * config.paddedVocabSize)
+        logits = FloatBuffer(count: (recompute ? min(n, Self.headChunkRows) : n) * config.paddedVocabSize)
         losses = FloatBuffer(count: n)
         rowMax = FloatBuffer(count: n)
         normalizers = FloatBuffer(count: n)
@@ -127,6 +139,16 @@ final class Activations {
     func plan(layout: LoopLayout, gradientLoops: Int, passInputsNeeded: Bool) {
         self.layout = layout
         self.gradientLoops = gradientLoops
+        if passInputsNeeded {
+            while passInputs.count < layout.loops { passInputs.append(FloatBuffer(count: batch * time * channels)) }
+        }
+        inputs = Array(repeating: encoded, count: layout.effectiveDepth)
+        if recompute {
+            if scratch.isEmpty { scratch = [makeSet()] }
+            perApplication = Array(repeating: scratch[0], count: layout.effectiveDepth)
+            while outputs.count < layout.effectiveDepth { outputs.append(FloatBuffer(count: batch * time * channels)) }
+            return
+        }
         if scratch.isEmpty && gradientLoops < layout.loops { scratch = [makeSet(), makeSet()] }
         var mapping: [ApplicationActivations] = []
         var used = 0
@@ -140,10 +162,20 @@ final class Activations {
             }
         }
         perApplication = mapping
-        inputs = Array(repeating: encoded, count: layout.effectiveDepth)
-        if passInputsNeeded {
-            while passInputs.count < layout.loops { passInputs.append(FloatBuffer(count: batch * time * channels)) }
-        }
+    }
+
+    /// The stream after application `a`.
+    func output(of a: Int) -> FloatBuffer { recompute ? outputs[a] : perApplication[a].output }
+
+    /// Where application `a`'s forward writes: its own set, or the scratch set with the output
+    /// going to the kept stream.
+    func forwardBuffers(_ a: Int) -> BlockBuffers {
+        let buffers = perApplication[a].buffers
+        guard recompute else { return buffers }
+        return BlockBuffers(ln1: buffers.ln1, ln1Mean: buffers.ln1Mean, ln1Rstd: buffers.ln1Rstd, qkv: buffers.qkv,
+                            attentionOutput: buffers.attentionOutput, afterAttention: buffers.afterAttention,
+                            ln2: buffers.ln2, ln2Mean: buffers.ln2Mean, ln2Rstd: buffers.ln2Rstd, fc: buffers.fc,
+                            fcGelu: buffers.fcGelu, output: outputs[a].pointer)
     }
 
     /// Whether application `a` of the last plan keeps its activations for backward.
@@ -152,10 +184,10 @@ final class Activations {
         return pass >= layout.loops - gradientLoops
     }
 
-    var finalResidual: FloatBuffer { perApplication.last?.output ?? encoded }
+    var finalResidual: FloatBuffer { layout.effectiveDepth == 0 ? encoded : output(of: layout.effectiveDepth - 1) }
 
     /// The residual stream after the prelude: the embedded input that injection adds again.
-    var embeddedInput: FloatBuffer { layout.prelude == 0 ? encoded : perApplication[layout.prelude - 1].output }
+    var embeddedInput: FloatBuffer { layout.prelude == 0 ? encoded : output(of: layout.prelude - 1) }
 }
 
 /// Activation memory a training step allocates, in bytes, counted with overflow checks
@@ -165,8 +197,11 @@ public struct ActivationMemory: Sendable, Equatable {
     public let total: Int?
 
     /// `loops`: the most loop passes a step runs (default: the configured count);
-    /// `keptLoops`: passes kept for backward (truncated backpropagation; default: all).
-    public init(config: ModelConfiguration, batch: Int, time: Int, loops: Int? = nil, keptLoops: Int? = nil) {
+    /// `keptLoops`: passes kept for backward (truncated backpropagation; default: all);
+    /// `recompute`: one scratch set, the stream after each application, chunked logits.
+    public init(
+        config: ModelConfiguration, batch: Int, time: Int, loops: Int? = nil, keptLoops: Int? = nil, recompute: Bool = false
+    ) {
         let c = config.channels, bytes = MemoryLayout<Float>.stride
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
         let kept = min(keptLoops ?? layout.loops, layout.loops)
@@ -175,12 +210,15 @@ public struct ActivationMemory: Sendable, Equatable {
         func floats(_ perRow: Int?) -> Int? { n.flatMap { n in perRow.flatMap { CheckedSize.product(n, $0) } } }
         let application = CheckedSize.sum(floats(ApplicationActivations.floatsPerRow(channels: c)), attention)
         perApplication = application.flatMap { CheckedSize.product($0, bytes) }
-        let keptApplications = layout.prelude + layout.looped * kept + layout.coda
+        let keptApplications = recompute ? 1 : layout.prelude + layout.looped * kept + layout.coda
             + (kept < layout.loops ? 2 * layout.looped : 0)  // two scratch sets run the truncated passes
+        let streams = recompute ? floats(CheckedSize.product(layout.effectiveDepth, c)) : 0
         let passInputs = config.injectInput || config.loopEmbeddings > 0 ? floats(CheckedSize.product(layout.loops, c)) : 0
-        let shared = floats(CheckedSize.sum(2 * c + 5, config.paddedVocabSize))  // encoded, lnf, logits, per-row values
+        let logitRows = recompute ? n.map { min($0, Activations.headChunkRows) } : n
+        let logits = logitRows.flatMap { CheckedSize.product($0, config.paddedVocabSize) }
+        let shared = CheckedSize.sum(floats(2 * c + 5), logits)  // encoded, lnf, per-row values; logits
         let backward = CheckedSize.sum(floats(11 * c + 1), attention)  // dResidual … dInjected, ones; dScores
-        total = CheckedSize.sum(application.flatMap { CheckedSize.product($0, keptApplications) }, passInputs, shared, backward)
-            .flatMap { CheckedSize.product($0, bytes) }
+        total = CheckedSize.sum(application.flatMap { CheckedSize.product($0, keptApplications) }, streams, passInputs,
+                                shared, backward).flatMap { CheckedSize.product($0, bytes) }
     }
 }

@@ -8,7 +8,7 @@ extension LoopGPT {
         let layout = acts.layout, n = acts.batch * acts.time, c = config.channels
         let shape = AttentionShape(batch: acts.batch, time: acts.time, channels: c, heads: config.heads)
         for a in 0..<layout.effectiveDepth {
-            var input = a == 0 ? acts.encoded : acts.perApplication[a - 1].output
+            var input = a == 0 ? acts.encoded : acts.output(of: a - 1)
             if let (pass, index) = layout.pass(ofApplication: a), index == 0,
                 PassInput.addsToStream(pass: pass, config: config)
             {
@@ -19,11 +19,21 @@ extension LoopGPT {
                 input = x
             }
             acts.inputs[a] = input
-            let set = acts.perApplication[a]
-            Block.forward(weights.blocks[layout.block(forApplication: a)], input: input.pointer, buffers: set.buffers,
-                          rows: n, attention: .batch(shape, .keep(set.attention.pointer)), config: config,
+            Block.forward(weights.blocks[layout.block(forApplication: a)], input: input.pointer,
+                          buffers: acts.forwardBuffers(a), rows: n,
+                          attention: .batch(shape, .keep(acts.perApplication[a].attention.pointer)), config: config,
                           workers: workers)
         }
+    }
+
+    /// With recomputation: runs application `a` forward again into its scratch set, so its
+    /// backward finds the activations it needs (bit for bit the ones forward computed).
+    func recomputeApplication(_ a: Int, _ acts: Activations) {
+        let set = acts.perApplication[a]
+        let shape = AttentionShape(batch: acts.batch, time: acts.time, channels: config.channels, heads: config.heads)
+        Block.forward(weights.blocks[acts.layout.block(forApplication: a)], input: acts.inputs[a].pointer,
+                      buffers: set.buffers, rows: acts.batch * acts.time, attention: .batch(shape, .keep(set.attention.pointer)),
+                      config: config, workers: workers)
     }
 
     /// On entry `acts.dResidual` holds dL/d(final residual); on exit dL/d(embeddings).
@@ -37,6 +47,7 @@ extension LoopGPT {
         let loopEnd = layout.prelude + layout.looped * layout.loops
         var a = layout.effectiveDepth - 1
         while a >= 0 {
+            if acts.recompute { recomputeApplication(a, acts) }
             runner.backward(block: layout.block(forApplication: a), input: acts.inputs[a],
                             activations: acts.perApplication[a], scratch: acts, parameters: p, gradients: g)
             if let (pass, index) = layout.pass(ofApplication: a), index == 0,

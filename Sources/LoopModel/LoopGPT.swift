@@ -14,6 +14,11 @@ public final class LoopGPT {
     /// Views of `parameters`, as every forward path reads them.
     public let weights: ModelWeights
     var activations: Activations?
+    /// Keep only the stream between block applications and recompute each block's internals
+    /// (and the logits, a chunk of rows at a time) during backward: activation memory no longer
+    /// grows with 16C per row per application, for about one more forward pass of compute.
+    /// Gradients are bit-identical either way.
+    public var recompute = false
 
     /// A model with GPT-2's initialisation drawn from `generator`.
     public convenience init(
@@ -77,19 +82,44 @@ public final class LoopGPT {
                           rstd: acts.lnfRstd.pointer, inp: acts.finalResidual.pointer,
                           weight: weights.finalNormWeight, bias: weights.finalNormBias,
                           rows: n, channels: c, workers: workers)
-        // logits (N, Vp) = lnf (N, C) · wteᵀ: the output head is tied to the token embedding.
-        let vp = config.paddedVocabSize
-        BLAS.gemm(transposeB: true, m: n, n: vp, k: c, a: acts.lnf.pointer, lda: c,
-                  b: weights.tokenEmbedding, ldb: c, beta: 0,
-                  c: acts.logits.pointer, ldc: vp, workers: workers)
-        guard targets != nil else { return nil }
+        guard let targets else {
+            precondition(!acts.recompute, "a forward pass without targets keeps all logits; turn recompute off")
+            for rows in headChunks(acts) { logitsChunk(acts, rows: rows) }
+            return nil
+        }
         return acts.targets.withUnsafeBufferPointer { ids in
             acts.targetCount = CrossEntropy.targetCount(ids.baseAddress!, rows: n)
-            return CrossEntropy.forward(logits: acts.logits.pointer, rowMax: acts.rowMax.pointer,
-                                        normalizers: acts.normalizers.pointer, losses: acts.losses.pointer,
-                                        targets: ids.baseAddress!, rows: n, vocabSize: config.vocabSize,
-                                        paddedVocabSize: vp, workers: workers)
+            var sum = 0.0
+            for rows in headChunks(acts) {
+                logitsChunk(acts, rows: rows)
+                let mean = CrossEntropy.forward(logits: logitsPointer(acts, rows: rows), rowMax: acts.rowMax.pointer + rows.lowerBound,
+                                                normalizers: acts.normalizers.pointer + rows.lowerBound,
+                                                losses: acts.losses.pointer + rows.lowerBound, targets: ids.baseAddress! + rows.lowerBound,
+                                                rows: rows.count, vocabSize: config.vocabSize,
+                                                paddedVocabSize: config.paddedVocabSize, workers: workers)
+                sum += Double(mean) * Double(CrossEntropy.targetCount(ids.baseAddress! + rows.lowerBound, rows: rows.count))
+            }
+            return acts.targetCount == 0 ? 0 : Float(sum / Double(acts.targetCount))
         }
+    }
+
+    /// The head works on these row ranges, one product each, with or without recomputation
+    /// (so both give the same bits); recomputation holds one range's logits at a time.
+    func headChunks(_ acts: Activations) -> [Range<Int>] {
+        let n = acts.batch * acts.time, size = Activations.headChunkRows
+        return stride(from: 0, to: n, by: size).map { $0..<min($0 + size, n) }
+    }
+
+    /// Where the logits of `rows` are: in place in the full buffer, or at its start when recomputing.
+    func logitsPointer(_ acts: Activations, rows: Range<Int>) -> UnsafeMutablePointer<Float> {
+        acts.recompute ? acts.logits.pointer : acts.logits.pointer + rows.lowerBound * config.paddedVocabSize
+    }
+
+    /// logits (rows, Vp) = lnf (rows, C) · wteᵀ: the output head is tied to the token embedding.
+    func logitsChunk(_ acts: Activations, rows: Range<Int>) {
+        let c = config.channels, vp = config.paddedVocabSize
+        BLAS.gemm(transposeB: true, m: rows.count, n: vp, k: c, a: acts.lnf.pointer + rows.lowerBound * c, lda: c,
+                  b: weights.tokenEmbedding, ldb: c, beta: 0, c: logitsPointer(acts, rows: rows), ldc: vp, workers: workers)
     }
 
     /// Adds to `gradients` the gradient of `lossScale ×` the mean loss of the last forward.
@@ -102,20 +132,23 @@ public final class LoopGPT {
         acts.backwardDone = true
         let n = acts.batch * acts.time, c = config.channels, vp = config.paddedVocabSize
         let p = parameters.pointer, g = gradients.pointer
+        let scale = lossScale / Float(max(acts.targetCount, 1))
         acts.targets.withUnsafeBufferPointer { ids in
-            CrossEntropy.backward(logits: acts.logits.pointer, rowMax: acts.rowMax.pointer,
-                                  normalizers: acts.normalizers.pointer,
-                                  targets: ids.baseAddress!,
-                                  lossScale: lossScale / Float(max(acts.targetCount, 1)), rows: n,
-                                  vocabSize: config.vocabSize, paddedVocabSize: vp,
-                                  workers: workers)
+            for rows in headChunks(acts) {
+                if acts.recompute { logitsChunk(acts, rows: rows) }
+                let dlogits = logitsPointer(acts, rows: rows)
+                CrossEntropy.backward(logits: dlogits, rowMax: acts.rowMax.pointer + rows.lowerBound,
+                                      normalizers: acts.normalizers.pointer + rows.lowerBound,
+                                      targets: ids.baseAddress! + rows.lowerBound, lossScale: scale, rows: rows.count,
+                                      vocabSize: config.vocabSize, paddedVocabSize: vp, workers: workers)
+                // dlnf (rows, C) = dlogits · wte ; dwte (Vp, C) += dlogitsᵀ · lnf
+                BLAS.gemm(m: rows.count, n: c, k: vp, a: dlogits, lda: vp, b: p + table.wte.offset, ldb: c, beta: 0,
+                          c: acts.dNormed.pointer + rows.lowerBound * c, ldc: c, workers: workers)
+                BLAS.gemm(transposeA: true, m: vp, n: c, k: rows.count, a: dlogits, lda: vp,
+                          b: acts.lnf.pointer + rows.lowerBound * c, ldb: c, beta: 1, c: g + table.wte.offset, ldc: c,
+                          workers: workers)
+            }
         }
-        // dlnf (N, C) = dlogits · wte ; dwte (Vp, C) += dlogitsᵀ · lnf
-        BLAS.gemm(m: n, n: c, k: vp, a: acts.logits.pointer, lda: vp, b: p + table.wte.offset,
-                  ldb: c, beta: 0, c: acts.dNormed.pointer, ldc: c, workers: workers)
-        BLAS.gemm(transposeA: true, m: vp, n: c, k: n, a: acts.logits.pointer, lda: vp,
-                  b: acts.lnf.pointer, ldb: c, beta: 1, c: g + table.wte.offset, ldc: c,
-                  workers: workers)
         acts.dResidual.zero()
         LayerNorm.backward(dinp: acts.dResidual.pointer, dweight: g + table.lnfWeight.offset,
                            dbias: g + table.lnfBias.offset, dout: acts.dNormed.pointer,
@@ -133,7 +166,7 @@ public final class LoopGPT {
 
     /// Logits (V entries) of row `row` (= b·T + t) after a forward pass, before backward.
     public func logits(row: Int) -> UnsafeBufferPointer<Float> {
-        guard let acts = activations, !acts.backwardDone else {
+        guard let acts = activations, !acts.backwardDone, !acts.recompute else {
             preconditionFailure("logits are read after a forward pass and before backward")
         }
         return UnsafeBufferPointer(start: acts.logits.pointer + row * config.paddedVocabSize,
@@ -144,9 +177,9 @@ public final class LoopGPT {
     public func releaseActivations() { activations = nil }
 
     private func prepareActivations(batch: Int, time: Int) -> Activations {
-        if let acts = activations, acts.batch == batch, acts.time == time { return acts }
+        if let acts = activations, acts.batch == batch, acts.time == time, acts.recompute == recompute { return acts }
         activations = nil
-        let acts = Activations(config: config, batch: batch, time: time, threads: workers.threads)
+        let acts = Activations(config: config, batch: batch, time: time, threads: workers.threads, recompute: recompute)
         activations = acts
         return acts
     }

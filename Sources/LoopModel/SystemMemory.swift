@@ -62,6 +62,13 @@ public struct MemoryError: Error, Equatable, CustomStringConvertible {
     public let what: String
     public let advice: String
 
+    public init(needed: Int?, available: Int?, what: String, advice: String) {
+        self.needed = needed
+        self.available = available
+        self.what = what
+        self.advice = advice
+    }
+
     public var description: String {
         let need = needed.map(SystemMemory.format) ?? "more bytes than can be counted"
         let have = available.map { ", but only \(SystemMemory.format($0)) is available" } ?? ""

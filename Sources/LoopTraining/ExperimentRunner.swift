@@ -56,6 +56,7 @@ public final class ExperimentRunner {
                 options.seed = seed
                 options.loopSampling = model.loopSampling
                 options.microBatches *= communicator.size
+                options = try fitted(options, model: model)
                 let session = FileManager.default.fileExists(atPath: runDirectory + "/latest")
                     ? try TrainingSession.resume(in: runDirectory, workers: workers, communicator: communicator, data: data)
                     : try TrainingSession.start(NewRun(config: model.config, options: options, tokenizer: suite.tokenizer.rawValue),
@@ -78,6 +79,23 @@ public final class ExperimentRunner {
         }
         try writeReport(results)
         return Outcome(results: results, complete: true)
+    }
+
+    /// The options as the suite gives them, or, when they do not fit in memory, with
+    /// recomputation and the batch split into micro-batches: the same global batch.
+    func fitted(_ options: TrainingOptions, model: ExperimentModel) throws -> TrainingOptions {
+        guard let available = SystemMemory.availableBytes() else { return options }
+        let usable = available / 10 * 9  // leave room for the rest of the machine
+        guard let fitting = TrainingMemory.fitting(config: model.config, options: options, processes: communicator.size,
+                                                   available: usable)
+        else {
+            throw MemoryError(needed: TrainingMemory(config: model.config, options: options).total, available: available,
+                              what: "\(model.name) even one sequence per micro-batch", advice: "use a shorter context or a smaller model")
+        }
+        if fitting != options && communicator.isMain {
+            onMessage("   to fit in memory: batch \(fitting.batch) × \(fitting.microBatches / communicator.size) micro-batches" + (fitting.recompute == true ? ", recomputing activations" : "") + " (the same \(options.tokensPerStep) tokens per step)")
+        }
+        return fitting
     }
 
     /// The loss sweep over loop counts and adaptive exit on the final validation batches.

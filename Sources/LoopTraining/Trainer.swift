@@ -48,6 +48,7 @@ public final class Trainer {
             throw TrainingError.invalidOption("\(options.microBatches) micro-batches per step do not divide over \(communicator.size) processes; use --accumulate so that accumulate × processes stays \(options.microBatches)")
         }
         self.model = model
+        model.recompute = options.recompute ?? false
         self.options = options
         self.data = data
         self.generator = generator

@@ -20,6 +20,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var loopSampling: LoopSampling?
     /// Truncated backpropagation: gradients through only the last k loop passes (nil: all).
     public var gradientLoops: Int?
+    /// Recompute each block's internals during backward instead of keeping them (nil: off).
+    public var recompute: Bool?
 
     public init(
         batch: Int, time: Int, microBatches: Int = 1, schedule: LearningRateSchedule,

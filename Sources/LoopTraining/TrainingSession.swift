@@ -66,11 +66,23 @@ public final class TrainingSession {
         self.metrics = metrics
     }
 
-    /// Memory a run of this shape needs before anything is allocated (see `TrainingMemory`).
-    static func checkMemory(_ config: ModelConfiguration, _ options: TrainingOptions) throws {
-        let memory = TrainingMemory(config: config, options: options)
+    /// Memory a run of this shape needs before anything is allocated (see `TrainingMemory`);
+    /// when it does not fit, the error names options that would.
+    static func checkMemory(_ config: ModelConfiguration, _ options: TrainingOptions, processes: Int) throws {
+        let memory = TrainingMemory(config: config, options: options, processes: processes)
+        var advice = memory.advice
+        if let available = SystemMemory.availableBytes(),
+            let fitting = TrainingMemory.fitting(config: config, options: options, processes: processes, available: available)
+        {
+            var flags: [String] = []
+            if fitting.recompute == true && options.recompute != true { flags.append("--recompute") }
+            if fitting.batch != options.batch {
+                flags.append("--batch \(fitting.batch) --accumulate \(fitting.microBatches / processes)")
+            }
+            advice = "\(flags.joined(separator: " ")) would fit, with the same tokens per step"
+        }
         try SystemMemory.require(memory.total, for: "training \(config.layout.summary) at batch \(options.batch) × \(options.time)",
-                                 advice: memory.advice)
+                                 advice: advice)
     }
 
     /// Starts a new run in `directory`, which must not hold one. `data` gives the batches
@@ -84,7 +96,7 @@ public final class TrainingSession {
         if FileManager.default.fileExists(atPath: directory + "/latest") {
             throw TrainingError.resume("\(directory)/latest already holds a run; pass --resume to continue it or choose another --out")
         }
-        try checkMemory(run.config, run.options)
+        try checkMemory(run.config, run.options, processes: communicator.size)
         let sources = try data(run.config, run.options)
         var generator = SeededGenerator(seed: run.options.seed)
         let model = LoopGPT(config: run.config, generator: &generator, workers: workers)
@@ -115,7 +127,7 @@ public final class TrainingSession {
         guard state.options.microBatches % communicator.size == 0 else {
             throw TrainingError.resume("\(latest) was trained with \(state.options.microBatches) micro-batches per step over \(state.ranks) processes; \(communicator.size) processes cannot split them evenly — resume with a process count that divides \(state.options.microBatches)")
         }
-        try checkMemory(config, state.options)
+        try checkMemory(config, state.options, processes: communicator.size)
         let (model, file) = try Checkpoint.load(from: latest, workers: workers)
         let sources = try data(config, state.options)
         let trainer = try Trainer(model: model, options: state.options, data: sources.train,

@@ -27,6 +27,7 @@ struct InfoCommand: ParsableCommand {
         let parameters: Int, parametersWithoutPositions: Int
         let forwardFlopsPerToken: Double, trainingFlopsPerToken: Double
         let activationBytesPerToken: Int?
+        let activationBytesPerTokenRecomputing: Int?
         let tokenizer: String
         let step: Int?
         enum CodingKeys: String, CodingKey {
@@ -36,6 +37,7 @@ struct InfoCommand: ParsableCommand {
             case parametersWithoutPositions = "parameters_without_positions"
             case forwardFlopsPerToken = "forward_flops_per_token", trainingFlopsPerToken = "training_flops_per_token"
             case activationBytesPerToken = "activation_bytes_per_token"
+            case activationBytesPerTokenRecomputing = "activation_bytes_per_token_recompute"
         }
     }
 
@@ -63,6 +65,7 @@ struct InfoCommand: ParsableCommand {
         let table = ParameterTable(config)
         let cost = ModelCost(config: config, time: t)
         let memory = ActivationMemory(config: config, batch: 1, time: t)
+        let recomputing = ActivationMemory(config: config, batch: 1, time: t, recompute: true)
         let report = Report(
             layout: config.layout.summary, prelude: config.layout.prelude, looped: config.layout.looped,
             coda: config.layout.coda, loops: config.layout.loops, uniqueBlocks: config.layout.uniqueBlocks,
@@ -70,16 +73,18 @@ struct InfoCommand: ParsableCommand {
             context: config.contextLength, vocabSize: config.vocabSize, paddedVocabSize: config.paddedVocabSize,
             parameters: table.parameterCount, parametersWithoutPositions: table.parameterCountWithoutPositions,
             forwardFlopsPerToken: cost.forwardFlopsPerToken, trainingFlopsPerToken: cost.trainingFlopsPerToken,
-            activationBytesPerToken: memory.total.map { $0 / t }, tokenizer: tokenizer, step: step)
+            activationBytesPerToken: memory.total.map { $0 / t },
+            activationBytesPerTokenRecomputing: recomputing.total.map { $0 / t }, tokenizer: tokenizer, step: step)
         if json { return try printJSON(report) }
         let activations = report.activationBytesPerToken.map { "\($0 / 1024) KiB per training token (T = \(t))" } ?? "too many to count"
+        let recomputed = report.activationBytesPerTokenRecomputing.map { "\($0 / 1024) KiB" } ?? "too many to count"
         print("""
             layout        \(config.layout.summary)  (prelude \(config.layout.prelude), looped \(config.layout.looped) × \(config.layout.loops) loops, coda \(config.layout.coda))
             depth         \(config.layout.uniqueBlocks) unique blocks, effective depth \(config.layout.effectiveDepth)
             shape         width \(config.channels), heads \(config.heads), context \(config.contextLength), vocabulary \(config.vocabSize) (padded \(config.paddedVocabSize))
             parameters    \(table.parameterCount) (\(String(format: "%.2f", Double(table.parameterCount) / 1e6))M, GPT-2 convention: position embeddings included, tied head once); \(table.parameterCountWithoutPositions) without position embeddings
             compute       \(String(format: "%.1f", cost.forwardFlopsPerToken / 1e6)) MFLOP/token forward, \(String(format: "%.1f", cost.trainingFlopsPerToken / 1e6)) MFLOP/token training (T = \(t))
-            activations   \(activations)
+            activations   \(activations); with --recompute \(recomputed)
             tokenizer     \(tokenizer)
             """ + (step.map { "\nstep          \($0)" } ?? ""))
     }

@@ -69,3 +69,39 @@ import Testing
         #expect(worst / scale < 1e-5)
     }
 }
+
+/// Memory planning: what a run needs, and how a suite makes a run fit.
+@Suite struct TrainingMemoryTests {
+    func paperLoop() throws -> ModelConfiguration {
+        try ModelConfiguration(vocabSize: 50257, contextLength: 1024, channels: 768, heads: 12, layout: LoopLayout(looped: 6, loops: 6))
+    }
+
+    func options(batch: Int) -> TrainingOptions {
+        TrainingOptions(batch: batch, time: 1024, microBatches: 1,
+                        schedule: LearningRateSchedule(peak: 1e-3, minimum: 1e-4, warmupSteps: 1, totalSteps: 2))
+    }
+
+    @Test func loop81mNeedsAboutFifteenGigabytesAndUnderThreeRecomputing() throws {
+        let kept = try TrainingMemory(config: paperLoop(), options: options(batch: 4)).total!
+        var recomputing = options(batch: 4)
+        recomputing.recompute = true
+        let recomputed = try TrainingMemory(config: paperLoop(), options: recomputing).total!
+        #expect(kept > 15_000_000_000 && kept < 18_000_000_000, "\(kept)")
+        #expect(recomputed < 3_000_000_000, "\(recomputed)")
+    }
+
+    @Test func aSuiteRunIsFittedWithTheSameGlobalBatch() throws {
+        let config = try paperLoop(), wanted = options(batch: 8)
+        // Enough memory: unchanged.
+        #expect(TrainingMemory.fitting(config: config, options: wanted, available: 1 << 40) == wanted)
+        // 24 GB: recomputing is enough.
+        let fitted = try #require(TrainingMemory.fitting(config: config, options: wanted, available: 24_000_000_000))
+        #expect(fitted.recompute == true && fitted.batch == 8 && fitted.microBatches == 1)
+        // 3 GB: the batch is split into micro-batches too, keeping batch × micro-batches.
+        let tight = try #require(TrainingMemory.fitting(config: config, options: wanted, available: 3_000_000_000))
+        #expect(tight.recompute == true && tight.batch * tight.microBatches == 8 && tight.batch < 8)
+        #expect(TrainingMemory(config: config, options: tight).total! <= 3_000_000_000)
+        // Nothing fits in 100 MB.
+        #expect(TrainingMemory.fitting(config: config, options: wanted, available: 100_000_000) == nil)
+    }
+}
