@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# Encodes the whole default corpus single-threaded with looplm and with tiktoken, alternating,
-# on this machine in this run, and prints the throughput ratio. Needs: pip install tiktoken.
+# Encodes three English corpora single-threaded with looplm and with tiktoken, alternating,
+# on this machine in this run, and prints the throughput ratio per corpus:
+#   shakespeare  the complete works (5.1 MB, verse and prose, CRLF line endings)
+#   news         Lee's corpus of Australian news articles (0.36 MB, ordinary prose)
+#   wikipedia    Wikipedia articles as wikitext (5.8 MB, prose with markup)
+# Each file is one encode call on both sides. Needs: pip install tiktoken.
 #   bash bench/tokenizer_compare.sh [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-cache=$(bash scripts/setup.sh)
+cache=$(bash scripts/setup.sh --bench)
 swift build -c release --product looplm >/dev/null
-files=("$cache"/shakespeare/*.txt)
-ours=(); theirs=()
-for ((i = 1; i <= rounds; i++)); do
-  ours+=("$(.build/release/looplm tokenize --bench "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
-  theirs+=("$(LOOPLM_CACHE=$cache python3 bench/tiktoken_bench.py "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
-  echo "round $i: looplm ${ours[-1]} MB/s, tiktoken ${theirs[-1]} MB/s"
-done
-python3 - "${ours[*]}" "${theirs[*]}" <<'PY'
+python3 -c 'import tiktoken' 2>/dev/null || { echo "tokenizer_compare.sh needs: pip install tiktoken" >&2; exit 1; }
+echo "machine: $(.build/release/looplm tokenize --bench "$cache/english/news.txt" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu"])')"
+for corpus in shakespeare news wikipedia; do
+  case $corpus in
+    shakespeare) files=("$cache"/shakespeare/*.txt) ;;
+    *) files=("$cache/english/$corpus.txt") ;;
+  esac
+  ours=(); theirs=()
+  for ((i = 1; i <= rounds; i++)); do
+    ours+=("$(.build/release/looplm tokenize --bench "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
+    theirs+=("$(LOOPLM_CACHE=$cache python3 bench/tiktoken_bench.py "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
+  done
+  python3 - "$corpus" "${ours[*]}" "${theirs[*]}" <<'PY'
 import statistics, sys
-o = statistics.median(float(x) for x in sys.argv[1].split())
-t = statistics.median(float(x) for x in sys.argv[2].split())
-print(f"median: looplm {o:.2f} MB/s, tiktoken {t:.2f} MB/s, ratio {o / t:.2f}x (single-threaded)")
+corpus = sys.argv[1]
+o = statistics.median(float(x) for x in sys.argv[2].split())
+t = statistics.median(float(x) for x in sys.argv[3].split())
+print(f"{corpus:12s} looplm {o:6.2f} MB/s, tiktoken {t:6.2f} MB/s, ratio {o / t:.2f}x (median of {len(sys.argv[2].split())}, single-threaded)")
 PY
+done

