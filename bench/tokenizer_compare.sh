@@ -18,6 +18,20 @@ for corpus in shakespeare news wikipedia; do
     shakespeare) files=("$cache"/shakespeare/*.txt) ;;
     *) files=("$cache/english/$corpus.txt") ;;
   esac
+  # Correctness first: the same ids as tiktoken, file by file.
+  for file in "${files[@]}"; do
+    .build/release/looplm tokenize < "$file" > /tmp/looplm-ids.txt
+    LOOPLM_CACHE=$cache python3 - "$file" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.join("scripts", "tokenizer"))
+import tiktoken_gpt2
+text = open(sys.argv[1], "rb").read().decode("utf-8", errors="replace")
+expected = tiktoken_gpt2.encoding().encode_ordinary(text)
+ours = [int(x) for x in open("/tmp/looplm-ids.txt").read().split()]
+if ours != expected:
+    sys.exit(f"{sys.argv[1]}: ids differ from tiktoken's ({len(ours)} against {len(expected)} tokens)")
+PY
+  done
   ours=(); theirs=()
   for ((i = 1; i <= rounds; i++)); do
     ours+=("$(.build/release/looplm tokenize --bench "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
@@ -28,6 +42,6 @@ import statistics, sys
 corpus = sys.argv[1]
 o = statistics.median(float(x) for x in sys.argv[2].split())
 t = statistics.median(float(x) for x in sys.argv[3].split())
-print(f"{corpus:12s} looplm {o:6.2f} MB/s, tiktoken {t:6.2f} MB/s, ratio {o / t:.2f}x (median of {len(sys.argv[2].split())}, single-threaded)")
+print(f"{corpus:12s} identical ids · looplm {o:6.2f} MB/s, tiktoken {t:6.2f} MB/s, ratio {o / t:.2f}x (median of {len(sys.argv[2].split())}, single-threaded)")
 PY
 done
