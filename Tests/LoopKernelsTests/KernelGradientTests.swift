@@ -122,6 +122,37 @@ import Testing
         #expect(agrees(check.directional(input: logits, gradient: gradient.array, objective: objective)))
     }
 
+    /// Rows whose target is −1 are left out of the mean and get no gradient; the gradient of
+    /// the mean over the scored rows agrees with finite differences.
+    @Test func crossEntropyIgnoresMaskedRows() {
+        var check = GradientCheck()
+        let n = 5, v = 9, vp = 16
+        let logits = check.buffer(n * vp, scale: 3)
+        let targets: [Int32] = [4, -1, 0, -1, 8]
+        let rowMax = FloatBuffer(count: n), norm = FloatBuffer(count: n), losses = FloatBuffer(count: n)
+        func objective() -> Double {
+            Double(CrossEntropy.forward(logits: logits.pointer, rowMax: rowMax.pointer, normalizers: norm.pointer,
+                                        losses: losses.pointer, targets: targets, rows: n, vocabSize: v,
+                                        paddedVocabSize: vp, workers: workers))
+        }
+        let loss = objective()
+        var expected = 0.0
+        for row in [0, 2, 4] {
+            let x = (0..<v).map { Double(logits[row * vp + $0]) }
+            let m = x.max()!
+            expected += _log(x.map { _exp($0 - m) }.reduce(0, +)) + m - x[Int(targets[row])]
+        }
+        #expect(abs(loss - expected / 3) < 1e-5, "the mean is over the 3 scored rows")
+        #expect(losses[1] == 0 && losses[3] == 0)
+        #expect(CrossEntropy.targetCount(targets, rows: n) == 3)
+        let gradient = FloatBuffer(logits.array)
+        CrossEntropy.backward(logits: gradient.pointer, rowMax: rowMax.pointer, normalizers: norm.pointer,
+                              targets: targets, lossScale: 1 / 3, rows: n, vocabSize: v, paddedVocabSize: vp,
+                              workers: workers)
+        for row in [1, 3] { for i in 0..<vp { #expect(gradient[row * vp + i] == 0) } }
+        #expect(agrees(check.directional(input: logits, gradient: gradient.array, objective: objective)))
+    }
+
     @Test func embeddingAccumulatesRepeatedTokens() {
         let b = 1, t = 3, c = 2
         let dwte = FloatBuffer(count: 4 * c), dwpe = FloatBuffer(count: t * c)

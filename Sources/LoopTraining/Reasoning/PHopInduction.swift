@@ -27,7 +27,7 @@ public struct PHopInduction: ReasoningTask {
 
     /// The positions of the hops from the end of `letters`, or nil when a hop is missing or
     /// does not move backwards.
-    static func hops(_ letters: [Int32], count: Int) -> [Int]? {
+    public static func hops(_ letters: [Int32], count: Int) -> [Int]? {
         var i = letters.count - 1, path = [i]
         for _ in 0..<count {
             guard let j = letters[..<i].lastIndex(of: letters[i]), j + 1 < i else { return nil }
