@@ -13,14 +13,14 @@ public final class FileSink {
 
     init(path: String) throws(CheckpointError) {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .writeFailed(path, detail: Self.lastError()) }
     }
 
     /// A file opened for appending (created if missing); each `write` goes to its end.
     public init(appendingTo path: String) throws(CheckpointError) {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .writeFailed(path, detail: Self.lastError()) }
     }
 
@@ -141,7 +141,7 @@ public enum AtomicFiles {
     }
 
     static func syncDirectory(path: String) {
-        let descriptor = open(path, O_RDONLY)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 {
             fsync(descriptor)
             close(descriptor)

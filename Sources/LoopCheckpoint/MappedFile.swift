@@ -26,7 +26,7 @@ public final class MappedFile {
 
     public init(path: String) throws(CheckpointError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT { throw .missingFile(path) }
             throw .badHeader(path, detail: "cannot open: \(String(cString: strerror(errno)))")

@@ -14,7 +14,7 @@ public final class RunLock {
 
     public init(directory: String) throws(TrainingError) {
         let path = directory + "/" + Self.fileName
-        descriptor = open(path, O_RDWR | O_CREAT, 0o644)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw .resume("cannot open \(path): \(String(cString: strerror(errno)))")
         }

@@ -7,7 +7,8 @@ import Glibc
 /// files: what a shell does, and what a launcher such as mpirun needs to hear Ctrl-C.
 enum CleanSpawn {
     static func run(
-        _ command: [String], signalAfter: (() -> Bool)? = nil, whileRunning: ((Int32) -> Void)? = nil
+        _ command: [String], environment extra: [String: String] = [:],
+        signalAfter: (() -> Bool)? = nil, whileRunning: ((Int32) -> Void)? = nil
     ) throws -> CommandResult {
         let directory = temporaryDirectory("spawn")
         let outPath = directory + "/stdout", errPath = directory + "/stderr"
@@ -27,20 +28,25 @@ enum CleanSpawn {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var arguments = command.map { strdup($0) } + [nil]
         defer { for pointer in arguments { free(pointer) } }
+        let variables = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        var environment = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in environment { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, command[0], &actions, &attributes, &arguments, environ)
+        let spawned = posix_spawn(&pid, command[0], &actions, &attributes, &arguments, &environment)
         guard spawned == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "posix_spawn \(command[0]): \(spawned)"]) }
         if let signalAfter {
             let deadline = Date().addingTimeInterval(60)
             while !signalAfter() && Date() < deadline && !exited(pid) { usleep(20_000) }
-            kill(pid, SIGINT)
+            if !exited(pid) { kill(pid, SIGINT) }
         }
         whileRunning?(pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let read = { (path: String) in String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
-        return CommandResult(status: code, stdout: read(outPath), stderr: read(errPath))
+        let result = CommandResult(status: code, stdout: read(outPath), stderr: read(errPath))
+        try? FileManager.default.removeItem(atPath: directory)
+        return result
     }
 
     /// Whether the child has ended (without reaping it).

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Runs the real `looplm` binary built beside the test bundle.
 struct CommandResult {
@@ -26,28 +25,10 @@ enum Looplm {
         try spawn([binary] + arguments + ["--threads", "1"].filter { _ in takesThreads(arguments) }, signalAfter: signalAfter)
     }
 
-    /// Runs a command line; with `signalAfter`, sends `signal` once it says so; `whileRunning`
-    /// gets the process before waiting for it.
-    static func spawn(
-        _ command: [String], signalAfter: (() -> Bool)? = nil, signal: Int32 = SIGINT,
-        whileRunning: ((Process) -> Void)? = nil
-    ) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let outData = DataCollector(out.fileHandleForReading), errData = DataCollector(err.fileHandleForReading)
-        try process.run()
-        if let signalAfter {
-            let deadline = Date().addingTimeInterval(60)
-            while !signalAfter() && process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, signal) }
-        }
-        whileRunning?(process)
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: outData.text(), stderr: errData.text())
+    /// Runs a command line through `posix_spawn` (Foundation's `Process` closes descriptors
+    /// racily when tests run in parallel); with `signalAfter`, sends SIGINT once it says so.
+    static func spawn(_ command: [String], signalAfter: (() -> Bool)? = nil) throws -> CommandResult {
+        try CleanSpawn.run(command, signalAfter: signalAfter)
     }
 
     /// Process ids of running looplm processes whose command line mentions `text`.
@@ -61,43 +42,14 @@ enum Looplm {
     }
 
     /// Runs `looplm` through /bin/sh, so arguments can hold bytes Swift strings cannot (the
-    /// script's `$(printf …)` makes them).
+    /// script's `$(printf …)` makes them); the script finds the binary in `$LOOPLM`.
     static func runShell(_ script: String) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.environment = (ProcessInfo.processInfo.environment).merging(["LOOPLM": binary]) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let outData = DataCollector(out.fileHandleForReading), errData = DataCollector(err.fileHandleForReading)
-        try process.run()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: outData.text(), stderr: errData.text())
+        try CleanSpawn.run(["/bin/sh", "-c", script], environment: ["LOOPLM": binary])
     }
 
     static func takesThreads(_ arguments: [String]) -> Bool {
         guard let command = arguments.first else { return false }
         return ["train", "eval", "sample", "bench"].contains(command) && !arguments.contains("--threads")
-    }
-}
-
-/// Reads a pipe to the end on a background thread (so a full pipe never blocks the child).
-final class DataCollector: Sendable {
-    private let data = Mutex(Data())
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ handle: FileHandle) {
-        Thread.detachNewThread { [self] in
-            let read = handle.readDataToEndOfFile()
-            data.withLock { $0 = read }
-            done.signal()
-        }
-    }
-
-    func text() -> String {
-        done.wait()
-        return String(decoding: data.withLock { $0 }, as: UTF8.self)
     }
 }
 
