@@ -20,7 +20,7 @@ public final class RunLock {
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
-            throw .resume("\(directory) is in use by another looplm process; wait for it to finish or choose another --out")
+            throw .runInUse(directory)
         }
     }
 

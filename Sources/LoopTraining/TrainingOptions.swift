@@ -76,6 +76,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case invalidOption(String)
     case divergence(step: Int, loss: Float)
     case resume(String)
+    /// Another process holds the run directory's lock.
+    case runInUse(String)
 
     public var description: String {
         switch self {
@@ -83,6 +85,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .divergence(let step, let loss):
             return "training diverged at step \(step) (loss \(loss)); the last good checkpoint is kept — lower --lr or raise --warmup"
         case .resume(let message): return message
+        case .runInUse(let directory):
+            return "\(directory) is in use by another looplm process; wait for it to finish or choose another --out"
         }
     }
 }

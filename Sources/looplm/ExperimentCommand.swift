@@ -15,7 +15,8 @@ struct ExperimentCommand: ParsableCommand {
             Writes OUT/table.md, OUT/table.csv, OUT/results.json, OUT/plots/*.svg and, per run, \
             OUT/runs/MODEL-seedS/{latest,best,metrics.jsonl,result.json}. Ctrl-C stops the current \
             run at a step boundary; the same command continues the suite. The reasoning suites \
-            generate their own problems and need no --data.
+            generate their own problems and need no --data; several processes started with the same \
+            command share their runs, and the report gathers every finished run in OUT.
             """)
 
     @Option(help: "Suite: \((ExperimentSuite.names + ReasoningSuite.names).joined(separator: ", ")).")
@@ -28,9 +29,16 @@ struct ExperimentCommand: ParsableCommand {
     var seeds = 1
     @Option(help: "Override the suite's steps per model.")
     var steps: Int?
+    @Option(name: .customLong("task"), help: "Reasoning suites: run only this task (repeatable).")
+    var tasks: [String] = []
+    @Option(name: .customLong("model"), help: "Reasoning suites: run only this model (repeatable).")
+    var models: [String] = []
+    @Option(help: "Reasoning suites: peak learning rate of every task (default: the suite's).")
+    var lr: Float?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be in (0, 1)") }
         guard (1...1000).contains(seeds) else { throw ValidationError("--seeds must be in 1...1000") }
         if let steps, !(1...TrainingOptions.maximumBatch).contains(steps) {
             throw ValidationError("--steps must be in 1...\(TrainingOptions.maximumBatch)")
@@ -40,6 +48,9 @@ struct ExperimentCommand: ParsableCommand {
     func run() throws {
         let job = try Job.start()
         if ReasoningSuite.names.contains(suite) { return try runReasoning(job) }
+        guard tasks.isEmpty && models.isEmpty && lr == nil else {
+            throw ValidationError("--task, --model and --lr are for the reasoning suites")
+        }
         guard let data else { throw ValidationError("--suite \(suite) trains on token files: give --data DIR") }
         let suite = try ExperimentSuite.named(suite, steps: steps)
         let runner = ExperimentRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
@@ -72,7 +83,8 @@ struct ExperimentCommand: ParsableCommand {
     }
 
     func runReasoning(_ job: Job) throws {
-        let suite = try ReasoningSuite.named(suite, steps: steps)
+        var suite = try ReasoningSuite.named(suite, steps: steps).restricted(tasks: tasks, models: models)
+        if let lr { suite = suite.withLearningRate(lr) }
         let runner = ReasoningRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
                                      communicator: job.communicator)
         let stop = StopSignal()
@@ -93,7 +105,9 @@ struct ExperimentCommand: ParsableCommand {
         let outcome = try runner.run()
         progress?.bar.finish()
         guard job.communicator.isMain else { return }
-        if !outcome.complete { return printError("suite stopped; run the same command to continue") }
+        if !outcome.complete {
+            return printError("suite not finished (stopped, or runs left to another process); run the same command again to continue it and gather every finished run")
+        }
         print(ReasoningReport(suite: suite, results: outcome.results).markdown())
     }
 }

@@ -68,8 +68,11 @@ public final class ReasoningRunner {
         public let complete: Bool
     }
 
+    /// Trains every run not yet done. A run another process is training (its folder locked)
+    /// is left to it, so several processes started with the same command share a suite's
+    /// work; the report covers every finished run in the folder.
     public func run() throws -> Outcome {
-        var results: [ReasoningResult] = []
+        var skipped = 0
         for seedIndex in 0..<seeds {
             for setup in suite.setups {
                 for model in suite.models {
@@ -77,12 +80,18 @@ public final class ReasoningRunner {
                     let name = "\(setup.task.name)-\(model.name)"
                     let runDirectory = directory + "/runs/\(name)-seed\(seed)"
                     let resultPath = runDirectory + "/result.json"
-                    if FileManager.default.fileExists(atPath: resultPath) {
-                        results.append(try JSONDecoder().decode(ReasoningResult.self, from: Data(contentsOf: URL(fileURLWithPath: resultPath))))
+                    if FileManager.default.fileExists(atPath: resultPath) { continue }
+                    if communicator.isMain { onMessage("== \(setup.task.name): \(model.name) (\(model.layout.summary), seed \(seed))") }
+                    let result: ReasoningResult?
+                    do {
+                        result = try train(setup, model, seed: seed, directory: runDirectory, name: name)
+                    } catch TrainingError.runInUse where communicator.size == 1 {
+                        onMessage("   another process is training it; moving on")
+                        skipped += 1
                         continue
                     }
-                    if communicator.isMain { onMessage("== \(setup.task.name): \(model.name) (\(model.layout.summary), seed \(seed))") }
-                    guard let result = try train(setup, model, seed: seed, directory: runDirectory, name: name) else {
+                    guard let result else {
+                        let results = try finishedResults()
                         try writeReport(results)
                         return Outcome(results: results, complete: false)
                     }
@@ -91,12 +100,29 @@ public final class ReasoningRunner {
                         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                         try encoder.encode(result).write(to: URL(fileURLWithPath: resultPath), options: .atomic)
                     }
-                    results.append(result)
                 }
             }
         }
+        let results = try finishedResults()
         try writeReport(results)
-        return Outcome(results: results, complete: true)
+        return Outcome(results: results, complete: skipped == 0)
+    }
+
+    /// Every finished run in the folder of this suite's tasks and models, whatever its seed.
+    public func finishedResults() throws -> [ReasoningResult] {
+        let runs = directory + "/runs"
+        guard FileManager.default.fileExists(atPath: runs) else { return [] }
+        let names = try FileManager.default.contentsOfDirectory(atPath: runs)
+        let tasks = suite.setups.map(\.task.name), models = suite.models.map(\.name)
+        func order(_ result: ReasoningResult) -> [Int] {
+            [tasks.firstIndex(of: result.task) ?? 0, models.firstIndex(of: result.model) ?? 0, Int(truncatingIfNeeded: result.seed)]
+        }
+        return try names.sorted().compactMap { name -> ReasoningResult? in
+            let path = runs + "/" + name + "/result.json"
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            let result = try JSONDecoder().decode(ReasoningResult.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            return tasks.contains(result.task) && models.contains(result.model) ? result : nil
+        }.sorted { order($0).lexicographicallyPrecedes(order($1)) }
     }
 
     /// Trains one model (or continues it) and evaluates it; nil when stopped early.

@@ -78,16 +78,44 @@ public struct ReasoningSuite: Sendable {
 
     static func standard(steps: Int?) -> ReasoningSuite {
         ReasoningSuite(
-            name: "reasoning", summary: "variable chains, p-hop induction and addition: 2×1, 8×1, 2×4 and 2×4 at random depth",
+            name: "reasoning", summary: "pointer chasing, p-hop induction and addition: 1×1, 4×1, 1×4 and 1×4 at random depth",
             setups: [
-                setup(VariableChains(), trained: 4, evaluated: [1, 2, 3, 4, 5, 6, 8], steps: steps ?? 3000, batch: 64,
-                      lr: 1e-3, width: 128, heads: 4),
-                setup(PHopInduction(), trained: 4, evaluated: [1, 2, 3, 4, 5, 6], steps: steps ?? 3000, batch: 64,
-                      lr: 1e-3, width: 128, heads: 4),
+                setup(PointerChasing(cells: 16, maxHops: 8, questionsPerSequence: 4), trained: 4,
+                      evaluated: [1, 2, 3, 4, 5, 6], steps: steps ?? 3000, batch: 64, lr: 1e-3, width: 128, heads: 4),
+                setup(PHopInduction(alphabet: 4, length: 32), trained: 4, evaluated: [1, 2, 3, 4, 5, 6],
+                      steps: steps ?? 3000, batch: 64, lr: 1e-3, width: 128, heads: 4),
                 setup(Addition(), trained: 6, evaluated: [1, 2, 3, 4, 5, 6, 7, 8], steps: steps ?? 3000, batch: 64,
-                      lr: 1e-3, width: 128, heads: 4),
+                      lr: 1e-3, width: 64, heads: 4),
             ],
-            models: models(blocks: 2, loops: 4), questionsPerDifficulty: 1024, sweepFactor: 2)
+            models: models(blocks: 1, loops: 4), questionsPerDifficulty: 1024, sweepFactor: 2)
+    }
+
+    /// The same suite with every task trained at peak learning rate `peak` (decaying to a tenth).
+    public func withLearningRate(_ peak: Float) -> ReasoningSuite {
+        ReasoningSuite(
+            name: name, summary: summary,
+            setups: setups.map { setup in
+                var options = setup.options
+                options.schedule.peak = peak
+                options.schedule.minimum = peak / 10
+                return ReasoningSetup(task: setup.task, trainedDifficulty: setup.trainedDifficulty,
+                                      evaluatedDifficulties: setup.evaluatedDifficulties, options: options,
+                                      channels: setup.channels, heads: setup.heads)
+            },
+            models: models, questionsPerDifficulty: questionsPerDifficulty, sweepFactor: sweepFactor)
+    }
+
+    /// The same suite restricted to some tasks and models (all when a list is empty), so parts
+    /// can run in separate processes into one folder; a later unrestricted run gathers them.
+    public func restricted(tasks: [String], models names: [String]) throws(ConfigurationError) -> ReasoningSuite {
+        let taskNames = setups.map(\.task.name), modelNames = models.map(\.name)
+        for name in tasks where !taskNames.contains(name) { throw .unknownPreset(name, known: taskNames) }
+        for name in names where !modelNames.contains(name) { throw .unknownPreset(name, known: modelNames) }
+        return ReasoningSuite(
+            name: name, summary: summary,
+            setups: setups.filter { tasks.isEmpty || tasks.contains($0.task.name) },
+            models: models.filter { names.isEmpty || names.contains($0.name) },
+            questionsPerDifficulty: questionsPerDifficulty, sweepFactor: sweepFactor)
     }
 
     /// The suite's structure at toy size, for tests.
@@ -95,7 +123,7 @@ public struct ReasoningSuite: Sendable {
         ReasoningSuite(
             name: "mini-reasoning", summary: "the reasoning suite at toy size (tests)",
             setups: [
-                setup(VariableChains(variables: 6, constants: 3, statements: 6, questionsPerSequence: 2), trained: 2,
+                setup(PointerChasing(cells: 6, maxHops: 3, questionsPerSequence: 2), trained: 2,
                       evaluated: [1, 2, 3], steps: steps, batch: 4, lr: 1e-3, width: 16, heads: 2),
                 setup(PHopInduction(alphabet: 3, length: 10, maxHops: 3), trained: 2, evaluated: [1, 2, 3], steps: steps,
                       batch: 4, lr: 1e-3, width: 16, heads: 2),
