@@ -26,6 +26,10 @@ struct BenchCommand: ParsableCommand {
     var steps = 5
     @Option(help: "Random seed.")
     var seed: UInt64 = 1337
+    @Flag(help: "Recompute each block in backward instead of keeping its activations (as train --recompute).")
+    var recompute = false
+    @Flag(inversion: .prefixedNo, help: "Also time the step's sgemm calls alone (the roofline).")
+    var roofline = true
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
     @Flag(help: "Benchmark inference instead: load, prefill, decode, bandwidth, batched generation.")
@@ -66,9 +70,11 @@ struct BenchCommand: ParsableCommand {
         let trainingFlopsPerToken: Double
         let phaseSeconds: Phases
         let allreduceSeconds: Double
-        let blasOnlyStepSeconds: Double
-        let blasOnlyTokensPerSecond: Double
-        let blasOnlyGflops: Double
+        let blasOnlyStepSeconds: Double?
+        let blasOnlyTokensPerSecond: Double?
+        let blasOnlyGflops: Double?
+        let recompute: Bool
+        let peakResidentBytes: Int
         let cpu: String
         enum CodingKeys: String, CodingKey {
             case implementation, preset, layout, batch, time, threads, processes, gflops, cpu
@@ -76,7 +82,7 @@ struct BenchCommand: ParsableCommand {
             case tokensPerSecond = "tokens_per_second", trainingFlopsPerToken = "training_flops_per_token"
             case phaseSeconds = "phase_seconds", allreduceSeconds = "allreduce_seconds"
             case blasOnlyStepSeconds = "blas_only_step_seconds", blasOnlyTokensPerSecond = "blas_only_tokens_per_second"
-            case blasOnlyGflops = "blas_only_gflops"
+            case blasOnlyGflops = "blas_only_gflops", recompute, peakResidentBytes = "peak_resident_bytes"
         }
     }
 
@@ -116,9 +122,10 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--time must be in 1...\(config.contextLength)")
         }
         let processes = job.communicator.size
-        let options = TrainingOptions(batch: batch, time: t, microBatches: processes,
+        var options = TrainingOptions(batch: batch, time: t, microBatches: processes,
                                       schedule: LearningRateSchedule(peak: 1e-4, minimum: 1e-4, warmupSteps: 0,
                                                                      totalSteps: warmup + steps), seed: seed)
+        options.recompute = recompute ? true : nil
         try SystemMemory.require(TrainingMemory(config: config, options: options, processes: processes).total,
                                  for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch or --time")
         var generator = SeededGenerator(seed: seed)
@@ -130,7 +137,7 @@ struct BenchCommand: ParsableCommand {
             let record = try trainer.trainStep()
             if step >= warmup { records.append(record) }
         }
-        let ceiling = BLASCeiling.measure(config: config, batch: batch, time: t, workers: model.workers)
+        let ceiling = roofline ? BLASCeiling.measure(config: config, batch: batch, time: t, workers: model.workers) : nil
         let cost = ModelCost(config: config, time: t)
         let seconds = records.map(\.seconds)
         let median = seconds.sorted()[seconds.count / 2]
@@ -144,8 +151,9 @@ struct BenchCommand: ParsableCommand {
             threads: compute.threads, processes: processes, stepSeconds: seconds, medianStepSeconds: median,
             tokensPerSecond: tokensPerSecond, gflops: cost.trainingFlopsPerToken * tokensPerSecond / 1e9,
             trainingFlopsPerToken: cost.trainingFlopsPerToken, phaseSeconds: phases, allreduceSeconds: phases.allreduce,
-            blasOnlyStepSeconds: ceiling.seconds, blasOnlyTokensPerSecond: Double(batch * t) / ceiling.seconds,
-            blasOnlyGflops: ceiling.flops / ceiling.seconds / 1e9, cpu: CPU.description)
+            blasOnlyStepSeconds: ceiling?.seconds, blasOnlyTokensPerSecond: ceiling.map { Double(batch * t) / $0.seconds },
+            blasOnlyGflops: ceiling.map { $0.flops / $0.seconds / 1e9 }, recompute: recompute,
+            peakResidentBytes: SystemMemory.peakResidentBytes(), cpu: CPU.description)
         guard job.communicator.isMain else { return }
         if json { return try printJSON(report) }
         print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(compute.threads) threads × \(processes) process(es) on \(CPU.description)")
@@ -153,7 +161,11 @@ struct BenchCommand: ParsableCommand {
                      median, tokensPerSecond, report.gflops, cost.trainingFlopsPerToken / 1e6))
         print(String(format: "  phases: forward %.3f s, backward %.3f s, all-reduce %.3f s, AdamW %.3f s",
                      phases.forward, phases.backward, phases.allreduce, phases.adamw))
-        print(String(format: "  roofline: the step's sgemm calls alone take %.3f s (%.0f tokens/s, %.1f GFLOP/s); the step runs at %.0f%% of that",
-                     ceiling.seconds, report.blasOnlyTokensPerSecond, report.blasOnlyGflops, 100 * ceiling.seconds / median))
+        print(String(format: "  peak memory %.2f GB%@", Double(report.peakResidentBytes) / 1e9, recompute ? " (recomputing)" : ""))
+        if let ceiling {
+            print(String(format: "  roofline: the step's sgemm calls alone take %.3f s (%.0f tokens/s, %.1f GFLOP/s); the step runs at %.0f%% of that",
+                         ceiling.seconds, Double(batch * t) / ceiling.seconds, ceiling.flops / ceiling.seconds / 1e9,
+                         100 * ceiling.seconds / median))
+        }
     }
 }
