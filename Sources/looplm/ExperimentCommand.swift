@@ -56,15 +56,9 @@ struct ExperimentCommand: ParsableCommand {
         let runner = ExperimentRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
                                       communicator: job.communicator)
         let stop = StopSignal()
-        var progress: (name: String, bar: Progress)?
+        let progress = SuiteProgress { _ in suite.options.schedule.totalSteps }
         runner.onMessage = printError
-        runner.onStep = { name, metrics in
-            if progress?.name != name {
-                progress?.bar.finish()
-                progress = (name, Progress(totalSteps: suite.options.schedule.totalSteps))
-            }
-            progress?.bar.update(metrics)
-        }
+        runner.onStep = progress.update
         runner.shouldStop = { stop.requested }
         if job.communicator.isMain {
             printError("experiment \(suite.name): \(suite.summary); \(suite.models.count) models × \(seeds) seeds, \(suite.options.schedule.totalSteps) steps of \(suite.options.tokensPerStep * job.communicator.size) tokens each")
@@ -73,7 +67,7 @@ struct ExperimentCommand: ParsableCommand {
             try TokenData.load(directory: data, config: config, options: options, tokenizer: suite.tokenizer,
                                validationBatches: max(options.evalBatches, suite.finalEvalBatches))
         }
-        progress?.bar.finish()
+        progress.finish()
         guard job.communicator.isMain else { return }
         if !outcome.complete {
             printError("suite stopped; run the same command to continue")
@@ -88,22 +82,17 @@ struct ExperimentCommand: ParsableCommand {
         let runner = ReasoningRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
                                      communicator: job.communicator)
         let stop = StopSignal()
-        var progress: (name: String, bar: Progress)?
-        runner.onMessage = printError
-        runner.onStep = { name, metrics in
-            if progress?.name != name {
-                progress?.bar.finish()
-                let setup = suite.setups.first { name.hasPrefix($0.task.name + "-") }
-                progress = (name, Progress(totalSteps: setup?.options.schedule.totalSteps ?? metrics.step))
-            }
-            progress?.bar.update(metrics)
+        let progress = SuiteProgress { name in
+            suite.setups.first { name.hasPrefix($0.task.name + "-") }?.options.schedule.totalSteps ?? 0
         }
+        runner.onMessage = printError
+        runner.onStep = progress.update
         runner.shouldStop = { stop.requested }
         if job.communicator.isMain {
             printError("experiment \(suite.name): \(suite.summary); \(suite.setups.count) tasks × \(suite.models.count) models × \(seeds) seeds")
         }
         let outcome = try runner.run()
-        progress?.bar.finish()
+        progress.finish()
         guard job.communicator.isMain else { return }
         if !outcome.complete {
             return printError("suite not finished (stopped, or runs left to another process); run the same command again to continue it and gather every finished run")

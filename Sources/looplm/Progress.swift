@@ -41,3 +41,22 @@ final class Progress {
         return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
     }
 }
+
+/// The progress of a suite: a new bar whenever the run being trained changes.
+final class SuiteProgress {
+    private var current: (name: String, bar: Progress)?
+    private let totalSteps: (String) -> Int
+
+    /// `totalSteps` gives the steps of a run from its name.
+    init(totalSteps: @escaping (String) -> Int) { self.totalSteps = totalSteps }
+
+    func update(_ name: String, _ metrics: StepMetrics) {
+        if current?.name != name {
+            current?.bar.finish()
+            current = (name, Progress(totalSteps: totalSteps(name)))
+        }
+        current?.bar.update(metrics)
+    }
+
+    func finish() { current?.bar.finish() }
+}
