@@ -5,11 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-swift build -c release --product looplm >/dev/null
+# LOOPLM=/path/to/looplm uses that binary instead of building one.
+looplm=${LOOPLM:-.build/release/looplm}
+[ -n "${LOOPLM:-}" ] || swift build -c release --product looplm >/dev/null
 python3 -c 'import torch' 2>/dev/null || { echo "compare.sh needs torch: pip install torch" >&2; exit 1; }
 ours=(); theirs=()
 for ((i = 1; i <= rounds; i++)); do
-  ours+=("$(.build/release/looplm bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_second"])')")
+  ours+=("$($looplm bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_second"])')")
   theirs+=("$(python3 bench/torch_train_bench.py --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_second"])')")
   echo "round $i: looplm ${ours[-1]} tokens/s, pytorch eager ${theirs[-1]} tokens/s"
 done

@@ -9,18 +9,20 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 weights=${3:-f32}
 cache=$(bash scripts/setup.sh)
-swift build -c release --product looplm >/dev/null
+# LOOPLM=/path/to/looplm uses that binary instead of building one.
+looplm=${LOOPLM:-.build/release/looplm}
+[ -n "${LOOPLM:-}" ] || swift build -c release --product looplm >/dev/null
 python3 -c 'import torch, transformers' 2>/dev/null || { echo "generate_compare.sh needs: pip install torch transformers" >&2; exit 1; }
 model=$cache/bench/gpt2-random
 [ -f "$model/hf/model.safetensors" ] || python3 bench/hf_generate_bench.py --make "$model/hf"
-[ -f "$model/looplm/model.safetensors" ] || .build/release/looplm import-hf "$model/hf" --output "$model/looplm" >/dev/null
+[ -f "$model/looplm/model.safetensors" ] || $looplm import-hf "$model/hf" --output "$model/looplm" >/dev/null
 theirs_ids=$(python3 bench/hf_generate_bench.py --model "$model/hf" --ids --tokens 32)
-ours_ids=$(.build/release/looplm sample "$model/looplm" --prompt "The dog of the world is a large" --tokens 32 --temperature 0 --json \
+ours_ids=$($looplm sample "$model/looplm" --prompt "The dog of the world is a large" --tokens 32 --temperature 0 --json \
   | python3 -c 'import json,sys; print(" ".join(map(str, json.load(sys.stdin)["ids"])))')
 [ "$ours_ids" = "$theirs_ids" ] && echo "greedy tokens: identical (32 of 32)" || echo "greedy tokens DIFFER: looplm [$ours_ids] transformers [$theirs_ids]"
 ours=(); theirs=()
 for ((i = 1; i <= rounds; i++)); do
-  ours+=("$(.build/release/looplm bench --generate --checkpoint "$model/looplm" --weights "$weights" --prompt-tokens 8 --tokens 128 --batches 1 --json \
+  ours+=("$($looplm bench --generate --checkpoint "$model/looplm" --weights "$weights" --prompt-tokens 8 --tokens 128 --batches 1 --json \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["decode_tokens_per_second"])')")
   theirs+=("$(python3 bench/hf_generate_bench.py --model "$model/hf" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["decode_tokens_per_second"])')")
   echo "round $i: looplm ($weights) ${ours[-1]} tokens/s, transformers ${theirs[-1]} tokens/s"

@@ -10,9 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 cache=$(bash scripts/setup.sh --bench)
-swift build -c release --product looplm >/dev/null
+# LOOPLM=/path/to/looplm uses that binary instead of building one.
+looplm=${LOOPLM:-.build/release/looplm}
+[ -n "${LOOPLM:-}" ] || swift build -c release --product looplm >/dev/null
 python3 -c 'import tiktoken' 2>/dev/null || { echo "tokenizer_compare.sh needs: pip install tiktoken" >&2; exit 1; }
-echo "machine: $(.build/release/looplm tokenize --bench "$cache/english/news.txt" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu"])')"
+echo "machine: $($looplm tokenize --bench "$cache/english/news.txt" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu"])')"
 for corpus in shakespeare news wikipedia; do
   case $corpus in
     shakespeare) files=("$cache"/shakespeare/*.txt) ;;
@@ -20,7 +22,7 @@ for corpus in shakespeare news wikipedia; do
   esac
   # Correctness first: the same ids as tiktoken, file by file.
   for file in "${files[@]}"; do
-    .build/release/looplm tokenize < "$file" > /tmp/looplm-ids.txt
+    $looplm tokenize < "$file" > /tmp/looplm-ids.txt
     LOOPLM_CACHE=$cache python3 - "$file" <<'PY'
 import os, sys
 sys.path.insert(0, os.path.join("scripts", "tokenizer"))
@@ -34,7 +36,7 @@ PY
   done
   ours=(); theirs=()
   for ((i = 1; i <= rounds; i++)); do
-    ours+=("$(.build/release/looplm tokenize --bench "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
+    ours+=("$($looplm tokenize --bench "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
     theirs+=("$(LOOPLM_CACHE=$cache python3 bench/tiktoken_bench.py "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
   done
   python3 - "$corpus" "${ours[*]}" "${theirs[*]}" <<'PY'
