@@ -2,7 +2,7 @@
 // LoopLM: GPT-2 with looped transformer blocks (Ng & Wang, arXiv 2409.14199), trained on the CPU.
 //
 // Dependencies point one way:
-//   CBLAS ← LoopKernels ← LoopModel ← LoopCheckpoint ← LoopTraining ← LoopMPI ← looplm
+//   CBLAS, CKernels ← LoopKernels ← LoopModel ← LoopCheckpoint ← LoopTraining ← LoopMPI ← looplm
 //   LoopTokenizer stands alone.
 // The MPI trait (`swift build --traits MPI`, needs Open MPI) adds data-parallel training over
 // MPI; without it LoopMPI offers one process only, and nothing needs MPI to build or test.
@@ -45,7 +45,8 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
         .target(name: "LoopMPI", dependencies: ["LoopTraining", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
                 swiftSettings: strictImports),
-        .target(name: "LoopKernels", dependencies: blasDependency, swiftSettings: strictImports),
+        .target(name: "CKernels"),
+        .target(name: "LoopKernels", dependencies: blasDependency + ["CKernels"], swiftSettings: strictImports),
         .target(name: "LoopModel", dependencies: ["LoopKernels"], swiftSettings: strictImports),
         .target(name: "LoopCheckpoint", dependencies: ["LoopModel", "LoopKernels"], swiftSettings: strictImports),
         .target(name: "LoopTokenizer", swiftSettings: strictImports),
@@ -59,7 +60,7 @@ let package = Package(
             ],
             swiftSettings: strictImports
         ),
-        .testTarget(name: "LoopKernelsTests", dependencies: ["LoopKernels"]),
+        .testTarget(name: "LoopKernelsTests", dependencies: ["LoopKernels", "CKernels"]),
         .testTarget(
             name: "LoopModelTests",
             dependencies: ["LoopModel", "LoopCheckpoint", "LoopTraining"],

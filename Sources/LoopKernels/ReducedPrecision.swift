@@ -1,3 +1,5 @@
+import CKernels
+
 /// A matrix stored as int8 with one float scale per group of `groupSize` inputs of each
 /// output row: w[j, i] ≈ scales[j, i / groupSize] · values[j, i]. Layout (out, in).
 public struct QuantizedMatrix {
@@ -64,6 +66,9 @@ public enum ReducedPrecision {
 
     /// Rows processed together in the matrix–vector kernel: each weight is loaded once for them.
     static let rowGroup = 4
+    /// Up to this many rows, products read the reduced weights directly (in passes of
+    /// `rowGroup` rows); past it, widening tiles to float32 for sgemm costs less than the passes.
+    static let vectorRows = 16
     /// Outputs converted to a float32 tile at a time when many rows go through sgemm.
     static let tileOutputs = 64
 
@@ -72,7 +77,7 @@ public enum ReducedPrecision {
         bias: UnsafePointer<Float>?, rows n: Int, inChannels c: Int, outChannels oc: Int,
         accumulate: Bool, workers: Workers
     ) {
-        if n > Linear.vectorRows {
+        if n > vectorRows {
             // Prefill: widen a tile of weight rows to float32 (per thread), then sgemm on it.
             let tiles = (oc + tileOutputs - 1) / tileOutputs
             let scratch = FloatBuffer(count: workers.threads * tileOutputs * c)
@@ -96,11 +101,7 @@ public enum ReducedPrecision {
             while row < n {
                 let count = min(rowGroup, n - row)
                 for j in outputs {
-                    var sums = SIMD4<Float>(repeating: 0)
-                    switch weights {
-                    case .bfloat16(let w): sums = dotBFloat16(w + j * c, inp + row * c, rows: count, c)
-                    case .int8(let q): sums = dotInt8(q, output: j, inp + row * c, rows: count, c)
-                    }
+                    let sums = dot(weights, output: j, inp + row * c, rows: count, c)
                     for r in 0..<count {
                         let y = out + (row + r) * oc + j
                         let b = bias?[j] ?? 0
@@ -110,6 +111,34 @@ public enum ReducedPrecision {
                 row += count
             }
         }
+    }
+
+    /// Whether to use the AVX2+FMA kernels of CKernels: decided once, from the CPU this runs on.
+    static let useAVX2 = CPU.simd >= .avx2 && looplm_has_avx2_kernels() != 0
+
+    /// One output row's dot products with up to four rows of x: AVX2 kernels where the CPU has
+    /// them (the Swift kernels below are compiled for baseline x86-64), portable ones otherwise.
+    @inline(__always)
+    static func dot(_ weights: Storage, output j: Int, _ x: UnsafePointer<Float>, rows: Int, _ c: Int,
+                    avx2: Bool = useAVX2) -> SIMD4<Float> {
+        guard avx2 else {
+            switch weights {
+            case .bfloat16(let w): return dotBFloat16(w + j * c, x, rows: rows, c)
+            case .int8(let q): return dotInt8(q, output: j, x, rows: rows, c)
+            }
+        }
+        var sums = SIMD4<Float>(repeating: 0)
+        withUnsafeMutableBytes(of: &sums) { raw in
+            let out = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            switch weights {
+            case .bfloat16(let w):
+                looplm_dot_bf16_avx2(w + j * c, x, Int32(rows), Int32(c), out)
+            case .int8(let q):
+                looplm_dot_int8_avx2(q.values + j * c, q.scales + j * (c / q.groupSize), Int32(q.groupSize), x,
+                                     Int32(rows), Int32(c), out)
+            }
+        }
+        return sums
     }
 
     /// Σ_i x_r[i] · w[i] for up to four rows r of x (stride c), w in bfloat16.

@@ -1,0 +1,111 @@
+// Reduced-precision dot products for decoding: AVX2+FMA versions compiled for that target by
+// function attribute (no compiler flag, so the package needs no unsafeFlags); plain loops stand
+// in on other architectures and for group sizes the vector loop does not take.
+#include "reduced_dot.h"
+#include <string.h>
+
+static float bf16_to_float(uint16_t bits) {
+    uint32_t wide = (uint32_t)bits << 16;
+    float value;
+    memcpy(&value, &wide, sizeof value);
+    return value;
+}
+
+static void looplm_dot_bf16_portable(const uint16_t *w, const float *x, int rows, int c, float out[4]) {
+    for (int r = 0; r < 4; r++) out[r] = 0;
+    for (int r = 0; r < rows; r++) {
+        float sum = 0;
+        for (int i = 0; i < c; i++) sum += bf16_to_float(w[i]) * x[r * c + i];
+        out[r] = sum;
+    }
+}
+
+static void looplm_dot_int8_portable(const int8_t *w, const float *scales, int group, const float *x, int rows, int c,
+                              float out[4]) {
+    for (int r = 0; r < 4; r++) out[r] = 0;
+    for (int r = 0; r < rows; r++) {
+        float total = 0;
+        for (int g = 0; g < c / group; g++) {
+            float sum = 0;
+            for (int i = g * group; i < (g + 1) * group; i++) sum += (float)w[i] * x[r * c + i];
+            total += sum * scales[g];
+        }
+        out[r] = total;
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+int looplm_has_avx2_kernels(void) { return 1; }
+
+__attribute__((target("avx2,fma"))) static float horizontal_sum(__m256 v) {
+    __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
+    __m128 sum = _mm_add_ps(low, high);
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
+    return _mm_cvtss_f32(sum);
+}
+
+__attribute__((target("avx2,fma"))) void looplm_dot_bf16_avx2(const uint16_t *w, const float *x, int rows, int c,
+                                                               float out[4]) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 8 <= c; i += 8) {
+        __m128i bits = _mm_loadu_si128((const __m128i *)(w + i));
+        __m256 wv = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
+        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), a0);
+        if (rows > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + c + i), a1);
+        if (rows > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 2 * c + i), a2);
+        if (rows > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 3 * c + i), a3);
+    }
+    out[0] = horizontal_sum(a0);
+    out[1] = horizontal_sum(a1);
+    out[2] = horizontal_sum(a2);
+    out[3] = horizontal_sum(a3);
+    for (; i < c; i++) {
+        float wi = bf16_to_float(w[i]);
+        for (int r = 0; r < rows; r++) out[r] += wi * x[r * c + i];
+    }
+}
+
+__attribute__((target("avx2,fma"))) void looplm_dot_int8_avx2(const int8_t *w, const float *scales, int group,
+                                                               const float *x, int rows, int c, float out[4]) {
+    if (group % 8 != 0) {
+        looplm_dot_int8_portable(w, scales, group, x, rows, c, out);
+        return;
+    }
+    __m256 t0 = _mm256_setzero_ps(), t1 = t0, t2 = t0, t3 = t0;
+    for (int g = 0; g < c / group; g++) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = g * group; i < (g + 1) * group; i += 8) {
+            __m128i raw = _mm_loadl_epi64((const __m128i *)(w + i));
+            __m256 wv = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw));
+            a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), a0);
+            if (rows > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + c + i), a1);
+            if (rows > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 2 * c + i), a2);
+            if (rows > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 3 * c + i), a3);
+        }
+        __m256 scale = _mm256_set1_ps(scales[g]);
+        t0 = _mm256_fmadd_ps(a0, scale, t0);
+        t1 = _mm256_fmadd_ps(a1, scale, t1);
+        t2 = _mm256_fmadd_ps(a2, scale, t2);
+        t3 = _mm256_fmadd_ps(a3, scale, t3);
+    }
+    out[0] = horizontal_sum(t0);
+    out[1] = horizontal_sum(t1);
+    out[2] = horizontal_sum(t2);
+    out[3] = horizontal_sum(t3);
+}
+#else
+int looplm_has_avx2_kernels(void) { return 0; }
+
+void looplm_dot_bf16_avx2(const uint16_t *w, const float *x, int rows, int c, float out[4]) {
+    looplm_dot_bf16_portable(w, x, rows, c, out);
+}
+
+void looplm_dot_int8_avx2(const int8_t *w, const float *scales, int group, const float *x, int rows, int c,
+                          float out[4]) {
+    looplm_dot_int8_portable(w, scales, group, x, rows, c, out);
+}
+#endif
