@@ -1,20 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A fixed-size, 64-byte aligned, zero-initialised block of `Float`s.
 ///
 /// Kernels work on raw pointers into these buffers; the buffer owns the memory. It is not
 /// Sendable: the threads of a kernel share its pointer under `Workers`' contract, never the
-/// buffer itself.
+/// buffer itself. Large buffers are mapped from the kernel, whose pages are zero and cost no
+/// memory until first written: a key/value cache sized for the whole context holds only what
+/// the tokens so far have filled.
 public final class FloatBuffer {
     public static let alignment = 64
+    /// Buffers of at least this many bytes are mapped rather than allocated and zeroed.
+    static let mappedBytes = 1 << 20
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
+    /// Bytes mapped with mmap (0 when allocated on the heap).
+    private let mappedLength: Int
 
     public init(count: Int) {
         precondition(count >= 0, "FloatBuffer count must be non-negative")
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: Self.alignment)
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if bytes >= Self.mappedBytes,
+            let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            mapped != MAP_FAILED
+        {
+            pointer = mapped.assumingMemoryBound(to: Float.self)  // page-aligned, zero on first touch
+            mappedLength = bytes
+            return
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
         raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
         pointer = raw.assumingMemoryBound(to: Float.self)
+        mappedLength = 0
     }
 
     public convenience init(_ values: [Float]) {
@@ -22,7 +43,13 @@ public final class FloatBuffer {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        if mappedLength > 0 {
+            munmap(pointer, mappedLength)
+        } else {
+            UnsafeMutableRawPointer(pointer).deallocate()
+        }
+    }
 
     public subscript(index: Int) -> Float {
         get { pointer[index] }
