@@ -34,6 +34,10 @@ extension Checkpoint {
                 pointer = UnsafePointer(copy.pointer)
             }
             try checkFinite(pointer, count: spec.count, tensor: spec.name, path: tensors.path)
+            if precision != .float32 && spec.shape.count == 2 && spec.name != table.wpe.name {
+                // Converted below, one matrix at a time: hold no more of the file than that.
+                tensors.file.release(pointer: pointer, byteCount: spec.count * MemoryLayout<Float>.stride)
+            }
             pointers[spec.name] = pointer
         }
         if precision != .float32 {
@@ -44,12 +48,9 @@ extension Checkpoint {
         let mapped = ModelWeights(config: modelConfig, table: table, owner: Owners([tensors, copies])) {
             pointers[$0.name]!
         }
-        let weights = mapped.converted(to: precision, workers: workers)
-        if precision != .float32 {
-            // The float32 matrices are not read again: let their pages go.
-            for spec in table.tensors where spec.shape.count == 2 && spec.name != table.wpe.name {
-                if let entry = tensors.entries[names[spec.name]!] { tensors.file.release(entry.fileRange) }
-            }
+        // Each float32 matrix is not read again once converted: let its pages go at once.
+        let weights = mapped.converted(to: precision, workers: workers) { first, count in
+            tensors.file.release(pointer: first, byteCount: count * MemoryLayout<Float>.stride)
         }
         return (LanguageModel(weights: weights, workers: workers), file)
     }

@@ -61,6 +61,13 @@ public final class MappedFile {
 
     /// Tells the kernel the byte range will not be read again: its pages leave this
     /// process's memory (they are read from disk again if touched).
+    /// Lets the pages of `byteCount` bytes at `pointer` go, when they lie in this mapping.
+    public func release(pointer: UnsafeRawPointer, byteCount: Int) {
+        let offset = pointer - bytes
+        guard offset >= 0, byteCount >= 0, offset <= count - byteCount else { return }
+        release(offset..<(offset + byteCount))
+    }
+
     public func release(_ range: Range<Int>) {
         guard mapped else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))

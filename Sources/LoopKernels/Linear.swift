@@ -11,6 +11,14 @@ public enum LinearWeights {
     case bfloat16(UnsafePointer<UInt16>)
     case int8(QuantizedMatrix)
 
+    /// The first weight of a float32 matrix (nil for reduced ones).
+    public var floatPointer: UnsafePointer<Float>? {
+        switch self {
+        case .inputMajor(let w), .outputMajor(let w): return w
+        case .bfloat16, .int8: return nil
+        }
+    }
+
     /// Bytes one full read of the matrix moves, for bandwidth figures.
     public func bytes(inputs: Int, outputs: Int) -> Int {
         switch self {

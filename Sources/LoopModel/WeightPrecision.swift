@@ -65,7 +65,11 @@ extension ModelWeights {
 
     /// The same weights with every block matrix and the head converted to `precision`, on
     /// `workers`. Float32 returns the weights unchanged.
-    public func converted(to precision: WeightPrecision, workers: Workers) -> ModelWeights {
+    /// `done` is told each float32 matrix (its first weight and count) once it has been
+    /// converted, so a caller can let its pages go before the next one is read.
+    public func converted(
+        to precision: WeightPrecision, workers: Workers, done: (UnsafePointer<Float>, Int) -> Void = { _, _ in }
+    ) -> ModelWeights {
         guard precision != .float32 else { return self }
         let c = config.channels
         var matrices: [Matrix] = [Matrix(source: head, inputs: c, outputs: config.vocabSize)]
@@ -91,6 +95,7 @@ extension ModelWeights {
                     }
                 }
                 converted.append(.bfloat16(out))
+                m.source.floatPointer.map { done($0, m.inputs * m.outputs) }
                 offset += m.inputs * m.outputs
             }
         case .int8:
@@ -111,6 +116,7 @@ extension ModelWeights {
                     }
                 }
                 converted.append(.int8(QuantizedMatrix(values: values, scales: scales, groupSize: group)))
+                m.source.floatPointer.map { done($0, m.inputs * m.outputs) }
                 offset += m.inputs * m.outputs
                 scaleOffset += m.outputs * groups
             }
