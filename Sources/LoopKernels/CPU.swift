@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// What processor this is: its model name and the widest SIMD it offers, for reports (every
@@ -41,6 +42,11 @@ public enum CPU {
         #endif
         return .baseline
     }()
+
+    /// Whether to use the AVX2+FMA kernels of CKernels (decode dot products, softmax, GELU):
+    /// decided once, from the CPU this runs on. LoopLM's Swift kernels are compiled for
+    /// baseline x86-64, so one binary serves every x86 machine.
+    public static let hasAVX2Kernels = simd >= .avx2 && looplm_has_avx2_kernels() != 0
 
     /// "AMD EPYC (AVX2+FMA, 2 cores)"
     public static var description: String {

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Softmax over the first V of Vp logits fused with the cross-entropy loss.
@@ -17,7 +18,7 @@ public enum CrossEntropy {
         normalizers: UnsafeMutablePointer<Float>,  // (N) 1 / Σ exp(logit − max)
         losses: UnsafeMutablePointer<Float>,  // (N)
         targets: UnsafePointer<Int32>,  // (N)
-        rows n: Int, vocabSize v: Int, paddedVocabSize vp: Int, workers: Workers
+        rows n: Int, vocabSize v: Int, paddedVocabSize vp: Int, workers: Workers, avx2: Bool = CPU.hasAVX2Kernels
     ) -> Float {
         workers.forEachChunk(n, minPerChunk: 1) { rows, _ in
             for row in rows {
@@ -26,7 +27,12 @@ public enum CrossEntropy {
                     continue
                 }
                 let x = logits + row * vp
-                let (maxValue, sum) = Softmax.maxAndSum(x, count: v)
+                var maxValue: Float = 0, sum: Float = 0
+                if avx2 {
+                    looplm_softmax_max_sum_avx2(x, v, &maxValue, &sum)
+                } else {
+                    (maxValue, sum) = Softmax.maxAndSum(x, count: v)
+                }
                 rowMax[row] = maxValue
                 normalizers[row] = 1 / sum
                 losses[row] = Float(Foundation.log(Double(sum))) + maxValue - x[Int(targets[row])]
@@ -56,7 +62,7 @@ public enum CrossEntropy {
         rowMax: UnsafePointer<Float>, normalizers: UnsafePointer<Float>,  // (N)
         targets: UnsafePointer<Int32>,  // (N)
         lossScale: Float,
-        rows n: Int, vocabSize v: Int, paddedVocabSize vp: Int, workers: Workers
+        rows n: Int, vocabSize v: Int, paddedVocabSize vp: Int, workers: Workers, avx2: Bool = CPU.hasAVX2Kernels
     ) {
         let w = VectorMath.width
         workers.forEachChunk(n, minPerChunk: 1) { rows, _ in
@@ -67,12 +73,16 @@ public enum CrossEntropy {
                     continue
                 }
                 let maxValue = rowMax[row], factor = normalizers[row] * lossScale
-                let vectors = v / w
-                for vector in 0..<vectors {
-                    let p = x + vector * w
-                    VectorMath.store(VectorMath.exp(VectorMath.load(p) - maxValue) * factor, p)
+                if avx2 {
+                    looplm_softmax_scale_avx2(x, v, maxValue, factor)
+                } else {
+                    let vectors = v / w
+                    for vector in 0..<vectors {
+                        let p = x + vector * w
+                        VectorMath.store(VectorMath.exp(VectorMath.load(p) - maxValue) * factor, p)
+                    }
+                    for i in (vectors * w)..<v { x[i] = VectorMath.exp(x[i] - maxValue) * factor }
                 }
-                for i in (vectors * w)..<v { x[i] = VectorMath.exp(x[i] - maxValue) * factor }
                 (x + v).update(repeating: 0, count: vp - v)
                 x[Int(targets[row])] -= lossScale
             }
@@ -143,7 +153,7 @@ public enum Vectorised {
     public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         let w = VectorMath.width, vectors = count / w
         var maxVector = VectorMath.Vector(repeating: -.infinity)
-        for v in 0..<vectors { maxVector = pointwiseMax(maxVector, VectorMath.load(x + v * w)) }
+        for v in 0..<vectors { maxVector = VectorMath.maximum(maxVector, VectorMath.load(x + v * w)) }
         var maxValue = maxVector.max()
         for i in (vectors * w)..<count { maxValue = max(maxValue, x[i]) }
         return maxValue

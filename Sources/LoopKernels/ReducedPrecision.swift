@@ -113,8 +113,7 @@ public enum ReducedPrecision {
         }
     }
 
-    /// Whether to use the AVX2+FMA kernels of CKernels: decided once, from the CPU this runs on.
-    static let useAVX2 = CPU.simd >= .avx2 && looplm_has_avx2_kernels() != 0
+    static var useAVX2: Bool { CPU.hasAVX2Kernels }
 
     /// One output row's dot products with up to four rows of x: AVX2 kernels where the CPU has
     /// them (the Swift kernels below are compiled for baseline x86-64), portable ones otherwise.

@@ -20,8 +20,7 @@ public enum VectorMath {
 
     @inline(__always)
     public static func exp(_ input: Vector) -> Vector {
-        let x = pointwiseMax(pointwiseMin(input, Vector(repeating: expUpperBound)),
-                             Vector(repeating: expLowerBound))
+        let x = clamp(input, Vector(repeating: expLowerBound), Vector(repeating: expUpperBound))
         let shifted = x * log2e + roundingMagic
         let n = shifted - roundingMagic
         let r = x - n * ln2High - n * ln2Low
@@ -36,6 +35,17 @@ public enum VectorMath {
         let scale = unsafeBitCast((nBits &+ exponentBias) &<< 23, to: Vector.self)
         return y * scale
     }
+
+    /// min(max(x, lower), upper) by compare and blend: the standard library's `pointwiseMin`
+    /// and `pointwiseMax` are not inlined, a call per vector.
+    @inline(__always)
+    static func clamp(_ x: Vector, _ lower: Vector, _ upper: Vector) -> Vector {
+        let low = x.replacing(with: lower, where: x .< lower)
+        return low.replacing(with: upper, where: low .> upper)
+    }
+
+    @inline(__always)
+    static func maximum(_ a: Vector, _ b: Vector) -> Vector { a.replacing(with: b, where: b .> a) }
 
     /// tanh(u) = 1 − 2 / (exp(2u) + 1); saturates correctly at both ends.
     @inline(__always)
