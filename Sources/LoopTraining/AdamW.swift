@@ -48,19 +48,22 @@ public final class AdamW {
         partial.withUnsafeMutableBufferPointer { sums in
             let sumsPointer = sums.baseAddress!
             workers.forEachPart(gradients.count, parts: Workers.reductionParts) { range, part in
-                var sum: Float = 0, total: Double = 0
-                var blockCount = 0
-                for i in range {
-                    let g = gradients.pointer[i]
-                    sum += g * g
-                    blockCount += 1
-                    if blockCount == normBlock {
-                        total += Double(sum)
-                        sum = 0
-                        blockCount = 0
+                // Eight float lanes at a time, flushed to Double every normBlock elements.
+                let p = gradients.pointer, width = 8
+                var total: Double = 0, start = range.lowerBound
+                while start < range.upperBound {
+                    let end = min(start + normBlock, range.upperBound), vectors = (end - start) / width
+                    var lanes = SIMD8<Float>(repeating: 0)
+                    for v in 0..<vectors {
+                        let g = UnsafeRawPointer(p + start + v * width).loadUnaligned(as: SIMD8<Float>.self)
+                        lanes += g * g
                     }
+                    var sum = lanes.sum()
+                    for i in (start + vectors * width)..<end { sum += p[i] * p[i] }
+                    total += Double(sum)
+                    start = end
                 }
-                sumsPointer[part] = total + Double(sum)
+                sumsPointer[part] = total
             }
         }
         return Float(partial.reduce(0, +).squareRoot())

@@ -103,7 +103,7 @@ public final class Trainer {
         let reduceSeconds = seconds(reduceStart, now())
         let loss = totalLoss / Double(options.microBatches)
         guard loss.isFinite else { throw TrainingError.divergence(step: step + 1, loss: Float(loss)) }
-        scale(model.gradients, by: 1 / Float(options.microBatches))
+        if options.microBatches > 1 { scale(model.gradients, by: 1 / Float(options.microBatches)) }
         let rate = options.schedule.rate(atStep: step + 1)
         let optimizerStart = now()
         let norm = AdamW.gradientNorm(model.gradients, workers: model.workers)
