@@ -7,9 +7,9 @@ import Testing
 /// The reasoning generators against plain reference solvers, the answer-only mask, and the
 /// model's loss and gradient on masked targets.
 @Suite struct ReasoningTaskTests {
-    static let tasks: [any ReasoningTask] = [PointerChasing(), PHopInduction(), Addition()]
+    static let tasks: [any ReasoningTask] = [PointerChasing(), PointerChains(), PHopInduction(), Addition()]
 
-    @Test(arguments: 0..<3)
+    @Test(arguments: 0..<4)
     func generatorsAgreeWithTheReferenceSolver(index: Int) {
         let task = Self.tasks[index]
         var generator = SeededGenerator(seed: UInt64(100 + index))
@@ -39,6 +39,29 @@ import Testing
         let other: [Int32] = [0, 2, 1, 0, 1, 2, 0]
         // From 6 (letter 0): previous 0 at 3 → 4 (letter 1); previous 1 at 2 → 3 (letter 0); previous 0 at 0 → 1.
         #expect(PHopInduction.hops(other, count: 3) == [6, 4, 3, 1])
+    }
+
+    /// Chains: the pointers form a forest with questions + extraRoots roots, each question's start
+    /// is exactly `difficulty` hops from its root, and no two questions share a root.
+    @Test func chainsEndAtRootsExactlyDifficultyHopsAway() throws {
+        let task = PointerChains(cells: 24, questionsPerSequence: 2, extraRoots: 4)
+        var generator = SeededGenerator(seed: 11)
+        for difficulty in 1...task.maximumDifficulty {
+            for _ in 0..<20 {
+                let problem = task.problem(difficulty: difficulty, generator: &generator)
+                let pointers = Array(problem.tokens[..<24])
+                #expect(pointers.enumerated().filter { $0.offset == Int($0.element) }.count == 6)
+                var roots: Set<Int32> = []
+                for question in problem.questions {
+                    let start = Int(problem.tokens[question.positions[0] - 1])
+                    let resolved = try #require(PointerChains.resolve(pointers, from: start))
+                    #expect(resolved.hops == difficulty && resolved.root == problem.tokens[question.positions[0]])
+                    roots.insert(resolved.root)
+                }
+                #expect(roots.count == 2)
+                for cell in 0..<24 { #expect(PointerChains.resolve(pointers, from: cell)!.hops <= difficulty) }
+            }
+        }
     }
 
     @Test func additionIsWrittenMostSignificantDigitFirst() {

@@ -43,9 +43,12 @@ public struct ReasoningSuite: Sendable {
     /// Seed of the held-out problems (the same for every model and seed).
     public static let evaluationSeed: UInt64 = 77
 
-    public static func named(_ name: String, steps: Int? = nil) throws(ConfigurationError) -> ReasoningSuite {
+    /// Loops of the looped model in the standard suite, and the hops (or letters' hops) it trains on.
+    public static let standardLoops = 2
+
+    public static func named(_ name: String, steps: Int? = nil, loops: Int? = nil) throws(ConfigurationError) -> ReasoningSuite {
         switch name {
-        case "reasoning": return standard(steps: steps)
+        case "reasoning": return standard(steps: steps, loops: loops ?? standardLoops)
         case "mini-reasoning": return mini(steps: steps ?? 4)
         default: throw .unknownPreset(name, known: names)
         }
@@ -56,8 +59,8 @@ public struct ReasoningSuite: Sendable {
          ReasoningModel(name: "\(k * l)x1", role: "deep: \(k * l) unshared blocks", layout: LoopLayout(looped: k * l), loopSampling: nil),
          ReasoningModel(name: "\(k)x\(l)", role: "looped: \(k) blocks × \(l) loops", layout: LoopLayout(looped: k, loops: l),
                         loopSampling: nil),
-         ReasoningModel(name: "\(k)x\(l)-random", role: "looped, trained at loops drawn from 2...\(2 * l - 2)",
-                        layout: LoopLayout(looped: k, loops: l), loopSampling: .uniform(minimum: 2, maximum: 2 * l - 2))]
+         ReasoningModel(name: "\(k)x\(l)-random", role: "looped, trained at loops drawn from \(l - l / 2)...\(l + l / 2)",
+                        layout: LoopLayout(looped: k, loops: l), loopSampling: .uniform(minimum: l - l / 2, maximum: l + l / 2))]
     }
 
     static func options(batch: Int, steps: Int, lr: Float, time: Int) -> TrainingOptions {
@@ -76,18 +79,23 @@ public struct ReasoningSuite: Sendable {
                        channels: width, heads: heads)
     }
 
-    static func standard(steps: Int?) -> ReasoningSuite {
-        ReasoningSuite(
-            name: "reasoning", summary: "pointer chasing, p-hop induction and addition: 1×1, 4×1, 1×4 and 1×4 at random depth",
+    /// 1×1, L×1, 1×L and 1×L at random depth, trained on 1…L hops and tested on 1…L+2.
+    static func standard(steps: Int?, loops l: Int) -> ReasoningSuite {
+        let hops = Array(1...(l + 2)), steps = steps ?? 3000
+        return ReasoningSuite(
+            name: "reasoning",
+            summary: "pointer chasing, chains to their roots, p-hop induction and addition: 1×1, \(l)×1, 1×\(l) and 1×\(l) at random depth",
             setups: [
-                setup(PointerChasing(cells: 16, maxHops: 8, questionsPerSequence: 4), trained: 4,
-                      evaluated: [1, 2, 3, 4, 5, 6], steps: steps ?? 3000, batch: 64, lr: 1e-3, width: 128, heads: 4),
-                setup(PHopInduction(alphabet: 4, length: 32), trained: 4, evaluated: [1, 2, 3, 4, 5, 6],
-                      steps: steps ?? 3000, batch: 64, lr: 1e-3, width: 128, heads: 4),
-                setup(Addition(), trained: 6, evaluated: [1, 2, 3, 4, 5, 6, 7, 8], steps: steps ?? 3000, batch: 64,
+                setup(PointerChasing(cells: 16, maxHops: 8, questionsPerSequence: 4), trained: l, evaluated: hops,
+                      steps: steps, batch: 64, lr: 1e-3, width: 128, heads: 4),
+                setup(PointerChains(cells: 24, questionsPerSequence: 2, extraRoots: 4), trained: l, evaluated: hops,
+                      steps: steps, batch: 64, lr: 1e-3, width: 128, heads: 4),
+                setup(PHopInduction(alphabet: 4, length: 32), trained: l, evaluated: hops,
+                      steps: steps, batch: 64, lr: 1e-3, width: 128, heads: 4),
+                setup(Addition(), trained: 6, evaluated: [1, 2, 3, 4, 5, 6, 7, 8], steps: steps, batch: 64,
                       lr: 1e-3, width: 64, heads: 4),
             ],
-            models: models(blocks: 1, loops: 4), questionsPerDifficulty: 1024, sweepFactor: 2)
+            models: models(blocks: 1, loops: l), questionsPerDifficulty: 1024, sweepFactor: 2)
     }
 
     /// The same suite with every task trained at peak learning rate `peak` (decaying to a tenth).
