@@ -17,9 +17,9 @@ public struct ExperimentSuite: Sendable {
     public let summary: String
     public let tokenizer: TokenizerKind
     public let models: [ExperimentModel]
-    public let options: TrainingOptions  // shared by every model; the seed is varied by --seeds
+    public var options: TrainingOptions  // shared by every model; the seed is varied by --seeds
     /// Validation batches for the final evaluations (and the loop sweep).
-    public let finalEvalBatches: Int
+    public var finalEvalBatches: Int
     /// The loop sweep runs from 1 to this many times the trained loops.
     public var sweepFactor = 2
     /// Adaptive-exit thresholds evaluated after training (relative state change; none: skip).

@@ -33,12 +33,20 @@ struct ExperimentCommand: ParsableCommand {
     var tasks: [String] = []
     @Option(name: .customLong("model"), help: "Reasoning suites: run only this model (repeatable).")
     var models: [String] = []
+    @Option(help: "Validation batches of every evaluation, final ones and loop sweeps included (default: the suite's; 1 makes a --steps check of a large suite quick).")
+    var evalBatches: Int?
+    @Option(help: "The reasoning suite: loops L of the looped model, compared with 1×1 and L×1 and trained on 1…L hops (default: \(ReasoningSuite.standardLoops)).")
+    var loops: Int?
     @Option(help: "Reasoning suites: peak learning rate of every task (default: the suite's).")
     var lr: Float?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
         if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be in (0, 1)") }
+        if let loops, !(2...6).contains(loops) { throw ValidationError("--loops must be in 2...6") }
+        if let evalBatches, !(1...10_000).contains(evalBatches) {
+            throw ValidationError("--eval-batches must be in 1...10000")
+        }
         guard (1...1000).contains(seeds) else { throw ValidationError("--seeds must be in 1...1000") }
         if let steps, !(1...TrainingOptions.maximumBatch).contains(steps) {
             throw ValidationError("--steps must be in 1...\(TrainingOptions.maximumBatch)")
@@ -48,11 +56,15 @@ struct ExperimentCommand: ParsableCommand {
     func run() throws {
         let job = try Job.start()
         if ReasoningSuite.names.contains(suite) { return try runReasoning(job) }
-        guard tasks.isEmpty && models.isEmpty && lr == nil else {
-            throw ValidationError("--task, --model and --lr are for the reasoning suites")
+        guard tasks.isEmpty && models.isEmpty && lr == nil && loops == nil else {
+            throw ValidationError("--task, --model, --loops and --lr are for the reasoning suites")
         }
         guard let data else { throw ValidationError("--suite \(suite) trains on token files: give --data DIR") }
-        let suite = try ExperimentSuite.named(suite, steps: steps)
+        var suite = try ExperimentSuite.named(suite, steps: steps)
+        if let evalBatches {
+            suite.options.evalBatches = evalBatches
+            suite.finalEvalBatches = evalBatches
+        }
         let runner = ExperimentRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
                                       communicator: job.communicator)
         let stop = StopSignal()
@@ -77,7 +89,10 @@ struct ExperimentCommand: ParsableCommand {
     }
 
     func runReasoning(_ job: Job) throws {
-        var suite = try ReasoningSuite.named(suite, steps: steps).restricted(tasks: tasks, models: models)
+        guard evalBatches == nil else {
+            throw ValidationError("--eval-batches is for the suites that train on token files; reasoning suites evaluate held-out questions")
+        }
+        var suite = try ReasoningSuite.named(suite, steps: steps, loops: loops).restricted(tasks: tasks, models: models)
         if let lr { suite = suite.withLearningRate(lr) }
         let runner = ReasoningRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
                                      communicator: job.communicator)

@@ -50,6 +50,21 @@ import Testing
         }
     }
 
+    /// `--eval-batches` shortens every evaluation of a token-file suite (the quick check of the
+    /// large ones); the reasoning suites, which evaluate held-out questions, refuse it.
+    @Test func evaluationBatchesAreAnOptionOfTheTokenFileSuites() throws {
+        let root = temporaryDirectory("experiment-eval")
+        _ = try preparedCorpus(in: root)
+        let run = try Looplm.run(["experiment", "--suite", "mini", "--data", root + "/data", "--out", root + "/out",
+                                  "--steps", "2", "--eval-batches", "1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: root + "/out/table.md"))
+        let refused = try Looplm.run(["experiment", "--suite", "mini-reasoning", "--out", root + "/r", "--eval-batches", "1"])
+        #expect(refused.status != 0 && refused.stderr.contains("--eval-batches"), "\(refused.stderr)")
+        let loops = try Looplm.run(["experiment", "--suite", "reasoning", "--out", root + "/r", "--loops", "9"])
+        #expect(loops.status != 0 && loops.stderr.contains("--loops must be in 2...6"), "\(loops.stderr)")
+    }
+
     @Test func unknownSuiteIsNamed() throws {
         let result = try Looplm.run(["experiment", "--suite", "huge", "--data", "/none", "--out", "/tmp/none"])
         #expect(result.status != 0 && result.stderr.contains("paper-small"))
