@@ -13,7 +13,7 @@ import LoopModel
 /// other cells hang off all the roots at random, never deeper than the deepest question.
 ///
 /// Tokens: cells 0..<n, the question mark n, padding n + 1.
-public struct PointerChains: ReasoningTask {
+public struct PointerChains: HopQuestionTask {
     public let cells: Int  // n
     public let questionsPerSequence: Int
     public let extraRoots: Int
@@ -51,7 +51,9 @@ public struct PointerChains: ReasoningTask {
 
     /// A forest with one chain per question, of exactly hops[i] steps, and the other cells hung
     /// off it at random, depth at most max(hops).
-    func problem(hops: [Int], generator: inout SeededGenerator) -> Problem {
+    public var hardestQuestion: Int { maximumDifficulty }
+
+    public func problem(hops: [Int], generator: inout SeededGenerator) -> Problem {
         precondition(hops.allSatisfy { $0 >= 1 } && hops.reduce(extraRoots) { $0 + $1 + 1 } <= cells,
                      "chains do not fit the cells")
         var order = (0..<cells).map { Int32($0) }
@@ -91,16 +93,6 @@ public struct PointerChains: ReasoningTask {
             questions.append(Question(positions: [tokens.count - 1], difficulty: p))
         }
         return Problem(tokens: tokens, questions: questions)
-    }
-
-    public func trainingProblem(maximumDifficulty: Int, generator: inout SeededGenerator) -> Problem {
-        let hops = (0..<questionsPerSequence).map { _ in 1 + Int(generator.next() % UInt64(maximumDifficulty)) }
-        return problem(hops: hops, generator: &generator)
-    }
-
-    public func problem(difficulty: Int, generator: inout SeededGenerator) -> Problem {
-        precondition((1...maximumDifficulty).contains(difficulty), "hops out of range")
-        return problem(hops: Array(repeating: difficulty, count: questionsPerSequence), generator: &generator)
     }
 
     /// Follows each question's pointers until a cell points to itself.

@@ -9,7 +9,7 @@ import LoopModel
 ///
 /// Tokens: cells 0..<n (pointers, starts and answers), queries n + p − 1 for p in 1...maxHops,
 /// padding.
-public struct PointerChasing: ReasoningTask {
+public struct PointerChasing: HopQuestionTask {
     public let cells: Int  // n
     public let maxHops: Int
     public let questionsPerSequence: Int
@@ -40,7 +40,9 @@ public struct PointerChasing: ReasoningTask {
     }
 
     /// Pointers, then one question per difficulty in `hops`.
-    func problem(hops: [Int], generator: inout SeededGenerator) -> Problem {
+    public var hardestQuestion: Int { maxHops }
+
+    public func problem(hops: [Int], generator: inout SeededGenerator) -> Problem {
         while true {
             let pointers = (0..<cells).map { _ in Int32(generator.next() % UInt64(cells)) }
             var tokens = pointers, questions: [Question] = [], complete = true
@@ -59,16 +61,6 @@ public struct PointerChasing: ReasoningTask {
             }
             if complete { return Problem(tokens: tokens, questions: questions) }
         }
-    }
-
-    public func trainingProblem(maximumDifficulty: Int, generator: inout SeededGenerator) -> Problem {
-        let hops = (0..<questionsPerSequence).map { _ in 1 + Int(generator.next() % UInt64(maximumDifficulty)) }
-        return problem(hops: hops, generator: &generator)
-    }
-
-    public func problem(difficulty: Int, generator: inout SeededGenerator) -> Problem {
-        precondition((1...maxHops).contains(difficulty), "hops out of range")
-        return problem(hops: Array(repeating: difficulty, count: questionsPerSequence), generator: &generator)
     }
 
     /// Follows the pointers naively.

@@ -68,6 +68,28 @@ extension ReasoningTask {
     }
 }
 
+/// A task whose sequences ask `questionsPerSequence` questions of some number of hops each:
+/// training draws each question's hops uniformly, evaluation asks them all at one difficulty.
+public protocol HopQuestionTask: ReasoningTask {
+    var questionsPerSequence: Int { get }
+    /// The most hops a question can have.
+    var hardestQuestion: Int { get }
+    /// A problem whose questions have these hops, in order.
+    func problem(hops: [Int], generator: inout SeededGenerator) -> Problem
+}
+
+extension HopQuestionTask {
+    public func trainingProblem(maximumDifficulty: Int, generator: inout SeededGenerator) -> Problem {
+        let hops = (0..<questionsPerSequence).map { _ in 1 + Int(generator.next() % UInt64(maximumDifficulty)) }
+        return problem(hops: hops, generator: &generator)
+    }
+
+    public func problem(difficulty: Int, generator: inout SeededGenerator) -> Problem {
+        precondition((1...hardestQuestion).contains(difficulty), "hops out of range")
+        return problem(hops: Array(repeating: difficulty, count: questionsPerSequence), generator: &generator)
+    }
+}
+
 /// Training batches of fresh problems from a task, difficulties up to a maximum.
 public struct ReasoningSource: BatchSource {
     public let task: any ReasoningTask
