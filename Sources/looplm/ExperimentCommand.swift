@@ -92,6 +92,9 @@ struct ExperimentCommand: ParsableCommand {
         guard evalBatches == nil else {
             throw ValidationError("--eval-batches is for the suites that train on token files; reasoning suites evaluate held-out questions")
         }
+        guard loops == nil || suite == "reasoning" else {
+            throw ValidationError("--loops is for --suite reasoning; \(suite) has a fixed layout")
+        }
         var suite = try ReasoningSuite.named(suite, steps: steps, loops: loops).restricted(tasks: tasks, models: models)
         if let lr { suite = suite.withLearningRate(lr) }
         let runner = ReasoningRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,

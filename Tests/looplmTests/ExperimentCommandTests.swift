@@ -63,6 +63,8 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("--eval-batches"), "\(refused.stderr)")
         let loops = try Looplm.run(["experiment", "--suite", "reasoning", "--out", root + "/r", "--loops", "9"])
         #expect(loops.status != 0 && loops.stderr.contains("--loops must be in 2...6"), "\(loops.stderr)")
+        let mini = try Looplm.run(["experiment", "--suite", "mini-reasoning", "--out", root + "/r", "--loops", "3"])
+        #expect(mini.status != 0 && mini.stderr.contains("--loops is for --suite reasoning"), "\(mini.stderr)")
     }
 
     @Test func unknownSuiteIsNamed() throws {
