@@ -48,13 +48,13 @@ public enum Attention {
                 case .scratch(let scratch): p = scratch + chunk * t * t
                 }
                 BLAS.gemm(transposeB: true, m: t, n: t, k: hs, alpha: shape.scale,
-                          a: q, lda: 3 * c, b: k, ldb: 3 * c, beta: 0, c: p, ldc: t)
+                          a: q, lda: 3 * c, b: k, ldb: 3 * c, beta: 0, c: p, ldc: t, kernel: workers.sgemm)
                 for row in 0..<t {
                     Softmax.inPlace(p + row * t, count: row + 1)
                     (p + row * t + row + 1).update(repeating: 0, count: t - row - 1)
                 }
                 BLAS.gemm(m: t, n: hs, k: t, a: p, lda: t, b: v, ldb: 3 * c,
-                          beta: 0, c: output(out, bh, shape), ldc: c)
+                          beta: 0, c: output(out, bh, shape), ldc: c, kernel: workers.sgemm)
             }
         }
     }
@@ -77,9 +77,9 @@ public enum Attention {
                 let dq = query(dqkv, bh, shape)
                 // dP = dY · Vᵀ ; dV = Pᵀ · dY
                 BLAS.gemm(transposeB: true, m: t, n: t, k: hs, a: dy, lda: c, b: v, ldb: 3 * c,
-                          beta: 0, c: ds, ldc: t)
+                          beta: 0, c: ds, ldc: t, kernel: workers.sgemm)
                 BLAS.gemm(transposeA: true, m: t, n: hs, k: t, a: p, lda: t, b: dy, ldb: c,
-                          beta: 0, c: dq + 2 * c, ldc: 3 * c)
+                          beta: 0, c: dq + 2 * c, ldc: 3 * c, kernel: workers.sgemm)
                 // dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale, causal
                 for row in 0..<t {
                     let pr = p + row * t, d = ds + row * t
@@ -90,9 +90,9 @@ public enum Attention {
                 }
                 // dQ = dS · K ; dK = dSᵀ · Q
                 BLAS.gemm(m: t, n: hs, k: t, a: ds, lda: t, b: k, ldb: 3 * c, beta: 0,
-                          c: dq, ldc: 3 * c)
+                          c: dq, ldc: 3 * c, kernel: workers.sgemm)
                 BLAS.gemm(transposeA: true, m: t, n: hs, k: t, a: ds, lda: t, b: q, ldb: 3 * c,
-                          beta: 0, c: dq + c, ldc: 3 * c)
+                          beta: 0, c: dq + c, ldc: 3 * c, kernel: workers.sgemm)
             }
         }
     }

@@ -3,6 +3,22 @@ import Accelerate
 #else
 import CBLAS
 #endif
+import CKernels
+
+/// Which sgemm runs LoopLM's matrix products: the BLAS library, or LoopLM's own AVX2+FMA kernel
+/// (Sources/CKernels/sgemm_avx2.c). Both compute the same products; their roundings differ.
+public enum SGEMMKernel: String, Sendable, CaseIterable {
+    case openBLAS = "openblas"
+    case avx2
+
+    /// The faster one on this CPU, as measured (README, Performance): LoopLM's kernel on CPUs with
+    /// AVX2 and FMA but no AVX-512, where it beat OpenBLAS 0.3.21 on the training step; the BLAS
+    /// library elsewhere (with AVX-512, its 512-bit kernels do twice the work per instruction).
+    public static let preferred: SGEMMKernel = CPU.simd == .avx2 && CPU.hasAVX2Kernels ? .avx2 : .openBLAS
+
+    /// Whether this CPU can run it.
+    public var isSupported: Bool { self == .openBLAS || CPU.hasAVX2Kernels }
+}
 
 /// The few BLAS calls LoopLM uses, with labelled arguments. Row-major throughout.
 ///
@@ -16,8 +32,16 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        kernel: SGEMMKernel
     ) {
+        // The AVX2 kernel returns nonzero only when its packing space cannot be allocated; the
+        // library then does the product.
+        if kernel == .avx2,
+            looplm_sgemm_avx2(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
+        {
+            return
+        }
         callerThreadOnly
         cblas_sgemm(
             CblasRowMajor,
@@ -27,7 +51,7 @@ public enum BLAS {
     }
 
     /// The same product split over `workers`: each thread computes a band of rows of C
-    /// (or of columns, when C is wide) with a single-threaded BLAS call. Used with BLAS set
+    /// (or of columns, when C is wide) with a single-threaded call of `workers.sgemm`. Used with BLAS set
     /// to one thread, so LoopLM's own threads are the only ones and none spin idle.
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
@@ -45,14 +69,14 @@ public enum BLAS {
                 let aStart = transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda
                 gemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
                      alpha: alpha, a: aStart, lda: lda, b: b, ldb: ldb, beta: beta,
-                     c: c + rows.lowerBound * ldc, ldc: ldc)
+                     c: c + rows.lowerBound * ldc, ldc: ldc, kernel: workers.sgemm)
             }
         } else {
             workers.forEachChunk(n, minPerChunk: minimumBand) { columns, _ in
                 let bStart = transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound
                 gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
                      alpha: alpha, a: a, lda: lda, b: bStart, ldb: ldb, beta: beta,
-                     c: c + columns.lowerBound, ldc: ldc)
+                     c: c + columns.lowerBound, ldc: ldc, kernel: workers.sgemm)
             }
         }
     }

@@ -61,14 +61,14 @@ extension Attention {
                 let total = sequence.position + sequence.count
                 if sequence.count > cachedProductRows {
                     BLAS.gemm(transposeB: true, m: sequence.count, n: total, k: hs, alpha: scale,
-                              a: q, lda: 3 * c, b: keys, ldb: c, beta: 0, c: scores, ldc: total)
+                              a: q, lda: 3 * c, b: keys, ldb: c, beta: 0, c: scores, ldc: total, kernel: workers.sgemm)
                     for i in 0..<sequence.count {
                         let valid = sequence.position + i + 1, s = scores + i * total
                         Softmax.inPlace(s, count: valid)
                         (s + valid).update(repeating: 0, count: total - valid)
                     }
                     BLAS.gemm(m: sequence.count, n: hs, k: total, a: scores, lda: total, b: values, ldb: c,
-                              beta: 0, c: y, ldc: c)
+                              beta: 0, c: y, ldc: c, kernel: workers.sgemm)
                     continue
                 }
                 for i in 0..<sequence.count {

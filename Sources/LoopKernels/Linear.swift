@@ -70,7 +70,7 @@ public enum Linear {
                                 count: outputs.count, accumulate: accumulate)
                     }
                     BLAS.gemm(transposeB: true, m: n, n: outputs.count, k: c, a: inp, lda: c, b: band, ldb: c,
-                              beta: 1, c: out + outputs.lowerBound, ldc: oc)
+                              beta: 1, c: out + outputs.lowerBound, ldc: oc, kernel: workers.sgemm)
                 } else {
                     for row in 0..<n {
                         let y = out + row * oc + outputs.lowerBound

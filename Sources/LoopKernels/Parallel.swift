@@ -1,11 +1,17 @@
 import Dispatch
 
-/// How many threads the Swift kernels spread over. BLAS runs on the calling thread (see
-/// `BLAS.callerThreadOnly`). A value, not a global: each model owns one.
+/// How many threads the kernels spread over, and which sgemm their matrix products call. BLAS runs
+/// on the calling thread (see `BLAS.callerThreadOnly`). A value, not a global: each model owns one.
 public struct Workers: Sendable, Equatable {
     public let threads: Int
+    public let sgemm: SGEMMKernel
 
-    public init(threads: Int) { self.threads = max(1, threads) }
+    /// `sgemm` must run on this CPU (`isSupported`): callers check what users ask for.
+    public init(threads: Int, sgemm: SGEMMKernel = .preferred) {
+        precondition(sgemm.isSupported, "the \(sgemm.rawValue) sgemm needs AVX2 and FMA")
+        self.threads = max(1, threads)
+        self.sgemm = sgemm
+    }
 
     /// Runs `body` over `0..<count` split into at most `threads` contiguous ranges, and
     /// returns when every range is done. `body` gets the range and the index of its chunk

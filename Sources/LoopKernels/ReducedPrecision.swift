@@ -91,7 +91,7 @@ public enum ReducedPrecision {
                                        accumulate: accumulate)
                     }
                     BLAS.gemm(transposeB: true, m: n, n: count, k: c, a: inp, lda: c, b: tile, ldb: c,
-                              beta: 1, c: out + first, ldc: oc)
+                              beta: 1, c: out + first, ldc: oc, kernel: workers.sgemm)
                 }
             }
             return

@@ -53,7 +53,7 @@ struct BLASCeiling {
                             BLAS.gemm(transposeA: call.transposeA, transposeB: call.transposeB,
                                       m: call.m, n: call.n, k: call.k, a: a.pointer, lda: lda,
                                       b: b.pointer, ldb: ldb, beta: 0, c: outputs[thread].pointer,
-                                      ldc: call.n)
+                                      ldc: call.n, kernel: workers.sgemm)
                         }
                     }
                 } else {

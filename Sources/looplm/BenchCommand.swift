@@ -76,8 +76,9 @@ struct BenchCommand: ParsableCommand {
         let recompute: Bool
         let peakResidentBytes: Int
         let cpu: String
+        let sgemm: String
         enum CodingKeys: String, CodingKey {
-            case implementation, preset, layout, batch, time, threads, processes, gflops, cpu
+            case implementation, preset, layout, batch, time, threads, processes, gflops, cpu, sgemm
             case stepSeconds = "step_seconds", medianStepSeconds = "median_step_seconds"
             case tokensPerSecond = "tokens_per_second", trainingFlopsPerToken = "training_flops_per_token"
             case phaseSeconds = "phase_seconds", allreduceSeconds = "allreduce_seconds"
@@ -153,10 +154,11 @@ struct BenchCommand: ParsableCommand {
             trainingFlopsPerToken: cost.trainingFlopsPerToken, phaseSeconds: phases, allreduceSeconds: phases.allreduce,
             blasOnlyStepSeconds: ceiling?.seconds, blasOnlyTokensPerSecond: ceiling.map { Double(batch * t) / $0.seconds },
             blasOnlyGflops: ceiling.map { $0.flops / $0.seconds / 1e9 }, recompute: recompute,
-            peakResidentBytes: SystemMemory.peakResidentBytes(), cpu: CPU.description)
+            peakResidentBytes: SystemMemory.peakResidentBytes(), cpu: CPU.description,
+            sgemm: model.workers.sgemm.rawValue)
         guard job.communicator.isMain else { return }
         if json { return try printJSON(report) }
-        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(compute.threads) threads × \(processes) process(es) on \(CPU.description)")
+        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(compute.threads) threads × \(processes) process(es) on \(CPU.description), sgemm \(report.sgemm)")
         print(String(format: "  median step %.3f s  ·  %.0f tokens/s  ·  %.1f GFLOP/s (%.1f MFLOP/token)",
                      median, tokensPerSecond, report.gflops, cost.trainingFlopsPerToken / 1e6))
         print(String(format: "  phases: forward %.3f s, backward %.3f s, all-reduce %.3f s, AdamW %.3f s",

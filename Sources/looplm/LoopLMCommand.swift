@@ -22,15 +22,33 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "Threads for the kernels (each matrix product is split over them).")
     var threads: Int = 2
 
+    @Option(help: "Matrix-product kernel: auto (the faster one on this CPU), openblas, or avx2 (LoopLM's own, AVX2+FMA).")
+    var sgemm: SGEMMChoice = .auto
+
+    enum SGEMMChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto, openblas, avx2
+
+        var kernel: SGEMMKernel {
+            switch self {
+            case .auto: return .preferred
+            case .openblas: return .openBLAS
+            case .avx2: return .avx2
+            }
+        }
+    }
+
     func validate() throws {
         guard (1...Self.maximumThreads).contains(threads) else {
             throw ValidationError("--threads must be in 1...\(Self.maximumThreads)")
+        }
+        guard sgemm.kernel.isSupported else {
+            throw ValidationError("--sgemm \(sgemm.rawValue) needs a CPU with AVX2 and FMA; this one is \(CPU.description)")
         }
     }
 
     static let maximumThreads = 1024
 
-    var workers: Workers { Workers(threads: threads) }
+    var workers: Workers { Workers(threads: threads, sgemm: sgemm.kernel) }
 }
 
 /// `--loops`: run the looped blocks another number of times than trained (same weights).
