@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "LoopCheckpointTests", dependencies: ["LoopCheckpoint", "LoopModel"], exclude: ["Fixtures"]),
         .testTarget(name: "LoopTrainingTests", dependencies: ["LoopTraining"]),
         .testTarget(name: "LoopTokenizerTests", dependencies: ["LoopTokenizer"], exclude: ["Fixtures"]),
-        .testTarget(name: "looplmTests", dependencies: ["LoopCheckpoint", "LoopModel"]),
+        .testTarget(name: "looplmTests", dependencies: ["LoopCheckpoint", "LoopModel", "LoopKernels"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,8 +1,11 @@
 // Times single-threaded cblas_sgemm on the matrix products of one training step of the
 // reference configuration (bench preset: B·T = 1024 rows, width 384, padded vocabulary 50304),
-// with whichever BLAS it is linked against. bench/blas_compare.sh builds it against OpenBLAS
-// and BLIS and runs the two alternately.
+// with whichever BLAS it is linked against, or with LoopLM's own kernel (Sources/CKernels/sgemm_avx2.c)
+// when built with -DLOOPLM_KERNEL. bench/blas_compare.sh builds all three and runs them alternately.
 #include <cblas.h>
+#ifdef LOOPLM_KERNEL
+#include "sgemm.h"
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +44,12 @@ int main(int argc, char **argv) {
         double best = 1e30;
         for (int r = 0; r < repeats + 1; r++) {
             double t0 = now();
+#ifdef LOOPLM_KERNEL
+            looplm_sgemm_avx2(x->transA, x->transB, x->m, x->n, x->k, 1.0f, A, lda, B, ldb, 0.0f, C, x->n);
+#else
             cblas_sgemm(CblasRowMajor, x->transA ? CblasTrans : CblasNoTrans, x->transB ? CblasTrans : CblasNoTrans,
                         x->m, x->n, x->k, 1.0f, A, lda, B, ldb, 0.0f, C, x->n);
+#endif
             double t = now() - t0;
             if (r > 0 && t < best) best = t;
         }

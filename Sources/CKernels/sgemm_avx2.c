@@ -8,6 +8,8 @@
 // starts and written once at its end: beta = 0 never reads C (so no zeroing pass over it, and NaNs
 // left in C do not leak), and beta = 1 adds in place.
 #include "sgemm.h"
+
+#if defined(__x86_64__)
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -224,3 +226,11 @@ AVX2 int looplm_sgemm_avx2(int transpose_a, int transpose_b, long m, long n, lon
     }
     return 0;
 }
+
+#else
+// Not x86-64: looplm_has_avx2_kernels() is 0 and this is never called.
+int looplm_sgemm_avx2(int transpose_a, int transpose_b, long m, long n, long k, float alpha, const float *a,
+                      long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+    return -1;
+}
+#endif
