@@ -18,6 +18,13 @@ public enum SGEMMKernel: String, Sendable, CaseIterable {
 
     /// Whether this CPU can run it.
     public var isSupported: Bool { self == .openBLAS || CPU.hasAVX2Kernels }
+
+    /// Products with fewer rows in C go to the library even with `.avx2`: for a few rows (batched
+    /// decoding) packing the whole weight matrix costs more than it saves, and a 6-row micro-tile
+    /// wastes up to two thirds of its work. Measured with `looplm bench --generate --batches …
+    /// --sgemm avx2|openblas`, alternating: OpenBLAS 10–25% faster at 8 and 12 sequences, even at 6
+    /// and 16, about 5% ahead at 32; LoopLM's kernel 5–9% ahead at 64 and in prefill.
+    public static let minimumRows = 48
 }
 
 /// The few BLAS calls LoopLM uses, with labelled arguments. Row-major throughout.
@@ -37,7 +44,7 @@ public enum BLAS {
     ) {
         // The AVX2 kernel returns nonzero only when its packing space cannot be allocated; the
         // library then does the product.
-        if kernel == .avx2,
+        if kernel == .avx2, m >= SGEMMKernel.minimumRows,
             looplm_sgemm_avx2(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
         {
             return

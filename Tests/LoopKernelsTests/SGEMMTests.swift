@@ -65,8 +65,14 @@ import Testing
                                               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: start, ldc: ldc)
                 for kernel in kernels {
                     var c = start
-                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: shape.m, n: shape.n, k: shape.k,
-                              alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: &c, ldc: ldc, kernel: kernel)
+                    if kernel == .avx2 {  // the kernel itself, also below `SGEMMKernel.minimumRows`
+                        let status = looplm_sgemm_avx2(transposeA ? 1 : 0, transposeB ? 1 : 0, shape.m, shape.n, shape.k,
+                                                       alpha, a, lda, b, ldb, beta, &c, ldc)
+                        #expect(status == 0)
+                    } else {
+                        BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: shape.m, n: shape.n, k: shape.k,
+                                  alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: &c, ldc: ldc, kernel: kernel)
+                    }
                     let tolerance = 2e-6 * Double(max(shape.k, 1)).squareRoot() + 1e-6
                     for i in 0..<shape.m {
                         for j in 0..<ldc {
@@ -95,5 +101,21 @@ import Testing
         BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: &banded, ldc: n,
                   workers: Workers(threads: 3, sgemm: .avx2))
         #expect(whole == banded)
+    }
+
+    /// Below `SGEMMKernel.minimumRows` rows the library does the product (bit for bit its result);
+    /// from there on LoopLM's kernel does.
+    @Test func fewRowsGoToTheLibrary() throws {
+        guard CPU.hasAVX2Kernels else { return }
+        let n = 40, k = 300
+        for m in [SGEMMKernel.minimumRows - 8, SGEMMKernel.minimumRows] {
+            let a = Self.values(m * k, seed: 6), b = Self.values(k * n, seed: 7)
+            var routed = [Float](repeating: 0, count: m * n), library = routed, own = routed
+            BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: &routed, ldc: n, kernel: .avx2)
+            BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: &library, ldc: n, kernel: .openBLAS)
+            #expect(looplm_sgemm_avx2(0, 0, m, n, k, 1, a, k, b, n, 0, &own, n) == 0)
+            #expect(library != own, "the two kernels round differently, or this test shows nothing")
+            #expect(routed == (m < SGEMMKernel.minimumRows ? library : own), "\(m) rows")
+        }
     }
 }
