@@ -135,7 +135,8 @@ public final class Trainer {
     public func save(to directory: String, tokenizer: String) throws {
         try checkHealthy()
         let state = TrainingState(step: step, generator: generator, bestValidationLoss: bestValidationLoss,
-                                  options: options, ranks: communicator.size, threads: model.workers.threads)
+                                  options: options, ranks: communicator.size, threads: model.workers.threads,
+                                  sgemm: model.workers.sgemm)
         try Checkpoint.save(model, tokenizer: tokenizer, to: directory) { (partial) throws(CheckpointError) in
             try state.write(optimizer: optimizer, to: partial + "/" + TrainingState.fileName)
         }

@@ -145,6 +145,9 @@ public final class TrainingSession {
         if let saved = state.threads, saved != workers.threads {
             session.notices.append("\(latest) was trained with --threads \(saved); continuing with \(workers.threads) threads is correct, but matrix products split differently round differently, so the weights will not be bit-identical to an uninterrupted run (resume with --threads \(saved) for that)")
         }
+        if let saved = state.sgemm, saved != workers.sgemm {
+            session.notices.append("\(latest) was trained with --sgemm \(saved.rawValue); continuing with \(workers.sgemm.rawValue) is correct, but the two kernels round differently, so the weights will not be bit-identical to an uninterrupted run (resume with --sgemm \(saved.rawValue) for that)")
+        }
         if state.ranks != communicator.size {
             session.notices.append("\(latest) was trained by \(state.ranks) process(es); \(communicator.size) now share the same \(state.options.microBatches) micro-batches per step, so the run continues correctly, within rounding of an uninterrupted one")
         }

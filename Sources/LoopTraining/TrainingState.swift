@@ -18,12 +18,15 @@ public struct TrainingState: Sendable, Equatable {
     /// Kernel threads per process: matrix products split over another count round differently,
     /// so a run resumed with other threads continues correctly but not bit for bit.
     public let threads: Int?
+    /// The matrix-product kernel: another one rounds differently in the same way.
+    public let sgemm: SGEMMKernel?
 
     public init(
         step: Int, generator: SeededGenerator, bestValidationLoss: Double?, options: TrainingOptions, ranks: Int,
-        threads: Int?
+        threads: Int?, sgemm: SGEMMKernel?
     ) {
         self.threads = threads
+        self.sgemm = sgemm
         self.step = step
         self.generator = generator
         self.bestValidationLoss = bestValidationLoss
@@ -42,6 +45,7 @@ public struct TrainingState: Sendable, Equatable {
                         "generator": generator.state.map(String.init).joined(separator: ","),
                         "options": optionsJSON, "ranks": String(ranks)]
         if let threads { metadata["threads"] = String(threads) }
+        if let sgemm { metadata["sgemm"] = sgemm.rawValue }
         if let bestValidationLoss { metadata["best_validation_loss"] = String(bestValidationLoss) }
         var writer = SafeTensorsWriter(metadata: metadata)
         writer.add(AdamW.firstMomentName, shape: [optimizer.firstMoment.count], floats: optimizer.firstMoment.pointer)
@@ -76,7 +80,12 @@ public struct TrainingState: Sendable, Equatable {
         guard ranks >= 1 else { throw bad("the process count is not a positive number") }
         let threads = meta["threads"].map { Int($0) ?? 0 }
         guard (threads ?? 1) >= 1 else { throw bad("the thread count is not a positive number") }
+        var sgemm: SGEMMKernel?
+        if let name = meta["sgemm"] {
+            guard let kernel = SGEMMKernel(rawValue: name) else { throw bad("the sgemm kernel is not one LoopLM knows") }
+            sgemm = kernel
+        }
         return (TrainingState(step: step, generator: generator, bestValidationLoss: best, options: options, ranks: ranks,
-                              threads: threads), file)
+                              threads: threads, sgemm: sgemm), file)
     }
 }

@@ -58,6 +58,20 @@ import Testing
         #expect(same.notices.isEmpty)
     }
 
+    /// The two sgemm kernels round differently too: a resume with the other one is announced.
+    @Test func resumingWithAnotherSGEMMKernelIsAnnounced() throws {
+        guard let other = SGEMMKernel.allCases.first(where: { $0 != SGEMMKernel.preferred && $0.isSupported }) else { return }
+        let run = SmallRun(), root = temporaryDirectory("sgemm")
+        do { _ = try run.start(data: data, out: root + "/run", threads: 2).run(stopAt: 3) }
+        do {
+            let resumed = try TrainingSession.resume(in: root + "/run", workers: Workers(threads: 2, sgemm: other),
+                                                     data: run.data(data))
+            #expect(resumed.notices.count == 1 && resumed.notices[0].contains("--sgemm \(SGEMMKernel.preferred.rawValue)"))
+        }
+        let (state, _) = try TrainingState.read(directory: root + "/run/latest", contextLength: 16)
+        #expect(state.sgemm == SGEMMKernel.preferred)
+    }
+
     @Test func aSecondWriterIsLockedOut() throws {
         let run = SmallRun(), out = temporaryDirectory("lock")
         let holder = try run.start(data: data, out: out)
