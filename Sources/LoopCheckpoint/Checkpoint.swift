@@ -60,7 +60,7 @@ public enum Checkpoint {
         try SystemMemory.require(CheckedSize.product(floats, 2 * MemoryLayout<Float>.stride),
                                  for: "the model in \(directory) (parameters and gradients)",
                                  advice: "it is too large for this machine")
-        let model = LoopGPT(config: modelConfig, workers: workers)
+        let model = try LoopGPT(config: modelConfig, workers: workers)
         try fill(model, from: tensors, names: names)
         return (model, file)
     }

@@ -19,7 +19,7 @@ public enum HuggingFace {
     public static func importModel(
         from directory: String, layout: LoopLayout? = nil, initialisation: LoopedInitialisation = .first,
         workers: Workers
-    ) throws(CheckpointError) -> (model: LoopGPT, tokenizer: String) {
+    ) throws -> (model: LoopGPT, tokenizer: String) {
         let configPath = directory + "/" + Checkpoint.configFile
         let file = try CheckpointConfig.read(path: configPath)
         let source = try file.modelConfiguration(path: configPath)
@@ -27,30 +27,30 @@ public enum HuggingFace {
         if !FileManager.default.fileExists(atPath: weightsPath),
             FileManager.default.fileExists(atPath: directory + "/pytorch_model.bin")
         {
-            throw .missingFile(weightsPath + " (only pytorch_model.bin is there: save the model with safe_serialization=True)")
+            throw CheckpointError.missingFile(weightsPath + " (only pytorch_model.bin is there: save the model with safe_serialization=True)")
         }
         let tensors = try SafeTensorsFile(path: weightsPath)
-        let plain = LoopGPT(config: source, workers: workers)
+        let plain = try LoopGPT(config: source, workers: workers)
         try Checkpoint.fill(plain, from: tensors)
         guard let layout else { return (plain, file.tokenizer) }
 
         let n = source.layout.uniqueBlocks
         guard source.layout.effectiveDepth == n else {
-            throw .badConfig(configPath, detail: "the source is already a loop model; export it with export-hf first")
+            throw CheckpointError.badConfig(configPath, detail: "the source is already a loop model; export it with export-hf first")
         }
         let tiedRange = layout.prelude..<(n - layout.coda)
         guard layout.prelude + layout.coda <= n, layout.looped <= tiedRange.count, layout.looped >= 1 else {
-            throw .badConfig(configPath, detail: "a \(layout.summary) layout does not fit the source's \(n) blocks: prelude + looped + coda must be ≤ \(n)")
+            throw CheckpointError.badConfig(configPath, detail: "a \(layout.summary) layout does not fit the source's \(n) blocks: prelude + looped + coda must be ≤ \(n)")
         }
         if initialisation == .average && tiedRange.count != layout.looped * layout.loops {
-            throw .badConfig(configPath, detail: "--init average ties blocks \(tiedRange.lowerBound)..<\(tiedRange.upperBound) (\(tiedRange.count)) into \(layout.looped) × \(layout.loops); choose looped × loops = \(tiedRange.count)")
+            throw CheckpointError.badConfig(configPath, detail: "--init average ties blocks \(tiedRange.lowerBound)..<\(tiedRange.upperBound) (\(tiedRange.count)) into \(layout.looped) × \(layout.loops); choose looped × loops = \(tiedRange.count)")
         }
         let config: ModelConfiguration
         do {
             config = try ModelConfiguration(vocabSize: source.vocabSize, contextLength: source.contextLength,
                                             channels: source.channels, heads: source.heads, layout: layout)
-        } catch { throw .badConfig(configPath, detail: error.description) }
-        let model = LoopGPT(config: config, workers: workers)
+        } catch { throw CheckpointError.badConfig(configPath, detail: error.description) }
+        let model = try LoopGPT(config: config, workers: workers)
         copyShared(from: plain, to: model)
         for block in 0..<layout.prelude { copyBlock(plain, block, into: model, block) }
         for c in 0..<layout.coda { copyBlock(plain, n - layout.coda + c, into: model, layout.prelude + layout.looped + c) }
@@ -69,9 +69,9 @@ public enum HuggingFace {
     /// Writes a folder that `transformers.GPT2LMHeadModel.from_pretrained` loads unchanged:
     /// a looped model is unrolled (its shared blocks repeated in execution order), which
     /// computes the same function, so `n_layer` is the effective depth.
-    public static func export(_ model: LoopGPT, tokenizer: String, to directory: String) throws(CheckpointError) {
+    public static func export(_ model: LoopGPT, tokenizer: String, to directory: String) throws {
         guard !model.config.injectInput && model.config.loopEmbeddings == 0 else {
-            throw .badConfig(directory, detail: "input injection and loop step embeddings have no GPT-2 equivalent; such a model cannot be exported")
+            throw CheckpointError.badConfig(directory, detail: "input injection and loop step embeddings have no GPT-2 equivalent; such a model cannot be exported")
         }
         let layout = model.config.layout
         let unrolled: ModelConfiguration
@@ -80,8 +80,8 @@ public enum HuggingFace {
                 vocabSize: model.config.vocabSize, contextLength: model.config.contextLength,
                 channels: model.config.channels, heads: model.config.heads,
                 layout: LoopLayout(looped: layout.effectiveDepth))
-        } catch { throw .badConfig(directory, detail: error.description) }
-        let target = LoopGPT(config: unrolled, workers: model.workers)
+        } catch { throw CheckpointError.badConfig(directory, detail: error.description) }
+        let target = try LoopGPT(config: unrolled, workers: model.workers)
         copyShared(from: model, to: target)
         for (application, block) in layout.executionOrder.enumerated() {
             copyBlock(model, block, into: target, application)

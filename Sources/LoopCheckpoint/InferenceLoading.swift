@@ -28,7 +28,7 @@ extension Checkpoint {
             if let inPlace = try tensors.floatPointer(stored) {
                 pointer = inPlace
             } else {
-                let copy = FloatBuffer(count: spec.count)
+                let copy = try FloatBuffer(count: spec.count)
                 try tensors.readFloats(stored, into: copy.bufferPointer)
                 copies.buffers.append(copy)
                 pointer = UnsafePointer(copy.pointer)
@@ -49,7 +49,7 @@ extension Checkpoint {
             pointers[$0.name]!
         }
         // Each float32 matrix is not read again once converted: let its pages go at once.
-        let weights = mapped.converted(to: precision, workers: workers) { first, count in
+        let weights = try mapped.converted(to: precision, workers: workers) { first, count in
             tensors.file.release(pointer: first, byteCount: count * MemoryLayout<Float>.stride)
         }
         return (LanguageModel(weights: weights, workers: workers), file)

@@ -20,26 +20,40 @@ public final class FloatBuffer {
     /// Bytes mapped with mmap (0 when allocated on the heap).
     private let mappedLength: Int
 
-    public init(count: Int) {
+    /// A buffer of `count` zeros. Throws when the system refuses the memory (an address-space
+    /// limit, or an overcommit policy that says no) instead of trapping.
+    public init(count: Int) throws(MemoryError) {
         precondition(count >= 0, "FloatBuffer count must be non-negative")
         self.count = count
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        if bytes >= Self.mappedBytes,
-            let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-            mapped != MAP_FAILED
-        {
+        guard let bytes = CheckedSize.product(max(count, 1), MemoryLayout<Float>.stride) else {
+            throw MemoryError(needed: nil, available: SystemMemory.availableBytes(), what: "a buffer of \(count) floats",
+                              advice: Self.advice)
+        }
+        if bytes >= Self.mappedBytes {
+            guard let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                mapped != MAP_FAILED
+            else {
+                throw MemoryError(needed: bytes, available: SystemMemory.availableBytes(), what: "a buffer of \(count) floats",
+                                  advice: Self.advice)
+            }
             pointer = mapped.assumingMemoryBound(to: Float.self)  // page-aligned, zero on first touch
             mappedLength = bytes
             return
         }
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, Self.alignment, bytes) == 0, let raw else {
+            throw MemoryError(needed: bytes, available: SystemMemory.availableBytes(), what: "a buffer of \(count) floats",
+                              advice: Self.advice)
+        }
         raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
         pointer = raw.assumingMemoryBound(to: Float.self)
         mappedLength = 0
     }
 
-    public convenience init(_ values: [Float]) {
-        self.init(count: values.count)
+    static let advice = "the process cannot get more memory (see `ulimit -v`); make the job smaller"
+
+    public convenience init(_ values: [Float]) throws(MemoryError) {
+        try self.init(count: values.count)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
@@ -47,7 +61,7 @@ public final class FloatBuffer {
         if mappedLength > 0 {
             munmap(pointer, mappedLength)
         } else {
-            UnsafeMutableRawPointer(pointer).deallocate()
+            free(pointer)
         }
     }
 

@@ -4,9 +4,9 @@ import Dispatch
 /// streams its own part of a buffer far larger than the caches and sums it.
 public enum MemoryBandwidth {
     /// Bytes read per second (best of `repeats` passes over `bytes`).
-    public static func measure(bytes: Int = 1 << 29, repeats: Int = 5, workers: Workers) -> Double {
+    public static func measure(bytes: Int = 1 << 29, repeats: Int = 5, workers: Workers) throws(MemoryError) -> Double {
         let count = bytes / MemoryLayout<Float>.stride
-        let buffer = FloatBuffer(count: count)
+        let buffer = try FloatBuffer(count: count)
         for i in stride(from: 0, to: count, by: 1024) { buffer[i] = 1 }  // touch every page
         var partial = [Float](repeating: 0, count: workers.threads)
         var best = Double.infinity

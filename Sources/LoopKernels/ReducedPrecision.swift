@@ -41,8 +41,11 @@ public enum ReducedPrecision {
     @inline(__always)
     public static func float(bfloat16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 
-    /// Quantizes one row of `count` values (a whole number of groups) into `values` and
-    /// `scales`: scale = max |w| / 127 per group, value = round(w / scale), ties away from zero.
+    /// Quantizes one row of `count` finite values (a whole number of groups) into `values` and
+    /// `scales`: scale = max |w| / 127 per group, value = round(w · (1 / scale)), ties away from
+    /// zero. A group whose scale is not a normal float (its largest magnitude below about
+    /// 1.5e-36, where 1 / scale would overflow) is stored as zeros with scale 0: its weights are
+    /// smaller than anything int8 with a float scale can tell from zero.
     public static func quantize(
         row: UnsafePointer<Float>, stride: Int = 1, count: Int, groupSize: Int,
         values: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>
@@ -51,10 +54,16 @@ public enum ReducedPrecision {
             var largest: Float = 0
             for i in (group * groupSize)..<((group + 1) * groupSize) { largest = max(largest, abs(row[i * stride])) }
             let scale = largest / int8Limit
+            let inverse = 1 / scale
+            guard scale.isNormal, inverse.isFinite else {
+                scales[group] = 0
+                (values + group * groupSize).update(repeating: 0, count: groupSize)
+                continue
+            }
             scales[group] = scale
-            let inverse = scale > 0 ? 1 / scale : 0
             for i in (group * groupSize)..<((group + 1) * groupSize) {
-                values[i] = Int8((row[i * stride] * inverse).rounded(.toNearestOrAwayFromZero))
+                let q = (row[i * stride] * inverse).rounded(.toNearestOrAwayFromZero)
+                values[i] = Int8(max(-int8Limit, min(int8Limit, q)))  // |q| ≤ 127 up to rounding of the product
             }
         }
     }
@@ -80,18 +89,21 @@ public enum ReducedPrecision {
         if n > vectorRows {
             // Prefill: widen a tile of weight rows to float32 (per thread), then sgemm on it.
             let tiles = (oc + tileOutputs - 1) / tileOutputs
-            let scratch = FloatBuffer(count: workers.threads * tileOutputs * c)
-            workers.forEachChunk(tiles) { range, chunk in
-                let tile = scratch.pointer + chunk * tileOutputs * c
-                for t in range {
-                    let first = t * tileOutputs, count = min(tileOutputs, oc - first)
-                    widen(weights, rows: first..<(first + count), inChannels: c, into: tile)
-                    for row in 0..<n {
-                        Linear.prepare(out + row * oc + first, bias: bias.map { $0 + first }, count: count,
-                                       accumulate: accumulate)
+            // Scratch of a few hundred kilobytes per call (threads × 64 × C), not worth a buffer the caller owns.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: workers.threads * tileOutputs * c) { scratch in
+                let base = scratch.baseAddress!
+                workers.forEachChunk(tiles) { range, chunk in
+                    let tile = base + chunk * tileOutputs * c
+                    for t in range {
+                        let first = t * tileOutputs, count = min(tileOutputs, oc - first)
+                        widen(weights, rows: first..<(first + count), inChannels: c, into: tile)
+                        for row in 0..<n {
+                            Linear.prepare(out + row * oc + first, bias: bias.map { $0 + first }, count: count,
+                                           accumulate: accumulate)
+                        }
+                        BLAS.gemm(transposeB: true, m: n, n: count, k: c, a: inp, lda: c, b: tile, ldb: c,
+                                  beta: 1, c: out + first, ldc: oc, kernel: workers.sgemm)
                     }
-                    BLAS.gemm(transposeB: true, m: n, n: count, k: c, a: inp, lda: c, b: tile, ldb: c,
-                              beta: 1, c: out + first, ldc: oc, kernel: workers.sgemm)
                 }
             }
             return

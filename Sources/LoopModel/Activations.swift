@@ -15,20 +15,20 @@ final class ApplicationActivations {
     let fcGelu: FloatBuffer  // (N, 4C)
     let output: FloatBuffer  // (N, C) residual stream after the MLP branch
 
-    init(rows n: Int, channels c: Int, attentionCount: Int) {
-        ln1 = FloatBuffer(count: n * c)
-        ln1Mean = FloatBuffer(count: n)
-        ln1Rstd = FloatBuffer(count: n)
-        qkv = FloatBuffer(count: n * 3 * c)
-        attention = FloatBuffer(count: attentionCount)
-        attentionOutput = FloatBuffer(count: n * c)
-        afterAttention = FloatBuffer(count: n * c)
-        ln2 = FloatBuffer(count: n * c)
-        ln2Mean = FloatBuffer(count: n)
-        ln2Rstd = FloatBuffer(count: n)
-        fc = FloatBuffer(count: n * 4 * c)
-        fcGelu = FloatBuffer(count: n * 4 * c)
-        output = FloatBuffer(count: n * c)
+    init(rows n: Int, channels c: Int, attentionCount: Int) throws(MemoryError) {
+        ln1 = try FloatBuffer(count: n * c)
+        ln1Mean = try FloatBuffer(count: n)
+        ln1Rstd = try FloatBuffer(count: n)
+        qkv = try FloatBuffer(count: n * 3 * c)
+        attention = try FloatBuffer(count: attentionCount)
+        attentionOutput = try FloatBuffer(count: n * c)
+        afterAttention = try FloatBuffer(count: n * c)
+        ln2 = try FloatBuffer(count: n * c)
+        ln2Mean = try FloatBuffer(count: n)
+        ln2Rstd = try FloatBuffer(count: n)
+        fc = try FloatBuffer(count: n * 4 * c)
+        fcGelu = try FloatBuffer(count: n * 4 * c)
+        output = try FloatBuffer(count: n * c)
     }
 
     /// Floats held per row (token) of the batch, attention probabilities excluded.
@@ -99,7 +99,7 @@ final class Activations {
     let layerNormScratch: FloatBuffer  // (2 · C · reduction parts)
     let ones: FloatBuffer  // (N) for bias column sums
 
-    init(config: ModelConfiguration, batch: Int, time: Int, threads: Int, recompute: Bool) {
+    init(config: ModelConfiguration, batch: Int, time: Int, threads: Int, recompute: Bool) throws(MemoryError) {
         let n = batch * time, c = config.channels
         self.recompute = recompute
         self.batch = batch
@@ -108,53 +108,53 @@ final class Activations {
         attentionCount = batch * config.heads * time * time
         layout = config.layout
         gradientLoops = config.layout.loops
-        encoded = FloatBuffer(count: n * c)
-        lnf = FloatBuffer(count: n * c)
-        lnfMean = FloatBuffer(count: n)
-        lnfRstd = FloatBuffer(count: n)
-        logits = FloatBuffer(count: (recompute ? min(n, Self.headChunkRows) : n) * config.paddedVocabSize)
-        losses = FloatBuffer(count: n)
-        rowMax = FloatBuffer(count: n)
-        normalizers = FloatBuffer(count: n)
+        encoded = try FloatBuffer(count: n * c)
+        lnf = try FloatBuffer(count: n * c)
+        lnfMean = try FloatBuffer(count: n)
+        lnfRstd = try FloatBuffer(count: n)
+        logits = try FloatBuffer(count: (recompute ? min(n, Self.headChunkRows) : n) * config.paddedVocabSize)
+        losses = try FloatBuffer(count: n)
+        rowMax = try FloatBuffer(count: n)
+        normalizers = try FloatBuffer(count: n)
         tokens = Array(repeating: 0, count: n)
         targets = Array(repeating: 0, count: n)
         positions = (0..<n).map { Int32($0 % time) }
-        dResidual = FloatBuffer(count: n * c)
-        dNormed = FloatBuffer(count: n * c)
-        dQKV = FloatBuffer(count: n * 3 * c)
-        dAttentionOutput = FloatBuffer(count: n * c)
-        dFC = FloatBuffer(count: n * 4 * c)
-        dScores = FloatBuffer(count: attentionCount)
-        dInjected = FloatBuffer(count: n * c)
-        layerNormScratch = FloatBuffer(count: LayerNorm.scratchCount(channels: c))
-        ones = FloatBuffer([Float](repeating: 1, count: n))
+        dResidual = try FloatBuffer(count: n * c)
+        dNormed = try FloatBuffer(count: n * c)
+        dQKV = try FloatBuffer(count: n * 3 * c)
+        dAttentionOutput = try FloatBuffer(count: n * c)
+        dFC = try FloatBuffer(count: n * 4 * c)
+        dScores = try FloatBuffer(count: attentionCount)
+        dInjected = try FloatBuffer(count: n * c)
+        layerNormScratch = try FloatBuffer(count: LayerNorm.scratchCount(channels: c))
+        ones = try FloatBuffer([Float](repeating: 1, count: n))
     }
 
-    private func makeSet() -> ApplicationActivations {
-        ApplicationActivations(rows: batch * time, channels: channels, attentionCount: attentionCount)
+    private func makeSet() throws(MemoryError) -> ApplicationActivations {
+        try ApplicationActivations(rows: batch * time, channels: channels, attentionCount: attentionCount)
     }
 
     /// Assigns an activation set to each application of `layout`, keeping the last
     /// `gradientLoops` passes (and prelude and coda) for backward. Grows the pool as needed.
-    func plan(layout: LoopLayout, gradientLoops: Int, passInputsNeeded: Bool) {
+    func plan(layout: LoopLayout, gradientLoops: Int, passInputsNeeded: Bool) throws(MemoryError) {
         self.layout = layout
         self.gradientLoops = gradientLoops
         if passInputsNeeded {
-            while passInputs.count < layout.loops { passInputs.append(FloatBuffer(count: batch * time * channels)) }
+            while passInputs.count < layout.loops { passInputs.append(try FloatBuffer(count: batch * time * channels)) }
         }
         inputs = Array(repeating: encoded, count: layout.effectiveDepth)
         if recompute {
-            if scratch.isEmpty { scratch = [makeSet()] }
+            if scratch.isEmpty { scratch = [try makeSet()] }
             perApplication = Array(repeating: scratch[0], count: layout.effectiveDepth)
-            while outputs.count < layout.effectiveDepth { outputs.append(FloatBuffer(count: batch * time * channels)) }
+            while outputs.count < layout.effectiveDepth { outputs.append(try FloatBuffer(count: batch * time * channels)) }
             return
         }
-        if scratch.isEmpty && gradientLoops < layout.loops { scratch = [makeSet(), makeSet()] }
+        if scratch.isEmpty && gradientLoops < layout.loops { scratch = [try makeSet(), try makeSet()] }
         var mapping: [ApplicationActivations] = []
         var used = 0
         for a in 0..<layout.effectiveDepth {
             if keepsActivations(a) {
-                if used == pool.count { pool.append(makeSet()) }
+                if used == pool.count { pool.append(try makeSet()) }
                 mapping.append(pool[used])
                 used += 1
             } else {

@@ -72,8 +72,10 @@ public struct TextGenerator {
                                       promptTokens: windows.reduce(0) { $0 + $1.count }, prefillSeconds: 0,
                                       decodeSeconds: 0)
         guard options.maxNewTokens > 0 else { return result }
-        let decoder = options.useCache
-            ? IncrementalDecoder(model: model, slots: prompts.count, loops: options.loops) : nil
+        let decoder: IncrementalDecoder?
+        do throws(MemoryError) {
+            decoder = options.useCache ? try IncrementalDecoder(model: model, slots: prompts.count, loops: options.loops) : nil
+        } catch { throw .outOfMemory(error) }
         var logits: [[Float]] = []  // next-token logits of each prompt
         let start = DispatchTime.now().uptimeNanoseconds
         func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }

@@ -31,18 +31,18 @@ public final class IncrementalDecoder {
 
     /// `slots` sequences at once, `loops` passes (default: the trained count), and at most
     /// `maxRows` rows per pass (longer inputs are split).
-    public init(model: LanguageModel, slots: Int = 1, loops: Int? = nil, maxRows: Int? = nil) {
+    public init(model: LanguageModel, slots: Int = 1, loops: Int? = nil, maxRows: Int? = nil) throws(MemoryError) {
         self.model = model
         let config = model.config
-        cache = KVCache(config: config, loops: loops, slots: slots)
+        cache = try KVCache(config: config, loops: loops, slots: slots)
         let rows = Self.rows(config: config, slots: slots, maxRows: maxRows)
         self.maxRows = rows
-        state = InferenceState(config: config, rows: rows,
+        state = try InferenceState(config: config, rows: rows,
                                attentionFloats: Attention.cachedScratchCount(rows: rows, capacity: config.contextLength,
                                                                               threads: model.workers.threads),
                                scratchRows: rows)
-        logits = FloatBuffer(count: slots * config.vocabSize)
-        gathered = FloatBuffer(count: slots > 1 ? slots * config.vocabSize : 0)
+        logits = try FloatBuffer(count: slots * config.vocabSize)
+        gathered = try FloatBuffer(count: slots > 1 ? slots * config.vocabSize : 0)
     }
 
     static func rows(config: ModelConfiguration, slots: Int, maxRows: Int?) -> Int {
@@ -111,7 +111,9 @@ public final class IncrementalDecoder {
             }
             var unfinished = Set<Int>()
             for piece in rest { unfinished.insert(piece.input) }
-            run(pass, rows: rows, exit: exit, unfinished: unfinished)
+            do throws(MemoryError) { try run(pass, rows: rows, exit: exit, unfinished: unfinished) } catch {
+                throw .outOfMemory(error)
+            }
             pending = rest
         }
     }
@@ -124,7 +126,7 @@ public final class IncrementalDecoder {
     }
 
     /// One pass of `rows` rows; writes the logits of every input whose last token is in it.
-    private func run(_ pass: [Piece], rows n: Int, exit: ExitRule?, unfinished: Set<Int>) {
+    private func run(_ pass: [Piece], rows n: Int, exit: ExitRule?, unfinished: Set<Int>) throws(MemoryError) {
         var sequences: [CachedSequence] = [], row = 0
         for piece in pass {
             let position = cache.lengths[piece.slot]
@@ -138,7 +140,7 @@ public final class IncrementalDecoder {
         model.embed(state, rows: n)
         let scratch = state.attentionScratch.pointer, scratchRows = state.scratchRows
         let cache = self.cache, state = self.state, model = self.model
-        let used = model.runStack(
+        let used = try model.runStack(
             state, rows: n, layout: cache.layout, exit: exit,
             attention: { a in .cached(cache.layer(a), sequences, scratch: scratch, scratchRows: scratchRows) },
             keysAndValuesOnly: { a in

@@ -19,20 +19,20 @@ final class InferenceState {
     var tokens: [Int32]  // (N)
     var positions: [Int32]  // (N)
 
-    init(config: ModelConfiguration, rows: Int, attentionFloats: Int, scratchRows: Int) {
+    init(config: ModelConfiguration, rows: Int, attentionFloats: Int, scratchRows: Int) throws(MemoryError) {
         let c = config.channels
         self.rows = rows
         channels = c
-        stream = FloatBuffer(count: rows * c)
-        normed = FloatBuffer(count: rows * c)
-        mean = FloatBuffer(count: rows)
-        rstd = FloatBuffer(count: rows)
-        qkv = FloatBuffer(count: rows * 3 * c)
-        attentionOutput = FloatBuffer(count: rows * c)
-        fc = FloatBuffer(count: rows * 4 * c)
-        embedded = FloatBuffer(count: config.injectInput ? rows * c : 0)
-        saved = FloatBuffer(count: rows * c)
-        attentionScratch = FloatBuffer(count: attentionFloats)
+        stream = try FloatBuffer(count: rows * c)
+        normed = try FloatBuffer(count: rows * c)
+        mean = try FloatBuffer(count: rows)
+        rstd = try FloatBuffer(count: rows)
+        qkv = try FloatBuffer(count: rows * 3 * c)
+        attentionOutput = try FloatBuffer(count: rows * c)
+        fc = try FloatBuffer(count: rows * 4 * c)
+        embedded = try FloatBuffer(count: config.injectInput ? rows * c : 0)
+        saved = try FloatBuffer(count: rows * c)
+        attentionScratch = try FloatBuffer(count: attentionFloats)
         self.scratchRows = scratchRows
         tokens = Array(repeating: 0, count: rows)
         positions = Array(repeating: 0, count: rows)

@@ -15,14 +15,19 @@ public final class KVCache {
     /// Positions filled in each slot.
     public internal(set) var lengths: [Int]
 
-    public init(config: ModelConfiguration, loops: Int? = nil, slots: Int = 1) {
+    public init(config: ModelConfiguration, loops: Int? = nil, slots: Int = 1) throws(MemoryError) {
         capacity = config.contextLength
         self.slots = slots
         channels = config.channels
         layout = config.layout.with(loops: loops ?? config.layout.loops)
         let size = slots * config.contextLength * config.channels
-        keys = (0..<layout.effectiveDepth).map { _ in FloatBuffer(count: size) }
-        values = (0..<layout.effectiveDepth).map { _ in FloatBuffer(count: size) }
+        var keys: [FloatBuffer] = [], values: [FloatBuffer] = []
+        for _ in 0..<layout.effectiveDepth {
+            keys.append(try FloatBuffer(count: size))
+            values.append(try FloatBuffer(count: size))
+        }
+        self.keys = keys
+        self.values = values
         lengths = Array(repeating: 0, count: slots)
     }
 

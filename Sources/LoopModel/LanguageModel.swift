@@ -9,7 +9,7 @@ public final class LanguageModel {
     public let weights: ModelWeights
     public let workers: Workers
     private var batchState: (batch: Int, time: Int, state: InferenceState)?
-    private var logitsScratch = FloatBuffer(count: 0)
+    private var logitsScratch: FloatBuffer?
 
     public init(weights: ModelWeights, workers: Workers) {
         config = weights.config
@@ -33,11 +33,16 @@ public final class LanguageModel {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
         try ModelInputError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
                                   config: config)
-        let state = runBatch(tokens: tokens, batch: batch, time: time, layout: layout)
         let n = batch * time, v = config.vocabSize, chunk = Self.headChunkRows
-        let logits = scratchLogits(rows: chunk)
-        let rowMax = FloatBuffer(count: chunk), normalizers = FloatBuffer(count: chunk)
-        let losses = FloatBuffer(count: chunk)
+        let state: InferenceState, logits: UnsafeMutablePointer<Float>, rowMax: FloatBuffer, normalizers: FloatBuffer,
+            losses: FloatBuffer
+        do throws(MemoryError) {
+            state = try runBatch(tokens: tokens, batch: batch, time: time, layout: layout)
+            logits = try scratchLogits(rows: chunk)
+            rowMax = try FloatBuffer(count: chunk)
+            normalizers = try FloatBuffer(count: chunk)
+            losses = try FloatBuffer(count: chunk)
+        } catch { throw .outOfMemory(error) }
         var sum = 0.0, counted = 0
         targets.withUnsafeBufferPointer { ids in
             var start = 0
@@ -62,7 +67,10 @@ public final class LanguageModel {
     public func logits(tokens: [Int32], batch: Int, time: Int, loops: Int? = nil) throws(ModelInputError) -> [Float] {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
         try ModelInputError.check(tokens: tokens, targets: nil, batch: batch, time: time, layout: layout, config: config)
-        let state = runBatch(tokens: tokens, batch: batch, time: time, layout: layout)
+        let state: InferenceState
+        do throws(MemoryError) { state = try runBatch(tokens: tokens, batch: batch, time: time, layout: layout) } catch {
+            throw .outOfMemory(error)
+        }
         let n = batch * time, v = config.vocabSize
         var result = [Float](repeating: 0, count: n * v)
         result.withUnsafeMutableBufferPointer { out in
@@ -74,14 +82,14 @@ public final class LanguageModel {
 
     /// Embeds B×T tokens, runs the stack with in-batch attention and leaves ln_f of every row
     /// in `normed`.
-    private func runBatch(tokens: [Int32], batch: Int, time: Int, layout: LoopLayout) -> InferenceState {
+    private func runBatch(tokens: [Int32], batch: Int, time: Int, layout: LoopLayout) throws(MemoryError) -> InferenceState {
         let n = batch * time, c = config.channels
         let state: InferenceState
         if let cached = batchState, cached.batch == batch, cached.time == time {
             state = cached.state
         } else {
             batchState = nil
-            state = InferenceState(config: config, rows: n, attentionFloats: workers.threads * time * time,
+            state = try InferenceState(config: config, rows: n, attentionFloats: workers.threads * time * time,
                                    scratchRows: 0)
             batchState = (batch, time, state)
         }
@@ -92,7 +100,7 @@ public final class LanguageModel {
         embed(state, rows: n)
         let shape = AttentionShape(batch: batch, time: time, channels: c, heads: config.heads)
         let scratch = state.attentionScratch.pointer
-        _ = runStack(state, rows: n, layout: layout, exit: nil,
+        _ = try runStack(state, rows: n, layout: layout, exit: nil,
                      attention: { _ in .batch(shape, .scratch(scratch)) }, keysAndValuesOnly: nil)
         finalNorm(state, rows: 0..<n)
         return state
@@ -117,9 +125,12 @@ public final class LanguageModel {
                           workers: workers)
     }
 
-    func scratchLogits(rows: Int) -> UnsafeMutablePointer<Float> {
-        if logitsScratch.count < rows * config.vocabSize { logitsScratch = FloatBuffer(count: rows * config.vocabSize) }
-        return logitsScratch.pointer
+    func scratchLogits(rows: Int) throws(MemoryError) -> UnsafeMutablePointer<Float> {
+        if let scratch = logitsScratch, scratch.count >= rows * config.vocabSize { return scratch.pointer }
+        logitsScratch = nil
+        let scratch = try FloatBuffer(count: rows * config.vocabSize)
+        logitsScratch = scratch
+        return scratch.pointer
     }
 
     /// Runs the embedded rows in `state.stream` through every application of `layout`.
@@ -131,7 +142,7 @@ public final class LanguageModel {
     func runStack(
         _ state: InferenceState, rows n: Int, layout: LoopLayout, exit: ExitRule?,
         attention: (Int) -> BlockAttention, keysAndValuesOnly: ((Int) -> Void)?
-    ) -> [Int] {
+    ) throws(MemoryError) -> [Int] {
         let c = config.channels, x = state.stream.pointer, saved = state.saved.pointer
         func apply(_ a: Int) {
             Block.forward(weights.blocks[layout.block(forApplication: a)], input: x, buffers: state.buffers, rows: n,
@@ -149,7 +160,7 @@ public final class LanguageModel {
             let active = exited.contains(false)
             if let exit, active {
                 for row in 0..<n where !exited[row] { (saved + row * c).update(from: x + row * c, count: c) }
-                if exit.criterion == .kl { before = predictions(state, rows: n) }
+                if exit.criterion == .kl { before = try predictions(state, rows: n) }
             }
             if PassInput.addsToStream(pass: pass, config: config) {
                 PassInput.add(pass: pass, to: x, embedded: state.embedded.pointer, rows: n, weights: weights,
@@ -163,7 +174,7 @@ public final class LanguageModel {
             guard active else { continue }
             for row in 0..<n where !exited[row] { loopsUsed[row] = pass + 1 }
             guard let exit, exit.threshold > 0 else { continue }
-            let after = exit.criterion == .kl ? predictions(state, rows: n) : []
+            let after = exit.criterion == .kl ? try predictions(state, rows: n) : []
             for row in 0..<n where !exited[row] {
                 let measure: Float
                 switch exit.criterion {
@@ -181,9 +192,9 @@ public final class LanguageModel {
     }
 
     /// Next-token probabilities of every row's current state (for the KL exit criterion).
-    private func predictions(_ state: InferenceState, rows n: Int) -> [[Float]] {
+    private func predictions(_ state: InferenceState, rows n: Int) throws(MemoryError) -> [[Float]] {
         finalNorm(state, rows: 0..<n)
-        let v = config.vocabSize, logits = scratchLogits(rows: n)
+        let v = config.vocabSize, logits = try scratchLogits(rows: n)
         Linear.forward(out: logits, inp: state.normed.pointer, weights: weights.head, bias: nil, rows: n,
                        inChannels: config.channels, outChannels: v, workers: workers)
         return (0..<n).map { row in

@@ -23,17 +23,17 @@ public final class LoopGPT {
     /// A model with GPT-2's initialisation drawn from `generator`.
     public convenience init(
         config: ModelConfiguration, generator: inout SeededGenerator, workers: Workers
-    ) {
-        self.init(config: config, workers: workers)
+    ) throws(MemoryError) {
+        try self.init(config: config, workers: workers)
         initialise(generator: &generator)
     }
 
     /// A model whose parameters are all zero, to be filled by a loader.
-    public init(config: ModelConfiguration, workers: Workers) {
+    public init(config: ModelConfiguration, workers: Workers) throws(MemoryError) {
         self.config = config
         self.table = ParameterTable(config)
-        self.parameters = FloatBuffer(count: table.totalCount)
-        self.gradients = FloatBuffer(count: table.totalCount)
+        self.parameters = try FloatBuffer(count: table.totalCount)
+        self.gradients = try FloatBuffer(count: table.totalCount)
         self.workers = workers
         weights = ModelWeights(config: config, table: table, parameters: parameters)
     }
@@ -61,9 +61,12 @@ public final class LoopGPT {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
         try ModelInputError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
                                   config: config)
-        let acts = prepareActivations(batch: batch, time: time)
-        acts.plan(layout: layout, gradientLoops: min(max(gradientLoops ?? layout.loops, 1), layout.loops),
-                  passInputsNeeded: config.injectInput || config.loopEmbeddings > 0)
+        let acts: Activations
+        do throws(MemoryError) {
+            acts = try prepareActivations(batch: batch, time: time)
+            try acts.plan(layout: layout, gradientLoops: min(max(gradientLoops ?? layout.loops, 1), layout.loops),
+                          passInputsNeeded: config.injectInput || config.loopEmbeddings > 0)
+        } catch { throw .outOfMemory(error) }
         let n = batch * time, c = config.channels
         acts.tokens = tokens
         acts.hasTargets = targets != nil
@@ -176,10 +179,10 @@ public final class LoopGPT {
     /// Frees the activations (they are allocated again by the next forward).
     public func releaseActivations() { activations = nil }
 
-    private func prepareActivations(batch: Int, time: Int) -> Activations {
+    private func prepareActivations(batch: Int, time: Int) throws(MemoryError) -> Activations {
         if let acts = activations, acts.batch == batch, acts.time == time, acts.recompute == recompute { return acts }
         activations = nil
-        let acts = Activations(config: config, batch: batch, time: time, threads: workers.threads, recompute: recompute)
+        let acts = try Activations(config: config, batch: batch, time: time, threads: workers.threads, recompute: recompute)
         activations = acts
         return acts
     }
@@ -189,12 +192,15 @@ public final class LoopGPT {
 public enum ModelInputError: Error, Equatable, CustomStringConvertible {
     case badShape(String)
     case tokenOutOfVocabulary(Int, vocabSize: Int)
+    /// The buffers this input needs could not be allocated.
+    case outOfMemory(MemoryError)
 
     public var description: String {
         switch self {
         case .badShape(let message): return message
         case .tokenOutOfVocabulary(let id, let v):
             return "token id \(id) is outside the vocabulary (0..<\(v)); was the data prepared with the model's tokenizer?"
+        case .outOfMemory(let error): return error.description
         }
     }
 

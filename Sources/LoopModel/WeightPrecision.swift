@@ -1,4 +1,9 @@
 import LoopKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How inference stores the matrices of the blocks and the tied head. Embeddings, LayerNorm
 /// parameters and biases stay float32; products accumulate in float32 either way.
@@ -25,16 +30,37 @@ final class ReducedStorage {
     let bytes: UnsafeMutablePointer<Int8>?
     let scales: UnsafeMutablePointer<Float>?
 
-    init(halves: Int = 0, bytes: Int = 0, scales: Int = 0) {
-        self.halves = halves > 0 ? .allocate(capacity: halves) : nil
-        self.bytes = bytes > 0 ? .allocate(capacity: bytes) : nil
-        self.scales = scales > 0 ? .allocate(capacity: scales) : nil
+    /// Throws when the memory cannot be had, instead of trapping.
+    init(halves: Int = 0, bytes: Int = 0, scales: Int = 0) throws(MemoryError) {
+        func allocate<T>(_ count: Int, of: T.Type) throws(MemoryError) -> UnsafeMutablePointer<T>? {
+            guard count > 0 else { return nil }
+            guard let size = CheckedSize.product(count, MemoryLayout<T>.stride), let raw = malloc(size) else {
+                throw MemoryError(needed: CheckedSize.product(count, MemoryLayout<T>.stride),
+                                  available: SystemMemory.availableBytes(), what: "converted weights",
+                                  advice: "use --weights f32, which reads the file in place")
+            }
+            return raw.bindMemory(to: T.self, capacity: count)
+        }
+        let halfPointer = try allocate(halves, of: UInt16.self)
+        let bytePointer: UnsafeMutablePointer<Int8>?, scalePointer: UnsafeMutablePointer<Float>?
+        do throws(MemoryError) { bytePointer = try allocate(bytes, of: Int8.self) } catch {
+            free(halfPointer)
+            throw error
+        }
+        do throws(MemoryError) { scalePointer = try allocate(scales, of: Float.self) } catch {
+            free(halfPointer)
+            free(bytePointer)
+            throw error
+        }
+        self.halves = halfPointer
+        self.bytes = bytePointer
+        self.scales = scalePointer
     }
 
     deinit {
-        halves?.deallocate()
-        bytes?.deallocate()
-        scales?.deallocate()
+        free(halves)
+        free(bytes)
+        free(scales)
     }
 }
 
@@ -69,7 +95,7 @@ extension ModelWeights {
     /// converted, so a caller can let its pages go before the next one is read.
     public func converted(
         to precision: WeightPrecision, workers: Workers, done: (UnsafePointer<Float>, Int) -> Void = { _, _ in }
-    ) -> ModelWeights {
+    ) throws(MemoryError) -> ModelWeights {
         guard precision != .float32 else { return self }
         let c = config.channels
         var matrices: [Matrix] = [Matrix(source: head, inputs: c, outputs: config.vocabSize)]
@@ -85,7 +111,7 @@ extension ModelWeights {
         var converted: [LinearWeights] = []
         switch precision {
         case .bfloat16:
-            storage = ReducedStorage(halves: total)
+            storage = try ReducedStorage(halves: total)
             var offset = 0
             for m in matrices {
                 let out = storage.halves! + offset
@@ -100,7 +126,7 @@ extension ModelWeights {
             }
         case .int8:
             let scaleCount = matrices.reduce(0) { $0 + $1.outputs * ($1.inputs / ReducedPrecision.groupSize(inputs: $1.inputs)) }
-            storage = ReducedStorage(bytes: total, scales: scaleCount)
+            storage = try ReducedStorage(bytes: total, scales: scaleCount)
             var offset = 0, scaleOffset = 0
             for m in matrices {
                 let group = ReducedPrecision.groupSize(inputs: m.inputs), groups = m.inputs / group

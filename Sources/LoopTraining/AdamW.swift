@@ -22,12 +22,12 @@ public final class AdamW {
     public init(
         table: ParameterTable, hyper: AdamWHyperparameters = AdamWHyperparameters(),
         weightDecay: Float = 0.1, maxGradientNorm: Float? = 1.0
-    ) {
+    ) throws(MemoryError) {
         self.hyper = hyper
         self.weightDecay = weightDecay
         self.maxGradientNorm = maxGradientNorm
-        firstMoment = FloatBuffer(count: table.totalCount)
-        secondMoment = FloatBuffer(count: table.totalCount)
+        firstMoment = try FloatBuffer(count: table.totalCount)
+        secondMoment = try FloatBuffer(count: table.totalCount)
         // Adjacent tensors with the same decay rule merge into one range.
         var merged: [(range: Range<Int>, decays: Bool)] = []
         for spec in table.tensors {

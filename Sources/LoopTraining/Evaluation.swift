@@ -40,7 +40,10 @@ extension Evaluation {
     public static func adaptive(
         model: LanguageModel, batches: [Batch], exit: ExitRule?, maxLoops: Int
     ) throws(ModelInputError) -> AdaptiveEvaluationResult {
-        let decoder = IncrementalDecoder(model: model, loops: maxLoops, maxRows: model.config.contextLength)
+        let decoder: IncrementalDecoder
+        do throws(MemoryError) {
+            decoder = try IncrementalDecoder(model: model, loops: maxLoops, maxRows: model.config.contextLength)
+        } catch { throw .outOfMemory(error) }
         var total = 0.0, scored = 0, loops: [Int] = []
         for b in batches {
             for row in 0..<b.rows {

@@ -53,7 +53,7 @@ public final class Trainer {
         self.data = data
         self.generator = generator
         self.communicator = communicator
-        optimizer = AdamW(table: model.table, hyper: options.adam, weightDecay: options.weightDecay,
+        optimizer = try AdamW(table: model.table, hyper: options.adam, weightDecay: options.weightDecay,
                           maxGradientNorm: options.maxGradientNorm)
         inference = LanguageModel(model)
         var probeGenerator = SeededGenerator(seed: options.seed ^ Self.probeSeed)
@@ -83,7 +83,7 @@ public final class Trainer {
         var lossSum = 0.0
         for (index, b) in mine.enumerated() {
             if index > 0 {
-                if accumulated == nil { accumulated = FloatBuffer(count: model.gradients.count) }
+                if accumulated == nil { accumulated = try FloatBuffer(count: model.gradients.count) }
                 accumulated!.pointer.update(from: model.gradients.pointer, count: model.gradients.count)
                 model.zeroGradients()
             }

@@ -99,7 +99,7 @@ public final class TrainingSession {
         try checkMemory(run.config, run.options, processes: communicator.size)
         let sources = try data(run.config, run.options)
         var generator = SeededGenerator(seed: run.options.seed)
-        let model = LoopGPT(config: run.config, generator: &generator, workers: workers)
+        let model = try LoopGPT(config: run.config, generator: &generator, workers: workers)
         let trainer = try Trainer(model: model, options: run.options, data: sources.train, generator: generator,
                                   communicator: communicator)
         var metrics: MetricsLog?

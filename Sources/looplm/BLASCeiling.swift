@@ -39,11 +39,12 @@ struct BLASCeiling {
     /// workers, each large call split into bands (`BLAS.gemm(…, workers:)`).
     static func measure(
         config: ModelConfiguration, batch: Int, time: Int, workers: Workers
-    ) -> BLASCeiling {
+    ) throws(MemoryError) -> BLASCeiling {
         var seconds = 0.0, flops = 0.0
         for call in calls(config: config, batch: batch, time: time) {
-            let a = FloatBuffer(count: call.m * call.k), b = FloatBuffer(count: call.k * call.n)
-            let outputs = (0..<workers.threads).map { _ in FloatBuffer(count: call.m * call.n) }
+            let a = try FloatBuffer(count: call.m * call.k), b = try FloatBuffer(count: call.k * call.n)
+            var outputs: [FloatBuffer] = []
+            for _ in 0..<workers.threads { outputs.append(try FloatBuffer(count: call.m * call.n)) }
             let lda = call.transposeA ? call.m : call.k, ldb = call.transposeB ? call.k : call.n
             let perHead = call.count >= 4 * workers.threads
             func run() {

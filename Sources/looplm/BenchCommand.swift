@@ -96,11 +96,11 @@ struct BenchCommand: ParsableCommand {
         } else {
             var config = try Preset.named(preset).configuration()
             if let loops { config = try config.with(loops: loops) }
-            let table = ParameterTable(config), parameters = FloatBuffer(count: table.totalCount)
+            let table = ParameterTable(config), parameters = try FloatBuffer(count: table.totalCount)
             var generator = SeededGenerator(seed: seed)
             table.initialise(parameters, generator: &generator)
             let weights = ModelWeights(config: config, table: table, parameters: parameters)
-            model = LanguageModel(weights: weights.converted(to: precision.weights, workers: workers), workers: workers)
+            model = LanguageModel(weights: try weights.converted(to: precision.weights, workers: workers), workers: workers)
         }
         let loadSeconds = GenerationBenchmark.now() - start
         let sizes = batches.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 && $0 <= 1024 }
@@ -130,7 +130,7 @@ struct BenchCommand: ParsableCommand {
         try SystemMemory.require(TrainingMemory(config: config, options: options, processes: processes).total,
                                  for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch or --time")
         var generator = SeededGenerator(seed: seed)
-        let model = LoopGPT(config: config, generator: &generator, workers: compute.workers)
+        let model = try LoopGPT(config: config, generator: &generator, workers: compute.workers)
         let trainer = try Trainer(model: model, options: options, data: RandomTokens(vocabSize: config.vocabSize),
                                   generator: generator, communicator: job.communicator)
         var records: [StepRecord] = []
@@ -138,7 +138,7 @@ struct BenchCommand: ParsableCommand {
             let record = try trainer.trainStep()
             if step >= warmup { records.append(record) }
         }
-        let ceiling = roofline ? BLASCeiling.measure(config: config, batch: batch, time: t, workers: model.workers) : nil
+        let ceiling = roofline ? try BLASCeiling.measure(config: config, batch: batch, time: t, workers: model.workers) : nil
         let cost = ModelCost(config: config, time: t)
         let seconds = records.map(\.seconds)
         let median = seconds.sorted()[seconds.count / 2]

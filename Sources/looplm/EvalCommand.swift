@@ -168,7 +168,7 @@ struct EvalCommand: ParsableCommand {
     func traceText(_ text: String, _ loaded: LoadedCheckpoint, exit: ExitRule?, maxLoops: Int) throws {
         let ids = Array(loaded.tokenizer.encode(text).suffix(loaded.model.config.contextLength)).map(Int32.init)
         guard !ids.isEmpty else { throw ValidationError("--trace needs some text") }
-        let decoder = IncrementalDecoder(model: loaded.model, loops: maxLoops)
+        let decoder = try IncrementalDecoder(model: loaded.model, loops: maxLoops)
         try decoder.append([SlotInput(slot: 0, tokens: ids)], exit: exit)
         let loops = decoder.loopsPerRow
         let mean = Double(loops.reduce(0, +)) / Double(loops.count)

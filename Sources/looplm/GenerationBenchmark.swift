@@ -66,11 +66,11 @@ struct GenerationBenchmark {
         let config = model.config
         // Time to first token: a short prompt through an empty cache, after loading.
         let firstStart = Self.now()
-        let first = IncrementalDecoder(model: model)
+        let first = try IncrementalDecoder(model: model)
         try first.append([SlotInput(slot: 0, tokens: tokens(8, seed: 1))])
         let firstToken = Self.now() - firstStart + loadSeconds
         // Prefill: one batched pass over a long prompt.
-        let decoder = IncrementalDecoder(model: model)
+        let decoder = try IncrementalDecoder(model: model)
         let prompt = tokens(min(promptTokens, config.contextLength - newTokens), seed: 2)
         let prefillStart = Self.now()
         try decoder.append([SlotInput(slot: 0, tokens: prompt)])
@@ -84,7 +84,7 @@ struct GenerationBenchmark {
         let decodeSeconds = Self.now() - decodeStart
         let decodeRate = Double(newTokens) / decodeSeconds
         let bytes = bytesPerToken(position: prompt.count + newTokens / 2)
-        let bandwidth = MemoryBandwidth.measure(workers: model.workers)
+        let bandwidth = try MemoryBandwidth.measure(workers: model.workers)
         var batched: [Throughput] = []
         for batch in batches {
             let prompts = (0..<batch).map { tokens(16, seed: 100 + UInt64($0)) }

@@ -17,7 +17,7 @@ import Testing
         let config = try ModelConfiguration(vocabSize: 70, contextLength: 12, channels: 16, heads: 2,
                                             layout: LoopLayout(prelude: 1, looped: 1, coda: 1, loops: 2))
         var generator = SeededGenerator(seed: seed)
-        return LoopGPT(config: config, generator: &generator, workers: workers)
+        return try LoopGPT(config: config, generator: &generator, workers: workers)
     }
 
     @Test func roundTripIsExactAndUsesHuggingFaceNames() throws {

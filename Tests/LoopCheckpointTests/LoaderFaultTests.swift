@@ -31,7 +31,7 @@ import Testing
         let config = try ModelConfiguration(vocabSize: 40, contextLength: 8, channels: 8, heads: 2,
                                             layout: LoopLayout(prelude: 1, looped: 1, coda: 0, loops: 2))
         var generator = SeededGenerator(seed: 1)
-        let model = LoopGPT(config: config, generator: &generator, workers: workers)
+        let model = try LoopGPT(config: config, generator: &generator, workers: workers)
         let directory = NSTemporaryDirectory() + "looplm-faults-\(UUID().uuidString)"
         try Checkpoint.save(model, tokenizer: "bytes", to: directory)
         return (model, directory)

@@ -12,8 +12,8 @@ struct GradientCheck {
         return Float(state >> 40) / Float(1 << 24) * 2 - 1
     }
 
-    mutating func buffer(_ count: Int, scale: Float = 1, offset: Float = 0) -> FloatBuffer {
-        let b = FloatBuffer(count: count)
+    mutating func buffer(_ count: Int, scale: Float = 1, offset: Float = 0) throws -> FloatBuffer {
+        let b = try FloatBuffer(count: count)
         for i in 0..<count { b[i] = uniform() * scale + offset }
         return b
     }

@@ -4,20 +4,20 @@ import Testing
 @Suite struct KernelGradientTests {
     let workers = Workers(threads: 2)
 
-    @Test func layerNorm() {
+    @Test func layerNorm() throws {
         var check = GradientCheck()
         let n = 6, c = 24
-        let x = check.buffer(n * c, scale: 2, offset: 0.3), w = check.buffer(c, scale: 0.5, offset: 1)
-        let b = check.buffer(c), r = check.buffer(n * c)
-        let out = FloatBuffer(count: n * c), mean = FloatBuffer(count: n), rstd = FloatBuffer(count: n)
+        let x = try check.buffer(n * c, scale: 2, offset: 0.3), w = try check.buffer(c, scale: 0.5, offset: 1)
+        let b = try check.buffer(c), r = try check.buffer(n * c)
+        let out = try FloatBuffer(count: n * c), mean = try FloatBuffer(count: n), rstd = try FloatBuffer(count: n)
         func objective() -> Double {
             LayerNorm.forward(out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, inp: x.pointer,
                               weight: w.pointer, bias: b.pointer, rows: n, channels: c, workers: workers)
             return GradientCheck.dot(out, r)
         }
         _ = objective()
-        let dx = FloatBuffer(count: n * c), dw = FloatBuffer(count: c), db = FloatBuffer(count: c)
-        let scratch = FloatBuffer(count: LayerNorm.scratchCount(channels: c))
+        let dx = try FloatBuffer(count: n * c), dw = try FloatBuffer(count: c), db = try FloatBuffer(count: c)
+        let scratch = try FloatBuffer(count: LayerNorm.scratchCount(channels: c))
         LayerNorm.backward(dinp: dx.pointer, dweight: dw.pointer, dbias: db.pointer, dout: r.pointer,
                            inp: x.pointer, weight: w.pointer, mean: mean.pointer, rstd: rstd.pointer,
                            scratch: scratch.bufferPointer, rows: n, channels: c, workers: workers)
@@ -27,16 +27,16 @@ import Testing
         }
     }
 
-    @Test func gelu() {
+    @Test func gelu() throws {
         var check = GradientCheck()
         let count = 37  // not a multiple of the vector width: the scalar tail is checked too
-        let x = check.buffer(count, scale: 3), r = check.buffer(count)
-        let out = FloatBuffer(count: count)
+        let x = try check.buffer(count, scale: 3), r = try check.buffer(count)
+        let out = try FloatBuffer(count: count)
         func objective() -> Double {
             GELU.forward(out: out.pointer, inp: x.pointer, count: count, workers: workers)
             return GradientCheck.dot(out, r)
         }
-        let dx = FloatBuffer(count: count)
+        let dx = try FloatBuffer(count: count)
         GELU.backward(dinp: dx.pointer, inp: x.pointer, dout: r.pointer, count: count, workers: workers)
         #expect(agrees(check.directional(input: x, gradient: dx.array, step: 1e-3, objective: objective)))
         // Values against the formula computed in Double.
@@ -48,19 +48,19 @@ import Testing
         }
     }
 
-    @Test func attention() {
+    @Test func attention() throws {
         var check = GradientCheck()
         let shape = AttentionShape(batch: 2, time: 5, channels: 8, heads: 2)
         let n = shape.batch * shape.time, c = shape.channels
-        let qkv = check.buffer(n * 3 * c), r = check.buffer(n * c)
-        let out = FloatBuffer(count: n * c), att = FloatBuffer(count: shape.probabilityCount)
+        let qkv = try check.buffer(n * 3 * c), r = try check.buffer(n * c)
+        let out = try FloatBuffer(count: n * c), att = try FloatBuffer(count: shape.probabilityCount)
         func objective() -> Double {
             Attention.forward(out: out.pointer, probabilities: .keep(att.pointer), qkv: qkv.pointer,
                               shape: shape, workers: workers)
             return GradientCheck.dot(out, r)
         }
         _ = objective()
-        let dqkv = FloatBuffer(count: n * 3 * c), scratch = FloatBuffer(count: shape.probabilityCount)
+        let dqkv = try FloatBuffer(count: n * 3 * c), scratch = try FloatBuffer(count: shape.probabilityCount)
         Attention.backward(dqkv: dqkv.pointer, scratch: scratch.pointer, dout: r.pointer,
                            qkv: qkv.pointer, probabilities: att.pointer, shape: shape, workers: workers)
         for _ in 0..<3 {
@@ -73,17 +73,17 @@ import Testing
         for (a, b) in zip(t0, v0) { #expect(abs(a - b) < 1e-6) }
     }
 
-    @Test func matmulWithBias() {
+    @Test func matmulWithBias() throws {
         var check = GradientCheck()
         let n = 7, c = 5, oc = 9
-        let x = check.buffer(n * c), w = check.buffer(c * oc), b = check.buffer(oc), r = check.buffer(n * oc)
-        let out = FloatBuffer(count: n * oc), ones = FloatBuffer([Float](repeating: 1, count: n))
+        let x = try check.buffer(n * c), w = try check.buffer(c * oc), b = try check.buffer(oc), r = try check.buffer(n * oc)
+        let out = try FloatBuffer(count: n * oc), ones = try FloatBuffer([Float](repeating: 1, count: n))
         func objective() -> Double {
             Matmul.forward(out: out.pointer, inp: x.pointer, weight: w.pointer, bias: b.pointer,
                            rows: n, inChannels: c, outChannels: oc, workers: workers)
             return GradientCheck.dot(out, r)
         }
-        let dx = FloatBuffer(count: n * c), dw = FloatBuffer(count: c * oc), db = FloatBuffer(count: oc)
+        let dx = try FloatBuffer(count: n * c), dw = try FloatBuffer(count: c * oc), db = try FloatBuffer(count: oc)
         Matmul.backward(dinp: dx.pointer, dweight: dw.pointer, dbias: db.pointer, dout: r.pointer,
                         inp: x.pointer, weight: w.pointer, ones: ones.pointer, rows: n,
                         inChannels: c, outChannels: oc, workers: workers)
@@ -92,12 +92,12 @@ import Testing
         }
     }
 
-    @Test func crossEntropyWithPaddedVocabulary() {
+    @Test func crossEntropyWithPaddedVocabulary() throws {
         var check = GradientCheck()
         let n = 4, v = 11, vp = 16
-        let logits = check.buffer(n * vp, scale: 3)
+        let logits = try check.buffer(n * vp, scale: 3)
         let targets: [Int32] = [0, 10, 3, 7]
-        let rowMax = FloatBuffer(count: n), norm = FloatBuffer(count: n), losses = FloatBuffer(count: n)
+        let rowMax = try FloatBuffer(count: n), norm = try FloatBuffer(count: n), losses = try FloatBuffer(count: n)
         func objective() -> Double {
             Double(CrossEntropy.forward(logits: logits.pointer, rowMax: rowMax.pointer,
                                         normalizers: norm.pointer, losses: losses.pointer,
@@ -114,7 +114,7 @@ import Testing
             expected += logSum - x[Int(targets[row])]
         }
         #expect(abs(loss - expected / Double(n)) < 1e-5)
-        let gradient = FloatBuffer(logits.array)
+        let gradient = try FloatBuffer(logits.array)
         CrossEntropy.backward(logits: gradient.pointer, rowMax: rowMax.pointer, normalizers: norm.pointer,
                               targets: targets, lossScale: 1 / Float(n), rows: n, vocabSize: v,
                               paddedVocabSize: vp, workers: workers)
@@ -124,12 +124,12 @@ import Testing
 
     /// Rows whose target is −1 are left out of the mean and get no gradient; the gradient of
     /// the mean over the scored rows agrees with finite differences.
-    @Test func crossEntropyIgnoresMaskedRows() {
+    @Test func crossEntropyIgnoresMaskedRows() throws {
         var check = GradientCheck()
         let n = 5, v = 9, vp = 16
-        let logits = check.buffer(n * vp, scale: 3)
+        let logits = try check.buffer(n * vp, scale: 3)
         let targets: [Int32] = [4, -1, 0, -1, 8]
-        let rowMax = FloatBuffer(count: n), norm = FloatBuffer(count: n), losses = FloatBuffer(count: n)
+        let rowMax = try FloatBuffer(count: n), norm = try FloatBuffer(count: n), losses = try FloatBuffer(count: n)
         func objective() -> Double {
             Double(CrossEntropy.forward(logits: logits.pointer, rowMax: rowMax.pointer, normalizers: norm.pointer,
                                         losses: losses.pointer, targets: targets, rows: n, vocabSize: v,
@@ -145,7 +145,7 @@ import Testing
         #expect(abs(loss - expected / 3) < 1e-5, "the mean is over the 3 scored rows")
         #expect(losses[1] == 0 && losses[3] == 0)
         #expect(CrossEntropy.targetCount(targets, rows: n) == 3)
-        let gradient = FloatBuffer(logits.array)
+        let gradient = try FloatBuffer(logits.array)
         CrossEntropy.backward(logits: gradient.pointer, rowMax: rowMax.pointer, normalizers: norm.pointer,
                               targets: targets, lossScale: 1 / 3, rows: n, vocabSize: v, paddedVocabSize: vp,
                               workers: workers)
@@ -153,10 +153,10 @@ import Testing
         #expect(agrees(check.directional(input: logits, gradient: gradient.array, objective: objective)))
     }
 
-    @Test func embeddingAccumulatesRepeatedTokens() {
+    @Test func embeddingAccumulatesRepeatedTokens() throws {
         let b = 1, t = 3, c = 2
-        let dwte = FloatBuffer(count: 4 * c), dwpe = FloatBuffer(count: t * c)
-        let dout = FloatBuffer([1, 2, 3, 4, 5, 6])
+        let dwte = try FloatBuffer(count: 4 * c), dwpe = try FloatBuffer(count: t * c)
+        let dout = try FloatBuffer([1, 2, 3, 4, 5, 6])
         let tokens: [Int32] = [2, 1, 2]
         Embedding.backward(dwte: dwte.pointer, dwpe: dwpe.pointer, dout: dout.pointer, tokens: tokens,
                            batch: b, time: t, channels: c)
@@ -164,7 +164,7 @@ import Testing
         #expect(dwpe.array == [1, 2, 3, 4, 5, 6])
     }
 
-    @Test func vectorExpMatchesLibm() {
+    @Test func vectorExpMatchesLibm() throws {
         var worst: Double = 0
         var x: Float = -80
         while x < 80 {

@@ -46,9 +46,9 @@ import Testing
     @Test func sameSeedSameBits() throws {
         let config = try Preset.named("tiny-loop").configuration()
         var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42), c = SeededGenerator(seed: 43)
-        let m1 = LoopGPT(config: config, generator: &a, workers: Workers(threads: 1))
-        let m2 = LoopGPT(config: config, generator: &b, workers: Workers(threads: 2))
-        let m3 = LoopGPT(config: config, generator: &c, workers: Workers(threads: 1))
+        let m1 = try LoopGPT(config: config, generator: &a, workers: Workers(threads: 1))
+        let m2 = try LoopGPT(config: config, generator: &b, workers: Workers(threads: 2))
+        let m3 = try LoopGPT(config: config, generator: &c, workers: Workers(threads: 1))
         #expect(m1.parameters.array == m2.parameters.array)
         #expect(m1.parameters.array != m3.parameters.array)
         // Residual projections are scaled by 1/√(2·applications).
@@ -65,7 +65,7 @@ import Testing
 
     @Test func tokensOutsideTheVocabularyAreRejected() throws {
         let config = try Preset.named("tiny").configuration()
-        let model = LoopGPT(config: config, workers: Workers(threads: 1))
+        let model = try LoopGPT(config: config, workers: Workers(threads: 1))
         #expect(throws: ModelInputError.tokenOutOfVocabulary(300, vocabSize: 256)) {
             try model.forward(tokens: [1, 300], batch: 1, time: 2)
         }

@@ -12,7 +12,7 @@ import Testing
         let config = try ModelConfiguration(vocabSize: 37, contextLength: 8, channels: 16, heads: 2, layout: layout,
                                             injectInput: inject, loopEmbeddings: embeddings)
         var generator = SeededGenerator(seed: seed)
-        let model = LoopGPT(config: config, generator: &generator, workers: workers)
+        let model = try LoopGPT(config: config, generator: &generator, workers: workers)
         for i in 0..<model.parameters.count { model.parameters[i] += Float(generator.nextNormal() * 0.1) }
         return model
     }

@@ -10,7 +10,7 @@ import Testing
         let config = try ModelConfiguration(vocabSize: 61, contextLength: 16, channels: 24, heads: 3, layout: layout,
                                             injectInput: injectInput, loopEmbeddings: loopEmbeddings)
         var generator = SeededGenerator(seed: seed)
-        let model = LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
+        let model = try LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
         for i in 0..<model.parameters.count { model.parameters[i] += Float(generator.nextNormal() * 0.05) }
         return model
     }
@@ -26,7 +26,7 @@ import Testing
         var generator = SeededGenerator(seed: 5)
         let tokens = randomTokens(16, vocab: 61, generator: &generator)
         let full = try fullLogits(m, tokens, loops: loops)
-        let decoder = IncrementalDecoder(model: LanguageModel(m), loops: loops)
+        let decoder = try IncrementalDecoder(model: LanguageModel(m), loops: loops)
         for (position, token) in tokens.enumerated() {
             let cached = Array(try decoder.step(token: token))
             #expect(relativeError(cached, full[position]) < 1e-5, "position \(position)")
@@ -42,7 +42,7 @@ import Testing
         let tokens = randomTokens(16, vocab: 61, generator: &generator)
         let full = try fullLogits(m, tokens, loops: 3)
         for maxRows in [3, 16] {
-            let decoder = IncrementalDecoder(model: LanguageModel(m), loops: 3, maxRows: maxRows)
+            let decoder = try IncrementalDecoder(model: LanguageModel(m), loops: 3, maxRows: maxRows)
             try decoder.append([SlotInput(slot: 0, tokens: Array(tokens[..<11]))])
             #expect(relativeError(Array(decoder.logits(0)), full[10]) < 1e-5, "prefill of 11 in passes of \(maxRows)")
             try decoder.append([SlotInput(slot: 0, tokens: Array(tokens[11...]))])
@@ -56,16 +56,16 @@ import Testing
         let language = LanguageModel(m)
         var generator = SeededGenerator(seed: 7)
         let prompts = [5, 1, 9].map { randomTokens($0, vocab: 61, generator: &generator) }
-        let together = IncrementalDecoder(model: language, slots: 3)
+        let together = try IncrementalDecoder(model: language, slots: 3)
         try together.append(prompts.enumerated().map { SlotInput(slot: $0.offset, tokens: $0.element) })
         for (i, prompt) in prompts.enumerated() {
-            let alone = IncrementalDecoder(model: language)
+            let alone = try IncrementalDecoder(model: language)
             try alone.append([SlotInput(slot: 0, tokens: prompt)])
             #expect(relativeError(Array(together.logits(i)), Array(alone.logits(0))) < 1e-5, "prompt \(i)")
         }
         // One more token for two of them, in the other order.
         try together.append([SlotInput(slot: 2, tokens: [4]), SlotInput(slot: 0, tokens: [8])])
-        let alone = IncrementalDecoder(model: language)
+        let alone = try IncrementalDecoder(model: language)
         try alone.append([SlotInput(slot: 0, tokens: prompts[0] + [8])])
         #expect(relativeError(Array(together.logits(1)), Array(alone.logits(0))) < 1e-5)
         #expect(together.cache.lengths == [6, 1, 10])
@@ -94,16 +94,16 @@ import Testing
         let config = try ModelConfiguration(vocabSize: 97, contextLength: 16, channels: 64, heads: 4,
                                             layout: LoopLayout(prelude: 1, looped: 1, coda: 1, loops: 3))
         var generator = SeededGenerator(seed: 12)
-        let model = LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
+        let model = try LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
         let tokens = randomTokens(16, vocab: 97, generator: &generator)
         let exact = try LanguageModel(model).logits(tokens: tokens, batch: 1, time: 16)
-        let reduced = LanguageModel(weights: model.weights.converted(to: precision, workers: model.workers), workers: model.workers)
+        let reduced = LanguageModel(weights: try model.weights.converted(to: precision, workers: model.workers), workers: model.workers)
         let approximate = try reduced.logits(tokens: tokens, batch: 1, time: 16)
         let error = relativeError(approximate, exact)
         #expect(error < tolerance, "\(precision): relative error \(error)")
         #expect(error > 0, "the weights really were converted")
         // The cached decoder on reduced weights gives what the whole-window pass gives.
-        let decoder = IncrementalDecoder(model: reduced)
+        let decoder = try IncrementalDecoder(model: reduced)
         for (position, token) in tokens.enumerated() {
             let cached = Array(try decoder.step(token: token))
             #expect(relativeError(cached, Array(approximate[(position * 97)..<((position + 1) * 97)])) < 1e-4)
@@ -117,7 +117,7 @@ import Testing
                                             layout: LoopLayout(prelude: 1, looped: 1, coda: 1, loops: 4),
                                             injectInput: true, loopEmbeddings: 2)
         var generator = SeededGenerator(seed: 4)
-        let model = LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
+        let model = try LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
         for i in 0..<model.parameters.count { model.parameters[i] += Float(generator.nextNormal() * 0.05) }
         return model
     }
@@ -128,7 +128,7 @@ import Testing
     }
 
     func decode(_ model: LoopGPT, _ tokens: [Int32], exit: ExitRule?, loops: Int = 6) throws -> ([[Float]], [Int]) {
-        let decoder = IncrementalDecoder(model: LanguageModel(model), loops: loops)
+        let decoder = try IncrementalDecoder(model: LanguageModel(model), loops: loops)
         var logits: [[Float]] = [], used: [Int] = []
         for token in tokens {
             logits.append(Array(try decoder.step(token: token, exit: exit)))
@@ -163,7 +163,7 @@ import Testing
             #expect(again.last! == cached[end - 1] && againLoops == Array(loops[..<end]))
         }
         // A whole window in one batched pass exits the same tokens at the same passes.
-        let decoder = IncrementalDecoder(model: LanguageModel(m), loops: 6)
+        let decoder = try IncrementalDecoder(model: LanguageModel(m), loops: 6)
         try decoder.append([SlotInput(slot: 0, tokens: input)], exit: rule)
         #expect(decoder.loopsPerRow == loops)
         #expect(relativeError(Array(decoder.logits(0)), cached.last!) < 1e-5)

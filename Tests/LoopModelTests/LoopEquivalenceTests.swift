@@ -36,8 +36,8 @@ import Testing
     @Test func loopedEqualsUnrolledInOutputAndSummedGradients() throws {
         let layout = LoopLayout(prelude: 1, looped: 2, coda: 1, loops: 3)
         var generator = SeededGenerator(seed: 11)
-        let looped = LoopGPT(config: try config(layout), generator: &generator, workers: workers)
-        let unrolled = LoopGPT(config: try config(LoopLayout(looped: layout.effectiveDepth)), workers: workers)
+        let looped = try LoopGPT(config: try config(layout), generator: &generator, workers: workers)
+        let unrolled = try LoopGPT(config: try config(LoopLayout(looped: layout.effectiveDepth)), workers: workers)
         copyShared(looped, into: unrolled)
         for (application, block) in layout.executionOrder.enumerated() {
             copyBlock(looped, block, into: unrolled, application)
@@ -71,8 +71,8 @@ import Testing
     @Test func oneLoopWithoutPreludeOrCodaIsPlainGPT2() throws {
         // The same four blocks described as prelude/looped/coda run once equal GPT-2's stack.
         var generator = SeededGenerator(seed: 5)
-        let plain = LoopGPT(config: try config(LoopLayout(looped: 4)), generator: &generator, workers: workers)
-        let split = LoopGPT(config: try config(LoopLayout(prelude: 1, looped: 2, coda: 1)), workers: workers)
+        let plain = try LoopGPT(config: try config(LoopLayout(looped: 4)), generator: &generator, workers: workers)
+        let split = try LoopGPT(config: try config(LoopLayout(prelude: 1, looped: 2, coda: 1)), workers: workers)
         split.parameters.pointer.update(from: plain.parameters.pointer, count: plain.parameters.count)
         let tokens = randomTokens(batch * time, vocab: 50, generator: &generator)
         #expect(try logits(plain, tokens) == logits(split, tokens))
@@ -88,8 +88,8 @@ import Testing
 
     @Test func evaluatingAtAnotherLoopCountMatchesThatLayout() throws {
         var generator = SeededGenerator(seed: 9)
-        let model = LoopGPT(config: try config(LoopLayout(looped: 2, loops: 2)), generator: &generator, workers: workers)
-        let deeper = LoopGPT(config: try config(LoopLayout(looped: 2, loops: 5)), workers: workers)
+        let model = try LoopGPT(config: try config(LoopLayout(looped: 2, loops: 2)), generator: &generator, workers: workers)
+        let deeper = try LoopGPT(config: try config(LoopLayout(looped: 2, loops: 5)), workers: workers)
         deeper.parameters.pointer.update(from: model.parameters.pointer, count: model.parameters.count)
         let tokens = randomTokens(batch * time, vocab: 50, generator: &generator)
         try model.forward(tokens: tokens, batch: batch, time: time, loops: 5)

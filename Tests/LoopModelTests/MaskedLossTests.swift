@@ -13,7 +13,7 @@ import Testing
         let config = try ModelConfiguration(vocabSize: task.vocabularySize, contextLength: 16, channels: 16, heads: 2,
                                             layout: LoopLayout(looped: 1, loops: 2))
         var generator = SeededGenerator(seed: 8)
-        let model = LoopGPT(config: config, generator: &generator, workers: Workers(threads: 1))
+        let model = try LoopGPT(config: config, generator: &generator, workers: Workers(threads: 1))
         let batch = task.batch((0..<2).map { _ in task.problem(difficulty: 2, generator: &generator) }, time: 14)
         func loss() throws -> Double {
             Double(try model.forward(tokens: batch.tokens, targets: batch.targets, batch: 2, time: 14) ?? .nan)

@@ -10,7 +10,7 @@ import Testing
             vocabSize: 37, contextLength: 8, channels: 16, heads: 2,
             layout: LoopLayout(prelude: 1, looped: 2, coda: 1, loops: 3))
         var generator = SeededGenerator(seed: 7)
-        let model = LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
+        let model = try LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
         // Larger weights than GPT-2's init so every path carries signal.
         for i in 0..<model.parameters.count { model.parameters[i] += Float(generator.nextNormal() * 0.1) }
         let batch = 2, time = 8

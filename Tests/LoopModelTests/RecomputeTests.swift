@@ -7,7 +7,7 @@ import Testing
     func gradients(_ config: ModelConfiguration, recompute: Bool, batch: Int, time: Int, loops: Int? = nil,
                    gradientLoops: Int? = nil) throws -> (loss: Float, gradients: [Float]) {
         var generator = SeededGenerator(seed: 31)
-        let model = LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
+        let model = try LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
         for i in 0..<model.parameters.count { model.parameters[i] += Float(generator.nextNormal() * 0.02) }
         model.recompute = recompute
         let tokens = randomTokens(batch * time, vocab: config.vocabSize, generator: &generator)

@@ -52,7 +52,7 @@ import Testing
     func tenAdamWStepsMatchPyTorch(name: String) throws {
         let c = try load(name)
         let meta = c.reference.metadata
-        let optimizer = AdamW(
+        let optimizer = try AdamW(
             table: c.model.table,
             hyper: AdamWHyperparameters(beta1: Float(meta["beta1"]!)!, beta2: Float(meta["beta2"]!)!,
                                         epsilon: Float(meta["eps"]!)!),

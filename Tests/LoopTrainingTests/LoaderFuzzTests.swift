@@ -72,14 +72,14 @@ import Testing
         do {
             let (model, _) = try Checkpoint.load(from: directory, workers: workers)
             let (state, file) = try TrainingState.read(directory: directory, contextLength: model.config.contextLength)
-            let optimizer = AdamW(table: model.table)
+            let optimizer = try AdamW(table: model.table)
             try optimizer.restore(step: state.step, from: file)
             try model.forward(tokens: [1, 2, 3], targets: [2, 3, 4], batch: 1, time: 3)
             loaded = true
         } catch is CheckpointError {} catch is TrainingError {} catch is MemoryError {}
         do {
             let (language, _) = try Checkpoint.loadLanguageModel(from: directory, precision: .int8, workers: workers)
-            let decoder = IncrementalDecoder(model: language)
+            let decoder = try IncrementalDecoder(model: language)
             try decoder.append([SlotInput(slot: 0, tokens: [1, 2])])
             let finite = decoder.logits(0).allSatisfy { $0.isFinite }
             #expect(finite)

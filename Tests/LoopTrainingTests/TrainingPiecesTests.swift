@@ -50,7 +50,7 @@ import Testing
         let config = try ModelConfiguration(vocabSize: 40, contextLength: 8, channels: 16, heads: 2,
                                             layout: LoopLayout(looped: 1, loops: 2))
         var generator = SeededGenerator(seed: 3)
-        let model = LoopGPT(config: config, generator: &generator, workers: .init(threads: 1))
+        let model = try LoopGPT(config: config, generator: &generator, workers: .init(threads: 1))
         let tokens = (0..<32).map { _ in Int32(generator.next() % 40) }
         let targets = (0..<32).map { _ in Int32(generator.next() % 40) }
         model.zeroGradients()

@@ -150,7 +150,7 @@ import Testing
         let session = try run.start(data: data, out: temporaryDirectory("accumulate"))
         // The same two micro-batches by hand.
         var generator = SeededGenerator(seed: run.options.seed)
-        let model = LoopGPT(config: run.config, generator: &generator, workers: Workers(threads: 1))
+        let model = try LoopGPT(config: run.config, generator: &generator, workers: Workers(threads: 1))
         let source = try TokenData.load(directory: data, config: run.config, options: run.options, tokenizer: .bytes).train
         let batches = try (0..<2).map { _ in try source.batch(rows: 2, time: 16, generator: &generator) }
         var sum = [Float](repeating: 0, count: model.gradients.count)

@@ -31,7 +31,7 @@ import Testing
         var tensors = try ["adam.m", "adam.v"].map { ($0, try file.floats($0)) }
         edit(&metadata, &tensors)
         var writer = SafeTensorsWriter(metadata: metadata)
-        let buffers = tensors.map { FloatBuffer($0.1) }
+        let buffers = try tensors.map { try FloatBuffer($0.1) }
         for ((name, values), buffer) in zip(tensors, buffers) { writer.add(name, shape: [values.count], floats: buffer.pointer) }
         try withExtendedLifetime(buffers) { try writer.write(to: path) }
         return out

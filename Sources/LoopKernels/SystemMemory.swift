@@ -8,20 +8,48 @@ import Darwin
 /// Memory a job needs, compared with what the machine can give before anything large is
 /// allocated, so that a run that cannot fit says so instead of being killed.
 public enum SystemMemory {
-    /// Bytes that can still be allocated without swapping: Linux's MemAvailable, or the
-    /// physical memory elsewhere; nil when it cannot be read.
+    /// Bytes that can still be allocated: the smaller of what the machine can give without
+    /// swapping (Linux's MemAvailable, or the physical memory elsewhere) and what the
+    /// process's address-space limit (`ulimit -v`, RLIMIT_AS) leaves; nil when neither can be read.
     public static func availableBytes() -> Int? {
-        #if os(Linux)
-        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-            let fields = line.split(separator: " ")
-            guard fields.count >= 2, let kib = Int(fields[1]) else { return nil }
-            return kib * 1024
+        switch (machineAvailableBytes(), addressSpaceLeft()) {
+        case let (machine?, space?): return min(machine, space)
+        case let (machine, space): return machine ?? space
         }
-        return nil
+    }
+
+    static func machineAvailableBytes() -> Int? {
+        #if os(Linux)
+        guard let kib = procField("/proc/meminfo", "MemAvailable:") else { return nil }
+        return kib * 1024
         #else
         return Int(ProcessInfo.processInfo.physicalMemory)
         #endif
+    }
+
+    /// RLIMIT_AS minus the address space already mapped (nil: no limit, or not readable).
+    static func addressSpaceLeft() -> Int? {
+        #if os(Linux)
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max,
+            let mappedKiB = procField("/proc/self/status", "VmSize:")
+        else { return nil }
+        let cap = Int(clamping: limit.rlim_cur)
+        return max(0, cap - mappedKiB * 1024)
+        #else
+        return nil  // Darwin does not enforce RLIMIT_AS
+        #endif
+    }
+
+    /// The number after `key` on its line of a /proc file (values in kB).
+    static func procField(_ path: String, _ key: String) -> Int? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2 else { return nil }
+            return Int(fields[1])
+        }
+        return nil
     }
 
     /// The most memory this process has held at once (its peak resident set).
