@@ -45,7 +45,7 @@ public final class Trainer {
         communicator: any Communicator = SingleProcess()
     ) throws {
         guard options.microBatches % communicator.size == 0 else {
-            throw TrainingError.invalidOption("\(options.microBatches) micro-batches per step do not divide over \(communicator.size) processes; use --accumulate so that accumulate × processes stays \(options.microBatches)")
+            throw TrainingError.incompatibleOptions("\(options.microBatches) micro-batches per step do not divide over \(communicator.size) processes; use --accumulate so that accumulate × processes stays \(options.microBatches)")
         }
         self.model = model
         model.recompute = options.recompute ?? false

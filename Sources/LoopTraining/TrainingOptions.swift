@@ -44,36 +44,88 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public var tokensPerStep: Int { batch * time * microBatches }
 
-    /// Checks values a user can get wrong; the message names the option.
-    public func validate(contextLength: Int) throws(TrainingError) {
-        func check(_ ok: Bool, _ message: String) throws(TrainingError) {
-            if !ok { throw .invalidOption(message) }
+    /// The options a person sets, named as the saved training state names them; the command
+    /// line maps each to its flag.
+    public enum Field: String, Sendable, CaseIterable {
+        case batch, time, microBatches = "micro_batches", peakLearningRate = "schedule.peak"
+        case minimumLearningRate = "schedule.minimum", totalSteps = "schedule.total_steps"
+        case warmupSteps = "schedule.warmup_steps", weightDecay = "weight_decay"
+        case maxGradientNorm = "max_gradient_norm", adam, evalInterval = "eval_interval"
+        case evalBatches = "eval_batches", checkpointInterval = "checkpoint_interval"
+        case loopSampling = "loop_sampling", gradientLoops = "gradient_loops"
+    }
+
+    /// An option outside what training can run with: which one, and what it must be.
+    public struct Problem: Error, Equatable, Sendable, CustomStringConvertible {
+        public let field: Field
+        /// What the value must be, e.g. "must be in 1...1048576".
+        public let requirement: String
+        public var description: String { "\(field.rawValue) \(requirement)" }
+    }
+
+    /// Checks every value, whether it came from flags or from a saved state.
+    public func validate(contextLength: Int) throws(Problem) {
+        func check(_ ok: Bool, _ field: Field, _ requirement: String) throws(Problem) {
+            if !ok { throw Problem(field: field, requirement: requirement) }
         }
-        try check(batch >= 1 && batch <= Self.maximumBatch, "--batch must be in 1...\(Self.maximumBatch)")
-        try check(time >= 1 && time <= contextLength, "--context must be in 1...\(contextLength) (the model's context)")
-        try check(microBatches >= 1 && microBatches <= Self.maximumBatch, "--accumulate must be in 1...\(Self.maximumBatch)")
-        try check(schedule.peak.isFinite && schedule.peak > 0, "--lr must be a positive number")
+        let sizes = 1...Self.maximumBatch
+        try check(sizes.contains(batch), .batch, "must be in \(sizes)")
+        try check((1...contextLength).contains(time), .time, "must be in 1...\(contextLength) (the model's context)")
+        try check(sizes.contains(microBatches), .microBatches, "must be in \(sizes)")
+        try check(schedule.peak.isFinite && schedule.peak > 0, .peakLearningRate, "must be a positive number")
         try check(schedule.minimum.isFinite && schedule.minimum >= 0 && schedule.minimum <= schedule.peak,
-                  "--min-lr must be in 0...lr")
-        try check(schedule.totalSteps >= 1 && schedule.totalSteps <= Self.maximumBatch * 1024, "--steps must be in 1...\(Self.maximumBatch * 1024)")
-        try check(schedule.warmupSteps >= 0, "--warmup must be ≥ 0")
-        try check(weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be ≥ 0")
-        try check(maxGradientNorm.map { $0.isFinite && $0 > 0 } ?? true, "--clip must be > 0")
-        try check(adam.beta1 >= 0 && adam.beta1 < 1 && adam.beta2 >= 0 && adam.beta2 < 1,
-                  "Adam betas must be in [0, 1)")
-        try check(evalInterval >= 0 && checkpointInterval >= 0, "intervals must be ≥ 0")
-        try check(evalBatches >= 1 && evalBatches <= Self.maximumBatch, "--eval-batches must be in 1...\(Self.maximumBatch)")
-        try check(loopSampling?.isValid ?? true, "--loops-sample: bounds must be ≥ 1 and in order")
-        try check(gradientLoops.map { $0 >= 1 && $0 <= ModelConfiguration.Limit.loops } ?? true,
-                  "--backprop-loops must be in 1...\(ModelConfiguration.Limit.loops)")
+                  .minimumLearningRate, "must be in 0...\(schedule.peak) (the peak learning rate)")
+        try check((1...Self.maximumSteps).contains(schedule.totalSteps), .totalSteps, "must be in 1...\(Self.maximumSteps)")
+        try check((0...Self.maximumSteps).contains(schedule.warmupSteps), .warmupSteps, "must be in 0...\(Self.maximumSteps)")
+        try check(weightDecay.isFinite && weightDecay >= 0, .weightDecay, "must be a number ≥ 0")
+        try check(maxGradientNorm.map { $0.isFinite && $0 > 0 } ?? true, .maxGradientNorm, "must be a number > 0 (or off)")
+        try check(adam.beta1 >= 0 && adam.beta1 < 1 && adam.beta2 >= 0 && adam.beta2 < 1, .adam, "betas must be in [0, 1)")
+        try check(adam.epsilon.isFinite && adam.epsilon > 0, .adam, "epsilon must be a number > 0")
+        try check((0...Self.maximumSteps).contains(evalInterval), .evalInterval, "must be in 0...\(Self.maximumSteps)")
+        try check((0...Self.maximumSteps).contains(checkpointInterval), .checkpointInterval,
+                  "must be in 0...\(Self.maximumSteps)")
+        try check(sizes.contains(evalBatches), .evalBatches, "must be in \(sizes)")
+        try check(loopSampling?.isValid ?? true, .loopSampling, "bounds must be in 1...\(ModelConfiguration.Limit.loops) and in order")
+        try check(gradientLoops.map { (1...ModelConfiguration.Limit.loops).contains($0) } ?? true, .gradientLoops,
+                  "must be in 1...\(ModelConfiguration.Limit.loops)")
     }
 
     /// Bounds batch sizes so token counts cannot overflow (memory is checked separately).
     public static let maximumBatch = 1 << 20
+    /// Bounds step counts and intervals.
+    public static let maximumSteps = 1 << 30
+
+    enum CodingKeys: String, CodingKey {
+        case batch, time, microBatches, schedule, weightDecay, maxGradientNorm, adam, seed, evalInterval, evalBatches
+        case checkpointInterval, loopSampling, gradientLoops, recompute
+    }
+
+    /// Every key is written, the ones that are off as null, so a reader can tell a missing
+    /// key (a damaged file) from an option that is off.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(batch, forKey: .batch)
+        try c.encode(time, forKey: .time)
+        try c.encode(microBatches, forKey: .microBatches)
+        try c.encode(schedule, forKey: .schedule)
+        try c.encode(weightDecay, forKey: .weightDecay)
+        try c.encode(maxGradientNorm, forKey: .maxGradientNorm)
+        try c.encode(adam, forKey: .adam)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(evalInterval, forKey: .evalInterval)
+        try c.encode(evalBatches, forKey: .evalBatches)
+        try c.encode(checkpointInterval, forKey: .checkpointInterval)
+        try c.encode(loopSampling, forKey: .loopSampling)
+        try c.encode(gradientLoops, forKey: .gradientLoops)
+        try c.encode(recompute, forKey: .recompute)
+    }
 }
 
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-    case invalidOption(String)
+    /// An option out of range, in the library's terms (the command line names the flag).
+    case invalidOption(TrainingOptions.Problem)
+    /// Options that cannot work together (such as micro-batches that do not divide over the processes).
+    case incompatibleOptions(String)
     case divergence(step: Int, loss: Float)
     case resume(String)
     /// Another process holds the run directory's lock.
@@ -81,7 +133,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .invalidOption(let message): return message
+        case .invalidOption(let problem): return problem.description
+        case .incompatibleOptions(let message): return message
         case .divergence(let step, let loss):
             return "training diverged at step \(step) (loss \(loss)); the last good checkpoint is kept — lower --lr or raise --warmup"
         case .resume(let message): return message

@@ -91,7 +91,7 @@ public final class TrainingSession {
         _ run: NewRun, in directory: String, workers: Workers, communicator: any Communicator = SingleProcess(),
         data: (ModelConfiguration, TrainingOptions) throws -> TrainingData
     ) throws -> TrainingSession {
-        try run.options.validate(contextLength: run.config.contextLength)
+        do { try run.options.validate(contextLength: run.config.contextLength) } catch { throw TrainingError.invalidOption(error) }
         let lock = try prepare(directory, communicator: communicator)
         if FileManager.default.fileExists(atPath: directory + "/latest") {
             throw TrainingError.resume("\(directory)/latest already holds a run; pass --resume to continue it or choose another --out")

@@ -34,14 +34,19 @@ public struct TrainingState: Sendable, Equatable {
         self.ranks = ranks
     }
 
+    /// 2: options in snake_case with every key present (null when off). States without a
+    /// version (written before) have camelCase options that leave out the keys that are off.
+    static let version = 2
+    /// The metadata keys a state may hold; any other is refused.
+    static let metadataKeys: Set<String> = ["format", "version", "step", "generator", "options", "ranks", "threads",
+                                            "sgemm", "best_validation_loss"]
+
     func write(optimizer: AdamW, to path: String) throws(CheckpointError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         let optionsJSON: String
-        do { optionsJSON = String(decoding: try encoder.encode(options), as: UTF8.self) } catch {
+        do { optionsJSON = String(decoding: try JSONFormat.encoder().encode(options), as: UTF8.self) } catch {
             throw .writeFailed(path, detail: "cannot encode the training options: \(error)")
         }
-        var metadata = ["format": Self.format, "step": String(step),
+        var metadata = ["format": Self.format, "version": String(Self.version), "step": String(step),
                         "generator": generator.state.map(String.init).joined(separator: ","),
                         "options": optionsJSON, "ranks": String(ranks)]
         if let threads { metadata["threads"] = String(threads) }
@@ -54,20 +59,41 @@ public struct TrainingState: Sendable, Equatable {
     }
 
     /// Reads and checks the state saved in `directory` for a model of context `contextLength`.
+    /// The options must hold every key, no unknown one, and values `--resume` could have been
+    /// given as flags.
     public static func read(directory: String, contextLength: Int) throws -> (TrainingState, SafeTensorsFile) {
         let path = directory + "/" + fileName
         let file = try SafeTensorsFile(path: path)
         let meta = file.metadata
         func bad(_ detail: String) -> TrainingError { .resume("\(path): \(detail); cannot resume from it") }
         guard meta["format"] == format else { throw bad("not a LoopLM training state") }
-        guard let step = meta["step"].flatMap(Int.init), step >= 0 else { throw bad("the step is missing or negative") }
+        if let unknown = meta.keys.sorted().first(where: { !metadataKeys.contains($0) }) {
+            throw bad("unknown metadata key '\(unknown)'")
+        }
+        let version: Int
+        switch meta["version"] {
+        case nil: version = 1
+        case let text?:
+            guard let number = Int(text), (1...Self.version).contains(number) else {
+                throw bad("version \(text) is not one this LoopLM reads (1...\(Self.version)); upgrade looplm")
+            }
+            version = number
+        }
+        guard let stepText = meta["step"] else { throw bad("the step is missing") }
+        guard let step = Int(stepText) else { throw bad("the step '\(stepText.prefix(40))' is not an integer LoopLM can count to") }
+        guard step >= 0 else { throw bad("the step \(step) is negative") }
         guard let words = meta["generator"]?.split(separator: ",", omittingEmptySubsequences: false).map({ UInt64($0) }),
             words.allSatisfy({ $0 != nil }), let generator = SeededGenerator(state: words.compactMap { $0 })
         else { throw bad("the generator state is not four words, not all zero") }
         guard let optionsData = meta["options"]?.data(using: .utf8) else { throw bad("the training options are missing") }
         let options: TrainingOptions
-        do { options = try JSONDecoder().decode(TrainingOptions.self, from: optionsData) } catch {
-            throw bad("the training options do not parse")
+        do {
+            options = version == 1
+                ? try StrictJSON.decodeExactly(TrainingOptions.self, from: optionsData, decoder: JSONDecoder(),
+                                               encoder: JSONEncoder(), allowMissing: true)
+                : try StrictJSON.decodeExactly(TrainingOptions.self, from: optionsData)
+        } catch {
+            throw bad("the training options do not parse (\(JSONFormat.describe(error)))")
         }
         do { try options.validate(contextLength: contextLength) } catch { throw bad("its options are invalid (\(error))") }
         guard step <= options.schedule.totalSteps else { throw bad("step \(step) is past the run's \(options.schedule.totalSteps) steps") }

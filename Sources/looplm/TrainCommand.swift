@@ -131,7 +131,7 @@ struct TrainCommand: ParsableCommand {
         options.loopSampling = loopsSample
         options.gradientLoops = backpropLoops
         options.recompute = recompute ? true : nil
-        try options.validate(contextLength: config.contextLength)
+        try options.validateFlags(contextLength: config.contextLength)
         return options
     }
 }
