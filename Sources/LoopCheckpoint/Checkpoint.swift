@@ -9,16 +9,16 @@ public enum Checkpoint {
     public static let weightsFile = "model.safetensors"
 
     /// Writes the model's weights and config into `directory` (created if needed).
-    /// Does not swap atomically by itself; `save(_:tokenizer:to:extra:)` does.
+    /// Does not swap atomically by itself; `save(_:vocabulary:to:extra:)` does.
     public static func writeFiles(
-        _ model: LoopGPT, tokenizer: String, into directory: String
+        _ model: LoopGPT, vocabulary: Vocabulary, into directory: String
     ) throws(CheckpointError) {
         var writer = SafeTensorsWriter()
         for spec in model.table.tensors {
             writer.add(spec.name, shape: spec.shape, floats: model.parameters.pointer + spec.offset)
         }
         try writer.write(to: directory + "/" + weightsFile)
-        let config = CheckpointConfig(model: model.config, tokenizer: tokenizer)
+        let config = CheckpointConfig(model: model.config, vocabulary: vocabulary)
         let encoded = try config.encoded(path: directory + "/" + configFile)
         try AtomicFiles.write(to: directory + "/" + configFile) { (sink) throws(CheckpointError) in
             try sink.write(encoded)
@@ -28,11 +28,11 @@ public enum Checkpoint {
     /// Saves atomically: the whole directory is replaced at once, or not at all.
     /// `extra` may add more files (such as the training state) before the swap.
     public static func save(
-        _ model: LoopGPT, tokenizer: String, to directory: String,
+        _ model: LoopGPT, vocabulary: Vocabulary, to directory: String,
         extra: (String) throws(CheckpointError) -> Void = { _ in }
     ) throws(CheckpointError) {
         try AtomicFiles.replaceDirectory(at: directory) { (partial) throws(CheckpointError) in
-            try writeFiles(model, tokenizer: tokenizer, into: partial)
+            try writeFiles(model, vocabulary: vocabulary, into: partial)
             try extra(partial)
         }
     }

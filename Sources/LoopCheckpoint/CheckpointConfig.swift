@@ -21,7 +21,8 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
     public var loopLooped: Int
     public var loopCoda: Int
     public var loopCount: Int
-    public var tokenizer: String
+    /// `looplm_tokenizer`: what the ids stand for (absent in Hugging Face's files: GPT-2's).
+    public var vocabulary: Vocabulary
     public var looplmFormatVersion = CheckpointConfig.formatVersion
     /// GPT-2's <|endoftext|> for its vocabulary; null otherwise (transformers would default
     /// to 50256, outside a byte vocabulary).
@@ -76,7 +77,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         try c.encode(loopLooped, forKey: .loopLooped)
         try c.encode(loopCoda, forKey: .loopCoda)
         try c.encode(loopCount, forKey: .loopCount)
-        try c.encode(tokenizer, forKey: .tokenizer)
+        try c.encode(vocabulary.recorded, forKey: .tokenizer)
         try c.encode(looplmFormatVersion, forKey: .looplmFormatVersion)
         if loopInjectInput { try c.encode(loopInjectInput, forKey: .loopInjectInput) }
         if loopEmbeddings > 0 { try c.encode(loopEmbeddings, forKey: .loopEmbeddings) }
@@ -84,7 +85,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         try c.encode(eosTokenId, forKey: .eosTokenId)
     }
 
-    public init(model: ModelConfiguration, tokenizer: String) {
+    public init(model: ModelConfiguration, vocabulary: Vocabulary) {
         vocabSize = model.vocabSize
         nPositions = model.contextLength
         nCtx = model.contextLength
@@ -97,7 +98,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         loopCount = model.layout.loops
         loopInjectInput = model.injectInput
         loopEmbeddings = model.loopEmbeddings
-        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
         if model.vocabSize > Self.gpt2EndOfText {
             bosTokenId = Self.gpt2EndOfText
             eosTokenId = Self.gpt2EndOfText
@@ -126,7 +127,13 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         let unrolled = rest.overflow || looped.overflow ? -1 : looped.partialValue  // -1 fails validation
         loopLooped = try c.decodeIfPresent(Int.self, forKey: .loopLooped) ?? unrolled
         loopCount = try c.decodeIfPresent(Int.self, forKey: .loopCount) ?? 1
-        tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer) ?? "gpt2"
+        let recorded = try c.decodeIfPresent(String.self, forKey: .tokenizer) ?? Vocabulary.gpt2.recorded
+        guard let vocabulary = Vocabulary(recorded: recorded) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .tokenizer, in: c,
+                debugDescription: "unknown tokenizer '\(recorded.prefix(40))' (LoopLM records bytes, gpt2 or task:NAME)")
+        }
+        self.vocabulary = vocabulary
         looplmFormatVersion = try c.decodeIfPresent(Int.self, forKey: .looplmFormatVersion) ?? 1
         loopInjectInput = try c.decodeIfPresent(Bool.self, forKey: .loopInjectInput) ?? false
         loopEmbeddings = try c.decodeIfPresent(Int.self, forKey: .loopEmbeddings) ?? 0
@@ -166,6 +173,12 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         } catch { throw .badConfig(path, detail: error.description) }
     }
 
+    /// The keys whose values are integers.
+    static let integerKeys: Set<String> = [
+        CodingKeys.vocabSize, .nPositions, .nCtx, .nEmbd, .nHead, .nLayer, .nInner, .loopPrelude, .loopLooped, .loopCoda,
+        .loopCount, .looplmFormatVersion, .loopEmbeddings, .bosTokenId, .eosTokenId,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
     /// config.json files are a few hundred bytes; anything past this is not one.
     static let maxBytes = 1 << 20
 
@@ -173,8 +186,20 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         let file = try MappedFile(path: path)
         guard file.count <= maxBytes else { throw .badConfig(path, detail: "\(file.count) bytes is too large for a config.json") }
         let data = Data(bytes: file.bytes, count: file.count)
+        let parsed: StrictJSON.Value
+        do throws(StrictJSONError) { parsed = try StrictJSON.parse(data) } catch {
+            throw .badConfig(path, detail: "not valid JSON (\(error))")
+        }
+        // Foundation reports a fractional or oversized integer as "not valid JSON": name it.
+        if case .object(let members) = parsed {
+            for (key, value) in members where integerKeys.contains(key) {
+                if case .number(let text) = value, Int(text) == nil {
+                    throw .badConfig(path, detail: "'\(key)' is \(text.prefix(40)); it must be an integer")
+                }
+            }
+        }
         do { return try JSONDecoder().decode(CheckpointConfig.self, from: data) }
-        catch { throw .badConfig(path, detail: "cannot parse config.json: \(error)") }
+        catch { throw .badConfig(path, detail: "cannot read config.json: \(JSONFormat.describe(error))") }
     }
 
     public func encoded(path: String) throws(CheckpointError) -> Data {

@@ -19,7 +19,7 @@ public enum HuggingFace {
     public static func importModel(
         from directory: String, layout: LoopLayout? = nil, initialisation: LoopedInitialisation = .first,
         workers: Workers
-    ) throws -> (model: LoopGPT, tokenizer: String) {
+    ) throws -> (model: LoopGPT, vocabulary: Vocabulary) {
         let configPath = directory + "/" + Checkpoint.configFile
         let file = try CheckpointConfig.read(path: configPath)
         let source = try file.modelConfiguration(path: configPath)
@@ -32,7 +32,7 @@ public enum HuggingFace {
         let tensors = try SafeTensorsFile(path: weightsPath)
         let plain = try LoopGPT(config: source, workers: workers)
         try Checkpoint.fill(plain, from: tensors)
-        guard let layout else { return (plain, file.tokenizer) }
+        guard let layout else { return (plain, file.vocabulary) }
 
         let n = source.layout.uniqueBlocks
         guard source.layout.effectiveDepth == n else {
@@ -63,13 +63,13 @@ public enum HuggingFace {
                 averageBlocks(plain, sources, into: model, target)
             }
         }
-        return (model, file.tokenizer)
+        return (model, file.vocabulary)
     }
 
     /// Writes a folder that `transformers.GPT2LMHeadModel.from_pretrained` loads unchanged:
     /// a looped model is unrolled (its shared blocks repeated in execution order), which
     /// computes the same function, so `n_layer` is the effective depth.
-    public static func export(_ model: LoopGPT, tokenizer: String, to directory: String) throws {
+    public static func export(_ model: LoopGPT, vocabulary: Vocabulary, to directory: String) throws {
         guard !model.config.injectInput && model.config.loopEmbeddings == 0 else {
             throw CheckpointError.badConfig(directory, detail: "input injection and loop step embeddings have no GPT-2 equivalent; such a model cannot be exported")
         }
@@ -87,7 +87,7 @@ public enum HuggingFace {
             copyBlock(model, block, into: target, application)
         }
         try AtomicFiles.replaceDirectory(at: directory) { (partial) throws(CheckpointError) in
-            try Checkpoint.writeFiles(target, tokenizer: tokenizer, into: partial)
+            try Checkpoint.writeFiles(target, vocabulary: vocabulary, into: partial)
         }
     }
 

@@ -50,6 +50,9 @@ public final class SafeTensorsFile {
         }
         let json = Data(bytes: file.bytes + Self.headerLengthBytes, count: Int(headerLength))
         let header: Header
+        do throws(StrictJSONError) { _ = try StrictJSON.parse(json) } catch {
+            throw .badHeader(path, detail: "the header is not valid JSON (\(error))")
+        }
         do { header = try JSONDecoder().decode(Header.self, from: json) } catch {
             throw .badHeader(path, detail: "the header is not a JSON object of tensor entries (\(Self.describe(error)))")
         }

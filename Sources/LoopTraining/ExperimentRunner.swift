@@ -58,8 +58,8 @@ public final class ExperimentRunner {
                 options.microBatches *= communicator.size
                 options = try fitted(options, model: model)
                 let session = FileManager.default.fileExists(atPath: runDirectory + "/latest")
-                    ? try TrainingSession.resume(in: runDirectory, workers: workers, communicator: communicator, data: data)
-                    : try TrainingSession.start(NewRun(config: model.config, options: options, tokenizer: suite.tokenizer.rawValue),
+                    ? try TrainingSession.resume(in: runDirectory, vocabulary: Vocabulary(suite.tokenizer), workers: workers, communicator: communicator, data: data)
+                    : try TrainingSession.start(NewRun(config: model.config, options: options, vocabulary: Vocabulary(suite.tokenizer)),
                                                 in: runDirectory, workers: workers, communicator: communicator, data: data)
                 session.onStep = { [onStep] in onStep(model.name, $0) }
                 session.shouldStop = shouldStop

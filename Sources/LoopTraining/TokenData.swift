@@ -38,3 +38,22 @@ public enum TokenData {
         }
     }
 }
+
+extension Vocabulary {
+    /// The vocabulary of a text tokenizer.
+    public init(_ kind: TokenizerKind) {
+        switch kind {
+        case .bytes: self = .bytes
+        case .gpt2: self = .gpt2
+        }
+    }
+
+    /// The text tokenizer behind it (nil for a reasoning task's symbols).
+    public var tokenizerKind: TokenizerKind? {
+        switch self {
+        case .bytes: .bytes
+        case .gpt2: .gpt2
+        case .task: nil
+        }
+    }
+}

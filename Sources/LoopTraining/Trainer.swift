@@ -132,12 +132,12 @@ public final class Trainer {
     }
 
     /// Writes the checkpoint and the training state into `directory`, atomically.
-    public func save(to directory: String, tokenizer: String) throws {
+    public func save(to directory: String, vocabulary: Vocabulary) throws {
         try checkHealthy()
         let state = TrainingState(step: step, generator: generator, bestValidationLoss: bestValidationLoss,
                                   options: options, ranks: communicator.size, threads: model.workers.threads,
                                   sgemm: model.workers.sgemm)
-        try Checkpoint.save(model, tokenizer: tokenizer, to: directory) { (partial) throws(CheckpointError) in
+        try Checkpoint.save(model, vocabulary: vocabulary, to: directory) { (partial) throws(CheckpointError) in
             try state.write(optimizer: optimizer, to: partial + "/" + TrainingState.fileName)
         }
     }

@@ -18,12 +18,12 @@ public struct TrainingData {
 public struct NewRun {
     public let config: ModelConfiguration
     public let options: TrainingOptions
-    public let tokenizer: String
+    public let vocabulary: Vocabulary
 
-    public init(config: ModelConfiguration, options: TrainingOptions, tokenizer: String) {
+    public init(config: ModelConfiguration, options: TrainingOptions, vocabulary: Vocabulary) {
         self.config = config
         self.options = options
-        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
     }
 }
 
@@ -37,7 +37,7 @@ public struct NewRun {
 public final class TrainingSession {
     public let directory: String
     public let trainer: Trainer
-    public let tokenizer: String
+    public let vocabulary: Vocabulary
     public let validation: [Batch]
     /// Called after every step with what it measured (on rank 0).
     public var onStep: (StepMetrics) -> Void = { _ in }
@@ -55,12 +55,12 @@ public final class TrainingSession {
     public var best: String { directory + "/best" }
     public static let metricsFile = "metrics.jsonl"
 
-    private init(directory: String, trainer: Trainer, tokenizer: String, validation: [Batch],
+    private init(directory: String, trainer: Trainer, vocabulary: Vocabulary, validation: [Batch],
                  lock: RunLock?, metrics: MetricsLog?, history: [StepMetrics]) {
         self.history = history
         self.directory = directory
         self.trainer = trainer
-        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
         self.validation = validation
         self.lock = lock
         self.metrics = metrics
@@ -107,14 +107,15 @@ public final class TrainingSession {
             try AtomicFiles.write(to: directory + "/" + metricsFile) { _ in }  // a new run starts a new log
             metrics = try MetricsLog(path: directory + "/" + metricsFile)
         }
-        return TrainingSession(directory: directory, trainer: trainer, tokenizer: run.tokenizer,
+        return TrainingSession(directory: directory, trainer: trainer, vocabulary: run.vocabulary,
                                validation: sources.validation, lock: lock, metrics: metrics, history: [])
     }
 
-    /// Continues the run saved in `directory/latest` with its saved options. Every rank reads
-    /// the checkpoint, so the directory must be readable by all of them.
+    /// Continues the run saved in `directory/latest` with its saved options, on data whose ids
+    /// mean `vocabulary` (the checkpoint must record the same). Every rank reads the
+    /// checkpoint, so the directory must be readable by all of them.
     public static func resume(
-        in directory: String, workers: Workers, communicator: any Communicator = SingleProcess(),
+        in directory: String, vocabulary: Vocabulary, workers: Workers, communicator: any Communicator = SingleProcess(),
         data: (ModelConfiguration, TrainingOptions) throws -> TrainingData
     ) throws -> TrainingSession {
         let lock = try prepare(directory, communicator: communicator)
@@ -122,7 +123,10 @@ public final class TrainingSession {
         guard FileManager.default.fileExists(atPath: latest + "/" + Checkpoint.configFile) else {
             throw TrainingError.resume("\(latest) holds no checkpoint to resume; start the run without --resume")
         }
-        let (config, _) = try Checkpoint.readConfig(from: latest)
+        let (config, checkpointFile) = try Checkpoint.readConfig(from: latest)
+        guard checkpointFile.vocabulary == vocabulary else {
+            throw TrainingError.resume("\(latest)/\(Checkpoint.configFile) records the tokenizer '\(checkpointFile.vocabulary)' but the data is '\(vocabulary)'; the checkpoint's config.json was edited or damaged, or --data is not the run's data")
+        }
         let (state, stateFile) = try TrainingState.read(directory: latest, contextLength: config.contextLength)
         guard state.options.microBatches % communicator.size == 0 else {
             throw TrainingError.resume("\(latest) was trained with \(state.options.microBatches) micro-batches per step over \(state.ranks) processes; \(communicator.size) processes cannot split them evenly — resume with a process count that divides \(state.options.microBatches)")
@@ -140,7 +144,7 @@ public final class TrainingSession {
             if FileManager.default.fileExists(atPath: path) { history = try MetricsLog.read(path: path) }
             metrics = try MetricsLog(path: path)
         }
-        let session = TrainingSession(directory: directory, trainer: trainer, tokenizer: file.tokenizer,
+        let session = TrainingSession(directory: directory, trainer: trainer, vocabulary: file.vocabulary,
                                       validation: sources.validation, lock: lock, metrics: metrics, history: history)
         if let saved = state.threads, saved != workers.threads {
             session.notices.append("\(latest) was trained with --threads \(saved); continuing with \(workers.threads) threads is correct, but matrix products split differently round differently, so the weights will not be bit-identical to an uninterrupted run (resume with --threads \(saved) for that)")
@@ -198,7 +202,7 @@ public final class TrainingSession {
                 lastValidation = validation
                 if validation < (trainer.bestValidationLoss ?? .infinity) {
                     trainer.bestValidationLoss = validation
-                    if communicator.isMain { try trainer.save(to: best, tokenizer: tokenizer) }
+                    if communicator.isMain { try trainer.save(to: best, vocabulary: vocabulary) }
                 }
             }
             history.append(entry)
@@ -207,11 +211,11 @@ public final class TrainingSession {
                 onStep(entry)
             }
             if options.checkpointInterval > 0 && step % options.checkpointInterval == 0 && communicator.isMain {
-                try trainer.save(to: latest, tokenizer: tokenizer)
+                try trainer.save(to: latest, vocabulary: vocabulary)
             }
             stopped = try communicator.allReduceMax(shouldStop() ? 1 : 0) > 0
         }
-        if communicator.isMain { try trainer.save(to: latest, tokenizer: tokenizer) }
+        if communicator.isMain { try trainer.save(to: latest, vocabulary: vocabulary) }
         let hash = try checkRanksAgree()
         return RunSummary(step: trainer.step, tokens: trainer.step * options.tokensPerStep, trainLoss: lastLoss,
                           validationLoss: lastValidation, bestValidationLoss: trainer.bestValidationLoss,

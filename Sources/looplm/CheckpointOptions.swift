@@ -3,6 +3,7 @@ import LoopCheckpoint
 import LoopKernels
 import LoopModel
 import LoopTokenizer
+import LoopTraining
 
 /// A checkpoint loaded for inference, and the tokenizer it was trained with.
 struct LoadedCheckpoint {
@@ -13,8 +14,8 @@ struct LoadedCheckpoint {
 
     init(path: String, precision: WeightPrecision, workers: Workers) throws {
         (model, file) = try Checkpoint.loadLanguageModel(from: path, precision: precision, workers: workers)
-        guard let kind = TokenizerKind(rawValue: file.tokenizer) else {
-            throw ValidationError("\(path): unknown tokenizer '\(file.tokenizer)' in config.json")
+        guard let kind = file.vocabulary.tokenizerKind else {
+            throw CommandError("\(path) was trained on the reasoning task '\(file.vocabulary)', whose ids are the task's own symbols, not text; `looplm experiment --suite reasoning` evaluates it (its runs' result.json hold the accuracies)")
         }
         self.kind = kind
         tokenizer = try makeTokenizer(kind)

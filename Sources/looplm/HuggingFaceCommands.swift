@@ -42,9 +42,9 @@ struct ImportHFCommand: ParsableCommand {
 
     func run() throws {
         let layout = looped.map { LoopLayout(prelude: prelude, looped: $0, coda: coda, loops: loops) }
-        let (model, tokenizer) = try HuggingFace.importModel(from: directory, layout: layout, initialisation: `init`,
+        let (model, vocabulary) = try HuggingFace.importModel(from: directory, layout: layout, initialisation: `init`,
                                                              workers: Workers(threads: 2))
-        try Checkpoint.save(model, tokenizer: tokenizer, to: output)
+        try Checkpoint.save(model, vocabulary: vocabulary, to: output)
         let count = model.table.parameterCount
         if json {
             try printJSON(Imported(output: output, layout: model.config.layout.summary, parameters: count,
@@ -76,7 +76,7 @@ struct ExportHFCommand: ParsableCommand {
 
     func run() throws {
         let (model, file) = try Checkpoint.load(from: checkpoint, workers: Workers(threads: 2))
-        try HuggingFace.export(model, tokenizer: file.tokenizer, to: output)
+        try HuggingFace.export(model, vocabulary: file.vocabulary, to: output)
         let depth = model.config.layout.effectiveDepth
         if json {
             try printJSON(Exported(output: output, nLayer: depth, layout: model.config.layout.summary))

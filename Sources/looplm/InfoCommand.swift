@@ -53,7 +53,7 @@ struct InfoCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: target + "/" + Checkpoint.configFile) {
             let read = try Checkpoint.readConfig(from: target)
             config = read.model
-            tokenizer = read.file.tokenizer
+            tokenizer = read.file.vocabulary.recorded
             if FileManager.default.fileExists(atPath: target + "/" + TrainingState.fileName) {
                 step = try TrainingState.read(directory: target, contextLength: config.contextLength).0.step
             }

@@ -104,3 +104,10 @@ func printJSON<T: Encodable>(_ value: T) throws {
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
+
+/// A problem with a file or data the user gave (exit status 1). Problems with the flags
+/// themselves are `ValidationError`s (exit status 64, EX_USAGE).
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

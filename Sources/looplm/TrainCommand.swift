@@ -83,11 +83,11 @@ struct TrainCommand: ParsableCommand {
             try TokenData.load(directory: data, config: config, options: options, tokenizer: tokenizer)
         }
         if resume {
-            session = try TrainingSession.resume(in: out, workers: workers, communicator: job.communicator, data: load)
+            session = try TrainingSession.resume(in: out, vocabulary: Vocabulary(tokenizer), workers: workers, communicator: job.communicator, data: load)
         } else {
             let config = try model.configuration(vocabSize: tokenizer == .bytes ? ByteTokenizer().vocabSize : Preset.gpt2VocabSize)
             let options = try trainingOptions(config: config, processes: job.communicator.size)
-            session = try TrainingSession.start(NewRun(config: config, options: options, tokenizer: tokenizer.rawValue),
+            session = try TrainingSession.start(NewRun(config: config, options: options, vocabulary: Vocabulary(tokenizer)),
                                                 in: out, workers: workers, communicator: job.communicator, data: load)
         }
         if job.communicator.isMain { for notice in session.notices { printError("note: " + notice) } }

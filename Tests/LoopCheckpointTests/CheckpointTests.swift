@@ -23,11 +23,11 @@ import Testing
     @Test func roundTripIsExactAndUsesHuggingFaceNames() throws {
         let original = try model()
         let directory = temporaryDirectory() + "/ckpt"
-        try Checkpoint.save(original, tokenizer: "bytes", to: directory)
+        try Checkpoint.save(original, vocabulary: .bytes, to: directory)
         let (loaded, file) = try Checkpoint.load(from: directory, workers: workers)
         #expect(loaded.config == original.config)
         #expect(loaded.parameters.array == original.parameters.array)
-        #expect(file.tokenizer == "bytes" && file.nLayer == 3 && file.loopCount == 2)
+        #expect(file.vocabulary == .bytes && file.nLayer == 3 && file.loopCount == 2)
         let tensors = try SafeTensorsFile(path: directory + "/model.safetensors")
         #expect(tensors.entries["wte.weight"]?.shape == [70, 16], "V rows on disk, not Vp")
         #expect(tensors.entries["h.2.attn.c_attn.weight"]?.shape == [16, 48], "Conv1D [in, out]")
@@ -41,7 +41,7 @@ import Testing
 
     @Test func truncatedFileIsATypedError() throws {
         let directory = temporaryDirectory() + "/ckpt"
-        try Checkpoint.save(try model(), tokenizer: "bytes", to: directory)
+        try Checkpoint.save(try model(), vocabulary: .bytes, to: directory)
         let path = directory + "/model.safetensors"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         try bytes.prefix(bytes.count - 100).write(to: URL(fileURLWithPath: path))
@@ -57,7 +57,7 @@ import Testing
 
     @Test func configThatDisagreesWithTensorsIsATypedError() throws {
         let directory = temporaryDirectory() + "/ckpt"
-        try Checkpoint.save(try model(), tokenizer: "bytes", to: directory)
+        try Checkpoint.save(try model(), vocabulary: .bytes, to: directory)
         let configPath = directory + "/config.json"
         let json = try String(contentsOfFile: configPath, encoding: .utf8)
         try json.replacingOccurrences(of: "\"n_embd\" : 16", with: "\"n_embd\" : 32")
@@ -82,7 +82,7 @@ import Testing
             writer.add(spec.name, shape: spec.shape, floats: original.parameters.pointer + spec.offset)
         }
         try writer.write(to: directory + "/model.safetensors")
-        try CheckpointConfig(model: original.config, tokenizer: "bytes").encoded(path: "config.json")
+        try CheckpointConfig(model: original.config, vocabulary: .bytes).encoded(path: "config.json")
             .write(to: URL(fileURLWithPath: directory + "/config.json"))
         #expect(throws: CheckpointError.missingTensor(directory + "/model.safetensors", tensor: "h.1.ln_2.bias")) {
             _ = try Checkpoint.load(from: directory, workers: workers)
@@ -98,9 +98,9 @@ import Testing
     @Test func aFailedSaveLeavesTheLastGoodCheckpoint() throws {
         let first = try model(seed: 1), second = try model(seed: 2)
         let directory = temporaryDirectory() + "/ckpt"
-        try Checkpoint.save(first, tokenizer: "bytes", to: directory)
+        try Checkpoint.save(first, vocabulary: .bytes, to: directory)
         #expect(throws: CheckpointError.self) {
-            try Checkpoint.save(second, tokenizer: "bytes", to: directory) { (_) throws(CheckpointError) in
+            try Checkpoint.save(second, vocabulary: .bytes, to: directory) { (_) throws(CheckpointError) in
                 throw CheckpointError.writeFailed("disk", detail: "No space left on device")
             }
         }

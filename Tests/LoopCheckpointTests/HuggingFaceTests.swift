@@ -33,7 +33,7 @@ import Testing
 
     @Test func importsAFolderSavedByTransformers() throws {
         let (model, tokenizer) = try HuggingFace.importModel(from: tinyHF, workers: workers)
-        #expect(model.config.layout == LoopLayout(looped: 4) && tokenizer == "gpt2")
+        #expect(model.config.layout == LoopLayout(looped: 4) && tokenizer == .gpt2)
         let reference = try SafeTensorsFile(path: tinyHF + "/reference_logits.safetensors")
         let tokens = try reference.int32s("tokens")
         let ours = try logits(model, tokens, batch: 2, time: 16)
@@ -43,7 +43,7 @@ import Testing
     @Test func importThenExportKeepsEveryTensorByteForByte() throws {
         let (model, tokenizer) = try HuggingFace.importModel(from: tinyHF, workers: workers)
         let out = temporary()
-        try HuggingFace.export(model, tokenizer: tokenizer, to: out)
+        try HuggingFace.export(model, vocabulary: tokenizer, to: out)
         let source = try SafeTensorsFile(path: tinyHF + "/model.safetensors")
         let exported = try SafeTensorsFile(path: out + "/model.safetensors")
         #expect(exported.entries.count == model.table.tensors.count)
@@ -63,7 +63,7 @@ import Testing
         #expect(Self.relativeError(try logits(looped, tokens, batch: 2, time: 16), expected) < 1e-4)
         // Our export of the same model, read back as a plain GPT-2, computes it too.
         let out = temporary()
-        try HuggingFace.export(looped, tokenizer: file.tokenizer, to: out)
+        try HuggingFace.export(looped, vocabulary: file.vocabulary, to: out)
         let (unrolled, _) = try HuggingFace.importModel(from: out, workers: workers)
         #expect(unrolled.config.layout == LoopLayout(looped: 8))
         #expect(try logits(unrolled, tokens, batch: 2, time: 16) == logits(looped, tokens, batch: 2, time: 16))

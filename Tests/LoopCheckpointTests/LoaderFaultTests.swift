@@ -33,7 +33,7 @@ import Testing
         var generator = SeededGenerator(seed: 1)
         let model = try LoopGPT(config: config, generator: &generator, workers: workers)
         let directory = NSTemporaryDirectory() + "looplm-faults-\(UUID().uuidString)"
-        try Checkpoint.save(model, tokenizer: "bytes", to: directory)
+        try Checkpoint.save(model, vocabulary: .bytes, to: directory)
         return (model, directory)
     }
 
@@ -51,7 +51,7 @@ import Testing
         for bad in [Float.nan, .infinity, -.infinity] {
             let (model, directory) = try savedModel()
             model.parameters[model.table.offset(block: 1, .fcWeight) + 5] = bad
-            try Checkpoint.writeFiles(model, tokenizer: "bytes", into: directory)
+            try Checkpoint.writeFiles(model, vocabulary: .bytes, into: directory)
             #expect { _ = try Checkpoint.loadLanguageModel(from: directory, workers: workers) } throws: {
                 "\($0)".contains("h.1.mlp.c_fc.weight") && "\($0)".contains("NaN or infinite")
             }

@@ -54,7 +54,7 @@ import Testing
             let other = try run.resume(data: data, out: root + "/run", threads: 1)
             #expect(other.notices.count == 1 && other.notices[0].contains("--threads 2"))
         }
-        let same = try TrainingSession.resume(in: root + "/run", workers: Workers(threads: 2), data: run.data(data))
+        let same = try TrainingSession.resume(in: root + "/run", vocabulary: .bytes, workers: Workers(threads: 2), data: run.data(data))
         #expect(same.notices.isEmpty)
     }
 
@@ -64,7 +64,7 @@ import Testing
         let run = SmallRun(), root = temporaryDirectory("sgemm")
         do { _ = try run.start(data: data, out: root + "/run", threads: 2).run(stopAt: 3) }
         do {
-            let resumed = try TrainingSession.resume(in: root + "/run", workers: Workers(threads: 2, sgemm: other),
+            let resumed = try TrainingSession.resume(in: root + "/run", vocabulary: .bytes, workers: Workers(threads: 2, sgemm: other),
                                                      data: run.data(data))
             #expect(resumed.notices.count == 1 && resumed.notices[0].contains("--sgemm \(SGEMMKernel.preferred.rawValue)"))
         }

@@ -38,12 +38,12 @@ struct SmallRun {
     }
 
     func start(data: String, out: String, threads: Int = 1) throws -> TrainingSession {
-        try TrainingSession.start(NewRun(config: config, options: options, tokenizer: "bytes"), in: out,
+        try TrainingSession.start(NewRun(config: config, options: options, vocabulary: .bytes), in: out,
                                   workers: Workers(threads: threads), data: self.data(data))
     }
 
     func resume(data: String, out: String, threads: Int = 1) throws -> TrainingSession {
-        try TrainingSession.resume(in: out, workers: Workers(threads: threads), data: self.data(data))
+        try TrainingSession.resume(in: out, vocabulary: .bytes, workers: Workers(threads: threads), data: self.data(data))
     }
 }
 

@@ -141,8 +141,8 @@ public final class ReasoningRunner {
             return TrainingData(train: source, validation: validation)
         }
         let session = FileManager.default.fileExists(atPath: directory + "/latest")
-            ? try TrainingSession.resume(in: directory, workers: workers, communicator: communicator, data: data)
-            : try TrainingSession.start(NewRun(config: config, options: options, tokenizer: "task:\(setup.task.name)"),
+            ? try TrainingSession.resume(in: directory, vocabulary: .task(setup.task.name), workers: workers, communicator: communicator, data: data)
+            : try TrainingSession.start(NewRun(config: config, options: options, vocabulary: .task(setup.task.name)),
                                         in: directory, workers: workers, communicator: communicator, data: data)
         session.onStep = { [onStep] in onStep(name, $0) }
         session.shouldStop = shouldStop
