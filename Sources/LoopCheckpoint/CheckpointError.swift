@@ -11,6 +11,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case badConfig(String, detail: String)
     case badValues(String, tensor: String, detail: String)
     case writeFailed(String, detail: String)
+    /// A command refused to write a folder where something it must not replace is.
+    case unsafeOutput(String, reason: String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
             return "\(path): \(detail)"
         case .badValues(let path, let tensor, let detail):
             return "\(path): tensor '\(tensor)' holds NaN or infinite values (\(detail)); the checkpoint is damaged or came from a diverged run"
+        case .unsafeOutput(let path, let reason):
+            return "refusing to write \(path): \(reason); nothing was changed"
         case .writeFailed(let path, let detail):
             return "could not write \(path): \(detail); the previous checkpoint is untouched"
         }

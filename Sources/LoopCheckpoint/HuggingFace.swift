@@ -68,8 +68,12 @@ public enum HuggingFace {
 
     /// Writes a folder that `transformers.GPT2LMHeadModel.from_pretrained` loads unchanged:
     /// a looped model is unrolled (its shared blocks repeated in execution order), which
-    /// computes the same function, so `n_layer` is the effective depth.
-    public static func export(_ model: LoopGPT, vocabulary: Vocabulary, to directory: String) throws {
+    /// computes the same function, so `n_layer` is the effective depth. The folder is written
+    /// as `OutputFolder` writes (never over `inputs` or files it did not write; an earlier
+    /// export only when `replacing`).
+    public static func export(
+        _ model: LoopGPT, vocabulary: Vocabulary, to directory: String, inputs: [String] = [], replacing: Bool = false
+    ) throws {
         guard !model.config.injectInput && model.config.loopEmbeddings == 0 else {
             throw CheckpointError.badConfig(directory, detail: "input injection and loop step embeddings have no GPT-2 equivalent; such a model cannot be exported")
         }
@@ -86,8 +90,8 @@ public enum HuggingFace {
         for (application, block) in layout.executionOrder.enumerated() {
             copyBlock(model, block, into: target, application)
         }
-        try AtomicFiles.replaceDirectory(at: directory) { (partial) throws(CheckpointError) in
-            try Checkpoint.writeFiles(target, vocabulary: vocabulary, into: partial)
+        try OutputFolder.write(to: directory, by: .exportHF, inputs: inputs, replacing: replacing) { staging in
+            try Checkpoint.writeFiles(target, vocabulary: vocabulary, into: staging)
         }
     }
 

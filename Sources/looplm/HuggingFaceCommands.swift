@@ -32,6 +32,8 @@ struct ImportHFCommand: ParsableCommand {
     var loops = 1
     @Option(help: "How the shared blocks are initialised: first or average.")
     var `init`: HuggingFace.LoopedInitialisation = .first
+    @Flag(help: "Replace an earlier import-hf output at --output (nothing else is ever replaced).")
+    var force = false
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -44,7 +46,9 @@ struct ImportHFCommand: ParsableCommand {
         let layout = looped.map { LoopLayout(prelude: prelude, looped: $0, coda: coda, loops: loops) }
         let (model, vocabulary) = try HuggingFace.importModel(from: directory, layout: layout, initialisation: `init`,
                                                              workers: Workers(threads: 2))
-        try Checkpoint.save(model, vocabulary: vocabulary, to: output)
+        try OutputFolder.write(to: output, by: .importHF, inputs: [directory], replacing: force) { staging in
+            try Checkpoint.writeFiles(model, vocabulary: vocabulary, into: staging)
+        }
         let count = model.table.parameterCount
         if json {
             try printJSON(Imported(output: output, layout: model.config.layout.summary, parameters: count,
@@ -64,8 +68,10 @@ struct ExportHFCommand: ParsableCommand {
 
     @Argument(help: "LoopLM checkpoint directory.")
     var checkpoint: String
-    @Option(help: "Output folder.")
+    @Option(help: "Output folder (new or empty; it must not be or contain the checkpoint).")
     var output: String
+    @Flag(help: "Replace an earlier export-hf output at --output (nothing else is ever replaced).")
+    var force = false
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -76,7 +82,7 @@ struct ExportHFCommand: ParsableCommand {
 
     func run() throws {
         let (model, file) = try Checkpoint.load(from: checkpoint, workers: Workers(threads: 2))
-        try HuggingFace.export(model, vocabulary: file.vocabulary, to: output)
+        try HuggingFace.export(model, vocabulary: file.vocabulary, to: output, inputs: [checkpoint], replacing: force)
         let depth = model.config.layout.effectiveDepth
         if json {
             try printJSON(Exported(output: output, nLayer: depth, layout: model.config.layout.summary))
