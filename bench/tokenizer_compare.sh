@@ -14,7 +14,7 @@ cache=$(bash scripts/setup.sh --bench)
 looplm=${LOOPLM:-.build/release/looplm}
 [ -n "${LOOPLM:-}" ] || swift build -c release --product looplm >/dev/null
 python3 -c 'import tiktoken' 2>/dev/null || { echo "tokenizer_compare.sh needs: pip install tiktoken" >&2; exit 1; }
-echo "machine: $($looplm tokenize --bench "$cache/english/news.txt" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu"])')"
+echo "machine: $($looplm tokenize --tokenizer gpt2 --bench "$cache/english/news.txt" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu"])')"
 for corpus in shakespeare news wikipedia; do
   case $corpus in
     shakespeare) files=("$cache"/shakespeare/*.txt) ;;
@@ -22,7 +22,7 @@ for corpus in shakespeare news wikipedia; do
   esac
   # Correctness first: the same ids as tiktoken, file by file.
   for file in "${files[@]}"; do
-    $looplm tokenize < "$file" > /tmp/looplm-ids.txt
+    $looplm tokenize --tokenizer gpt2 < "$file" > /tmp/looplm-ids.txt
     LOOPLM_CACHE=$cache python3 - "$file" <<'PY'
 import os, sys
 sys.path.insert(0, os.path.join("scripts", "tokenizer"))
@@ -36,7 +36,7 @@ PY
   done
   ours=(); theirs=()
   for ((i = 1; i <= rounds; i++)); do
-    ours+=("$($looplm tokenize --bench "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
+    ours+=("$($looplm tokenize --tokenizer gpt2 --bench "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
     theirs+=("$(LOOPLM_CACHE=$cache python3 bench/tiktoken_bench.py "${files[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_second"])')")
   done
   python3 - "$corpus" "${ours[*]}" "${theirs[*]}" <<'PY'

@@ -127,6 +127,24 @@ public enum AtomicFiles {
         }
     }
 
+    /// Creates folder `path` and any missing parents; a file where a folder must be is named.
+    public static func makeFolder(_ path: String) throws(CheckpointError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: prefix, isDirectory: &isFolder) {
+                guard isFolder.boolValue else {
+                    throw .writeFailed(path, detail: "\(prefix) is a file, not a folder")
+                }
+                continue
+            }
+            guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else {
+                throw .writeFailed(path, detail: "cannot create the folder \(prefix): \(FileSink.lastError())")
+            }
+        }
+    }
+
     /// Removes a file or directory if it is there.
     static func remove(_ path: String) throws(CheckpointError) {
         guard FileManager.default.fileExists(atPath: path) else { return }

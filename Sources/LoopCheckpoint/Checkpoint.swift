@@ -41,10 +41,30 @@ public enum Checkpoint {
     public static func readConfig(
         from directory: String
     ) throws(CheckpointError) -> (model: ModelConfiguration, file: CheckpointConfig) {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+            throw CheckpointError.notAFolder(directory)
+        }
         try AtomicFiles.recover(directory)
         let path = directory + "/" + configFile
         let file = try CheckpointConfig.read(path: path)
         return (try file.modelConfiguration(path: path), file)
+    }
+
+    /// Checks the weights file's header against the config (every tensor there once, with the
+    /// shape the config implies, nothing else) without reading the weights themselves.
+    public static func checkTensorTable(in directory: String, config: ModelConfiguration) throws(CheckpointError) {
+        let tensors = try SafeTensorsFile(path: directory + "/" + weightsFile)
+        _ = try matchNames(ParameterTable(config), in: tensors)
+    }
+
+    /// The checkpoint a path names: a checkpoint folder itself, or a run folder's `latest`
+    /// (nil when it is neither).
+    public static func resolve(_ path: String) -> String? {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: path + "/" + configFile) { return path }
+        if manager.fileExists(atPath: path + "/latest/" + configFile) { return path + "/latest" }
+        return nil
     }
 
     /// Loads a checkpoint for training: parameters and gradients in memory. Every tensor must

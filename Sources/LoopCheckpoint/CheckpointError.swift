@@ -2,6 +2,10 @@
 /// and the problem, and the message says what to do.
 public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case missingFile(String)
+    /// A path that should be a regular file is a folder, a device or another special file.
+    case notARegularFile(String, kind: String)
+    /// A path that should be a checkpoint folder is something else.
+    case notAFolder(String)
     case truncated(String, detail: String)
     case badHeader(String, detail: String)
     case unsupportedDType(String, tensor: String, dtype: String)
@@ -18,6 +22,10 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .missingFile(let path):
             return "\(path): no such file; pass a checkpoint directory written by `looplm train`"
+        case .notARegularFile(let path, let kind):
+            return "\(path) is \(kind), not a regular file"
+        case .notAFolder(let path):
+            return "\(path) is not a folder; pass a checkpoint folder (one holding config.json and model.safetensors, such as RUN/latest)"
         case .truncated(let path, let detail):
             return "\(path): file is truncated (\(detail)); it was not completely written — use another checkpoint"
         case .badHeader(let path, let detail):
@@ -37,7 +45,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .unsafeOutput(let path, let reason):
             return "refusing to write \(path): \(reason); nothing was changed"
         case .writeFailed(let path, let detail):
-            return "could not write \(path): \(detail); the previous checkpoint is untouched"
+            return "could not write \(path): \(detail); what was there before is untouched"
         }
     }
 }

@@ -36,7 +36,7 @@ public final class MappedFile {
         guard fstat(descriptor, &status) == 0 else {
             throw .badHeader(path, detail: "cannot stat: \(String(cString: strerror(errno)))")
         }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw .badHeader(path, detail: "not a regular file") }
+        guard (status.st_mode & S_IFMT) == S_IFREG else { throw .notARegularFile(path, kind: Self.kind(status.st_mode)) }
         count = Int(status.st_size)
         if count == 0 {
             bytes = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16))
@@ -49,6 +49,25 @@ public final class MappedFile {
         }
         bytes = UnsafeRawPointer(mapped)
         self.mapped = true
+    }
+
+    /// "a folder", "a device", … for a file mode that is not a regular file.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: "a folder"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFIFO: "a pipe"
+        case S_IFSOCK: "a socket"
+        default: "a special file"
+        }
+    }
+
+    /// What is at `path`: nil when it is a regular file (or nothing), otherwise a description
+    /// such as "a folder" (symbolic links followed).
+    public static func nonRegularKind(_ path: String) -> String? {
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) != S_IFREG else { return nil }
+        return kind(status.st_mode)
     }
 
     deinit {

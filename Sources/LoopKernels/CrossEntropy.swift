@@ -35,7 +35,7 @@ public enum CrossEntropy {
                 }
                 rowMax[row] = maxValue
                 normalizers[row] = 1 / sum
-                losses[row] = Float(Foundation.log(Double(sum))) + maxValue - x[Int(targets[row])]
+                losses[row] = Float(Foundation.log(Double(sum))) - (x[Int(targets[row])] - maxValue)  // the difference first: exact for huge logits
             }
         }
         var total: Double = 0

@@ -59,6 +59,22 @@ public enum VectorMath {
     @inline(__always)
     public static func tanh(_ x: Float) -> Float { tanh(Vector(repeating: x))[0] }
 
+    /// Whether every value is finite: x · 0 is NaN exactly when x is NaN or infinite, and NaN
+    /// stays NaN through the sum, so one multiply-add per value and one test at the end.
+    public static func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+        var sums = Vector(), i = 0
+        while i + width <= count {
+            sums += load(values + i) * 0
+            i += width
+        }
+        var tail: Float = 0
+        while i < count {
+            tail += values[i] * 0
+            i += 1
+        }
+        return !(sums.sum() + tail).isNaN
+    }
+
     @inline(__always)
     static func load(_ pointer: UnsafePointer<Float>) -> Vector {
         UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)

@@ -53,7 +53,7 @@ public struct TextGenerator {
 
     public func generate(
         prompts: [[Int32]], options: GenerationOptions, onToken: ((Int, Int) -> Void)? = nil
-    ) throws(ModelInputError) -> GenerationResult {
+    ) throws(ModelError) -> GenerationResult {
         guard !prompts.isEmpty, prompts.allSatisfy({ !$0.isEmpty }) else {
             throw .badShape("every prompt needs at least one token")
         }
@@ -81,7 +81,7 @@ public struct TextGenerator {
         func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
 
         /// Feeds `inputs[i]` to prompt i (a whole window after a reset, or one new token).
-        func feed(_ inputs: [[Int32]], fresh: [Bool]) throws(ModelInputError) {
+        func feed(_ inputs: [[Int32]], fresh: [Bool]) throws(ModelError) {
             logits = []
             guard let decoder else {
                 let v = model.config.vocabSize

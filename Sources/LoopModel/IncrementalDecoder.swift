@@ -67,14 +67,14 @@ public final class IncrementalDecoder {
 
     /// Appends one token to slot 0 and returns the next-token logits.
     @discardableResult
-    public func step(token: Int32, exit: ExitRule? = nil) throws(ModelInputError) -> UnsafeBufferPointer<Float> {
+    public func step(token: Int32, exit: ExitRule? = nil) throws(ModelError) -> UnsafeBufferPointer<Float> {
         try append([SlotInput(slot: 0, tokens: [token])], exit: exit)
         return logits(0)
     }
 
     /// Appends each input's tokens to its slot. Afterwards `logits(i)` holds the prediction
     /// after input i's last token and `loopsPerRow` the passes each new token ran.
-    public func append(_ inputs: [SlotInput], exit: ExitRule? = nil) throws(ModelInputError) {
+    public func append(_ inputs: [SlotInput], exit: ExitRule? = nil) throws(ModelError) {
         let config = model.config
         var seen = Set<Int>()
         for input in inputs {
@@ -111,9 +111,7 @@ public final class IncrementalDecoder {
             }
             var unfinished = Set<Int>()
             for piece in rest { unfinished.insert(piece.input) }
-            do throws(MemoryError) { try run(pass, rows: rows, exit: exit, unfinished: unfinished) } catch {
-                throw .outOfMemory(error)
-            }
+            try run(pass, rows: rows, exit: exit, unfinished: unfinished)
             pending = rest
         }
     }
@@ -126,7 +124,7 @@ public final class IncrementalDecoder {
     }
 
     /// One pass of `rows` rows; writes the logits of every input whose last token is in it.
-    private func run(_ pass: [Piece], rows n: Int, exit: ExitRule?, unfinished: Set<Int>) throws(MemoryError) {
+    private func run(_ pass: [Piece], rows n: Int, exit: ExitRule?, unfinished: Set<Int>) throws(ModelError) {
         var sequences: [CachedSequence] = [], row = 0
         for piece in pass {
             let position = cache.lengths[piece.slot]
@@ -140,16 +138,19 @@ public final class IncrementalDecoder {
         model.embed(state, rows: n)
         let scratch = state.attentionScratch.pointer, scratchRows = state.scratchRows
         let cache = self.cache, state = self.state, model = self.model
-        let used = try model.runStack(
-            state, rows: n, layout: cache.layout, exit: exit,
-            attention: { a in .cached(cache.layer(a), sequences, scratch: scratch, scratchRows: scratchRows) },
-            keysAndValuesOnly: { a in
-                Block.queriesKeysValues(model.weights.blocks[cache.layout.block(forApplication: a)],
-                                        input: state.stream.pointer, buffers: state.buffers, rows: n,
-                                        config: model.config, workers: model.workers)
-                Attention.storeKeysAndValues(qkv: state.qkv.pointer, cache: cache.layer(a), sequences: sequences,
-                                             channels: model.config.channels)
-            })
+        let used: [Int]
+        do throws(MemoryError) {
+            used = try model.runStack(
+                state, rows: n, layout: cache.layout, exit: exit,
+                attention: { a in .cached(cache.layer(a), sequences, scratch: scratch, scratchRows: scratchRows) },
+                keysAndValuesOnly: { a in
+                    Block.queriesKeysValues(model.weights.blocks[cache.layout.block(forApplication: a)],
+                                            input: state.stream.pointer, buffers: state.buffers, rows: n,
+                                            config: model.config, workers: model.workers)
+                    Attention.storeKeysAndValues(qkv: state.qkv.pointer, cache: cache.layer(a), sequences: sequences,
+                                                 channels: model.config.channels)
+                })
+        } catch { throw .outOfMemory(error) }
         loopsPerRow += used
         var finished: [(input: Int, row: Int)] = []
         for (piece, sequence) in zip(pass, sequences) {
@@ -158,11 +159,11 @@ public final class IncrementalDecoder {
                 finished.append((piece.input, sequence.firstRow + sequence.count - 1))
             }
         }
-        writeLogits(finished)
+        try writeLogits(finished)
     }
 
     /// ln_f and the head for the given rows of the stream, in one product for all of them.
-    private func writeLogits(_ finished: [(input: Int, row: Int)]) {
+    private func writeLogits(_ finished: [(input: Int, row: Int)]) throws(ModelError) {
         guard !finished.isEmpty else { return }
         let c = model.config.channels, v = model.config.vocabSize
         for (k, item) in finished.enumerated() {
@@ -174,6 +175,7 @@ public final class IncrementalDecoder {
         let out = finished.count == 1 ? logits.pointer + finished[0].input * v : gathered.pointer
         Linear.forward(out: out, inp: state.normed.pointer, weights: model.weights.head, bias: nil,
                        rows: finished.count, inChannels: c, outChannels: v, workers: model.workers)
+        guard VectorMath.allFinite(out, count: finished.count * v) else { throw .nonFiniteLogits }
         if finished.count > 1 {
             for (k, item) in finished.enumerated() {
                 (logits.pointer + item.input * v).update(from: out + k * v, count: v)

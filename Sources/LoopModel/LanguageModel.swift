@@ -29,9 +29,9 @@ public final class LanguageModel {
     /// target is −1 are left out), with in-batch causal attention and nothing kept.
     public func loss(
         tokens: [Int32], targets: [Int32], batch: Int, time: Int, loops: Int? = nil
-    ) throws(ModelInputError) -> (sum: Double, rows: Int) {
+    ) throws(ModelError) -> (sum: Double, rows: Int) {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
-        try ModelInputError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
+        try ModelError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
                                   config: config)
         let n = batch * time, v = config.vocabSize, chunk = Self.headChunkRows
         let state: InferenceState, logits: UnsafeMutablePointer<Float>, rowMax: FloatBuffer, normalizers: FloatBuffer,
@@ -43,13 +43,17 @@ public final class LanguageModel {
             normalizers = try FloatBuffer(count: chunk)
             losses = try FloatBuffer(count: chunk)
         } catch { throw .outOfMemory(error) }
-        var sum = 0.0, counted = 0
+        var sum = 0.0, counted = 0, overflowed = false
         targets.withUnsafeBufferPointer { ids in
             var start = 0
             while start < n {
                 let rows = min(chunk, n - start)
                 Linear.forward(out: logits, inp: state.normed.pointer + start * config.channels, weights: weights.head,
                                bias: nil, rows: rows, inChannels: config.channels, outChannels: v, workers: workers)
+                guard VectorMath.allFinite(logits, count: rows * v) else {
+                    overflowed = true
+                    return
+                }
                 let target = ids.baseAddress! + start
                 let scored = CrossEntropy.targetCount(target, rows: rows)
                 let mean = CrossEntropy.forward(logits: logits, rowMax: rowMax.pointer, normalizers: normalizers.pointer,
@@ -60,13 +64,14 @@ public final class LanguageModel {
                 start += rows
             }
         }
+        if overflowed { throw .nonFiniteLogits }
         return (sum, counted)
     }
 
     /// Logits (N × V, row-major) of every row of B windows of T tokens.
-    public func logits(tokens: [Int32], batch: Int, time: Int, loops: Int? = nil) throws(ModelInputError) -> [Float] {
+    public func logits(tokens: [Int32], batch: Int, time: Int, loops: Int? = nil) throws(ModelError) -> [Float] {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
-        try ModelInputError.check(tokens: tokens, targets: nil, batch: batch, time: time, layout: layout, config: config)
+        try ModelError.check(tokens: tokens, targets: nil, batch: batch, time: time, layout: layout, config: config)
         let state: InferenceState
         do throws(MemoryError) { state = try runBatch(tokens: tokens, batch: batch, time: time, layout: layout) } catch {
             throw .outOfMemory(error)
@@ -76,6 +81,9 @@ public final class LanguageModel {
         result.withUnsafeMutableBufferPointer { out in
             Linear.forward(out: out.baseAddress!, inp: state.normed.pointer, weights: weights.head, bias: nil, rows: n,
                            inChannels: config.channels, outChannels: v, workers: workers)
+        }
+        guard result.withUnsafeBufferPointer({ VectorMath.allFinite($0.baseAddress!, count: n * v) }) else {
+            throw .nonFiniteLogits
         }
         return result
     }

@@ -57,9 +57,9 @@ public final class LoopGPT {
     public func forward(
         tokens: [Int32], targets: [Int32]? = nil, batch: Int, time: Int, loops: Int? = nil,
         gradientLoops: Int? = nil
-    ) throws(ModelInputError) -> Float? {
+    ) throws(ModelError) -> Float? {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
-        try ModelInputError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
+        try ModelError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
                                   config: config)
         let acts: Activations
         do throws(MemoryError) {
@@ -188,12 +188,16 @@ public final class LoopGPT {
     }
 }
 
-/// Input the model cannot run on.
-public enum ModelInputError: Error, Equatable, CustomStringConvertible {
+/// Why the model could not run an input: the input itself, memory, or weights whose forward
+/// pass overflows.
+public enum ModelError: Error, Equatable, CustomStringConvertible {
     case badShape(String)
     case tokenOutOfVocabulary(Int, vocabSize: Int)
     /// The buffers this input needs could not be allocated.
     case outOfMemory(MemoryError)
+    /// The forward pass produced NaN or infinite logits from finite inputs: the weights are
+    /// far outside anything training produces (a damaged or edited file).
+    case nonFiniteLogits
 
     public var description: String {
         switch self {
@@ -201,6 +205,8 @@ public enum ModelInputError: Error, Equatable, CustomStringConvertible {
         case .tokenOutOfVocabulary(let id, let v):
             return "token id \(id) is outside the vocabulary (0..<\(v)); was the data prepared with the model's tokenizer?"
         case .outOfMemory(let error): return error.description
+        case .nonFiniteLogits:
+            return "the forward pass overflowed: its logits are NaN or infinite although every weight is finite, so the weights are far larger than training produces; the checkpoint is damaged or was edited"
         }
     }
 
@@ -208,7 +214,7 @@ public enum ModelInputError: Error, Equatable, CustomStringConvertible {
     /// Targets may be −1 (no target for that row).
     static func check(
         tokens: [Int32], targets: [Int32]?, batch: Int, time: Int, layout: LoopLayout, config: ModelConfiguration
-    ) throws(ModelInputError) {
+    ) throws(ModelError) {
         guard batch >= 1, time >= 1 else { throw .badShape("batch and time must be ≥ 1") }
         guard time <= config.contextLength else {
             throw .badShape("sequence length \(time) exceeds the context length \(config.contextLength)")

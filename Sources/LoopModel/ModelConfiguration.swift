@@ -96,13 +96,14 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
 /// A configuration that cannot describe a model.
 public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
     case invalid(String)
-    case unknownPreset(String, known: [String])
+    /// A name that is not one of `known`; `kind` says what it names (preset, suite, task, model).
+    case unknownName(String, kind: String, known: [String])
 
     public var description: String {
         switch self {
         case .invalid(let message): return "invalid model configuration: \(message)"
-        case .unknownPreset(let name, let known):
-            return "unknown preset '\(name)'; choose one of: \(known.joined(separator: ", "))"
+        case .unknownName(let name, let kind, let known):
+            return "unknown \(kind) '\(name)'; choose one of: \(known.joined(separator: ", "))"
         }
     }
 }

@@ -40,7 +40,7 @@ public struct Preset: Sendable {
 
     public static func named(_ name: String) throws(ConfigurationError) -> Preset {
         guard let preset = all.first(where: { $0.name == name }) else {
-            throw .unknownPreset(name, known: all.map(\.name))
+            throw .unknownName(name, kind: "preset", known: all.map(\.name))
         }
         return preset
     }

@@ -39,6 +39,10 @@ public enum TokenizerKind: String, CaseIterable, Sendable {
     case bytes
     case gpt2
 
+    /// What `prepare` and `tokenize` use unless told otherwise: bytes need no vocabulary file
+    /// and suit the small models LoopLM trains on a CPU.
+    public static let standard = TokenizerKind.bytes
+
     /// The id stored in a token file's header (0: not recorded, as in llm.c's own files).
     public var headerID: Int32 {
         switch self {

@@ -16,13 +16,21 @@ public enum Evaluation {
     public static func run(
         model: LanguageModel, batches: [Batch], loops: Int? = nil, communicator: any Communicator = SingleProcess()
     ) throws -> EvaluationResult {
-        var sum = 0.0, rows = 0
+        var sum = 0.0, rows = 0, overflowed = 0.0
         for (index, b) in batches.enumerated() where index % communicator.size == communicator.rank {
-            let part = try model.loss(tokens: b.tokens, targets: b.targets, batch: b.rows, time: b.time, loops: loops)
+            let part: (sum: Double, rows: Int)
+            do throws(ModelError) {
+                part = try model.loss(tokens: b.tokens, targets: b.targets, batch: b.rows, time: b.time, loops: loops)
+            } catch {
+                guard error == .nonFiniteLogits else { throw error }
+                overflowed = 1  // every rank must still reach the all-reduce, then all throw
+                continue
+            }
             sum += part.sum
             rows += part.rows
         }
-        let total = try communicator.allReduceSum([sum, Double(rows)])
+        let total = try communicator.allReduceSum([sum, Double(rows), overflowed])
+        if total[2] > 0 { throw ModelError.nonFiniteLogits }
         return EvaluationResult(loss: total[1] > 0 ? total[0] / total[1] : .nan, tokens: Int(total[1]))
     }
 }
@@ -39,7 +47,7 @@ public struct AdaptiveEvaluationResult: Sendable {
 extension Evaluation {
     public static func adaptive(
         model: LanguageModel, batches: [Batch], exit: ExitRule?, maxLoops: Int
-    ) throws(ModelInputError) -> AdaptiveEvaluationResult {
+    ) throws(ModelError) -> AdaptiveEvaluationResult {
         let decoder: IncrementalDecoder
         do throws(MemoryError) {
             decoder = try IncrementalDecoder(model: model, loops: maxLoops, maxRows: model.config.contextLength)
@@ -59,7 +67,7 @@ extension Evaluation {
                     for value in logits { maxLogit = max(maxLogit, value) }
                     var sum = 0.0
                     for value in logits { sum += exp(Double(value - maxLogit)) }
-                    total += log(sum) + Double(maxLogit) - Double(logits[Int(target)])
+                    total += log(sum) - (Double(logits[Int(target)]) - Double(maxLogit))
                     scored += 1
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import LoopCheckpoint
 import LoopModel
 
 /// The files a suite leaves: table.md, table.csv, results.json and SVG plots of validation loss
@@ -14,7 +15,7 @@ public struct ExperimentReport {
     }
 
     public func write(to directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory + "/plots", withIntermediateDirectories: true)
+        try AtomicFiles.makeFolder(directory + "/plots")
         try ExperimentTable.markdown(results).write(toFile: directory + "/table.md", atomically: true, encoding: .utf8)
         try ExperimentTable.csv(results).write(toFile: directory + "/table.csv", atomically: true, encoding: .utf8)
         let encoder = JSONEncoder()

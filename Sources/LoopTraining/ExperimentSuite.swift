@@ -36,7 +36,7 @@ public struct ExperimentSuite: Sendable {
         case "mini": return try mini(steps: steps ?? 6)
         case "test-time": return try testTime(steps: steps ?? 1000, width: 128, context: 128, batch: 16, evalBatches: 2)
         case "mini-test-time": return try testTime(steps: steps ?? 4, width: 16, context: 16, batch: 2, evalBatches: 2)
-        default: throw .unknownPreset(name, known: names)
+        default: throw .unknownName(name, kind: "suite", known: names + ReasoningSuite.names)
         }
     }
 

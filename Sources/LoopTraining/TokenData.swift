@@ -8,7 +8,8 @@ public enum TokenData {
 
     /// The tokenizer `train.bin` records (llm.c's files record none: GPT-2's).
     public static func tokenizer(directory: String) throws(DataError) -> TokenizerKind {
-        try TokenFile.read(path: directory + "/" + trainFile).tokenizer ?? .gpt2
+        try checkFolder(directory)
+        return try TokenFile.read(path: directory + "/" + trainFile).tokenizer ?? .gpt2
     }
 
     /// `train.bin` for training and the first `validationBatches` batches of `val.bin` for
@@ -30,6 +31,14 @@ public enum TokenData {
         let batches = try stream.sequentialBatches(rows: options.batch, time: options.time,
                                                    maxBatches: validationBatches ?? options.evalBatches)
         return TrainingData(train: train, validation: batches)
+    }
+
+    /// A data folder that exists must be a folder (not /dev/null, not a token file itself).
+    static func checkFolder(_ directory: String) throws(DataError) {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+            throw .notADataFolder(directory)
+        }
     }
 
     static func check(_ file: TokenFile, tokenizer: TokenizerKind) throws(DataError) {

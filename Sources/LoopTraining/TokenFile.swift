@@ -52,11 +52,23 @@ public struct TokenFile {
     /// All tokens as an array (reads the whole file; for small files and tests).
     public var tokens: [UInt16] { (0..<count).map { self[$0] } }
 
+    /// Whether the file at `path` starts with a token file's magic number (false when it
+    /// cannot be read: the reader then says why).
+    public static func hasHeader(path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }  // closing a file only read from cannot lose data
+        guard MappedFile.nonRegularKind(path) == nil, let head = try? handle.read(upToCount: 4), head.count == 4 else { return false }
+        return head.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(as: Int32.self)) } == magic
+    }
+
     public static func read(path: String) throws(DataError) -> TokenFile {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch {
-            if case .missingFile = error { throw .missingFile(path) }
-            throw .corrupt(path, error.description)
+            switch error {
+            case .missingFile: throw .missingFile(path)
+            case .notARegularFile(_, let kind): throw .notARegularFile(path, kind: kind)
+            default: throw .corrupt(path, error.description)
+            }
         }
         guard file.count >= headerBytes else {
             throw .corrupt(path, "\(file.count) bytes, shorter than the \(headerBytes)-byte header")
@@ -106,6 +118,9 @@ public struct TokenFile {
 /// Problems with data a user supplies.
 public enum DataError: Error, CustomStringConvertible, Equatable {
     case missingFile(String)
+    case notARegularFile(String, kind: String)
+    /// `--data` must be a folder from `looplm prepare`.
+    case notADataFolder(String)
     case corrupt(String, String)
     case tooShort(String, tokens: Int, needed: Int)
     case tokenizerMismatch(String, file: String, model: String)
@@ -117,6 +132,9 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .missingFile(let path):
             return "\(path): no such file; run `looplm prepare` (or scripts/setup.sh) first"
+        case .notARegularFile(let path, let kind): return "\(path) is \(kind), not a file of text or tokens"
+        case .notADataFolder(let path):
+            return "\(path) is not a folder of token files; pass the folder `looplm prepare --output` wrote (with train.bin and val.bin)"
         case .corrupt(let path, let detail): return "\(path): \(detail)"
         case .tooShort(let path, let tokens, let needed):
             return "\(path): \(tokens) tokens, fewer than one context plus its target (\(needed)); use more text or a shorter --context"

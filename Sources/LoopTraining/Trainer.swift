@@ -39,6 +39,9 @@ public final class Trainer {
     public let inference: LanguageModel
     private var accumulated: FloatBuffer?  // sum of earlier micro-batches' gradients
     private let probe: Batch
+    /// Whether the weights came from a checkpoint (resumed or initialised from one) and no
+    /// step has updated them yet: a non-finite loss then means a damaged file, not divergence.
+    public var weightsUnchangedSinceLoading = false
 
     public init(
         model: LoopGPT, options: TrainingOptions, data: any BatchSource, generator: SeededGenerator,
@@ -102,18 +105,24 @@ public final class Trainer {
         let totalLoss = try communicator.allReduceSum([lossSum])[0]
         let reduceSeconds = seconds(reduceStart, now())
         let loss = totalLoss / Double(options.microBatches)
-        guard loss.isFinite else { throw TrainingError.divergence(step: step + 1, loss: Float(loss)) }
+        guard loss.isFinite else { throw divergence(step: step + 1, loss: Float(loss)) }
         if options.microBatches > 1 { scale(model.gradients, by: 1 / Float(options.microBatches)) }
         let rate = options.schedule.rate(atStep: step + 1)
         let optimizerStart = now()
         let norm = AdamW.gradientNorm(model.gradients, workers: model.workers)
-        guard norm.isFinite else { throw TrainingError.divergence(step: step + 1, loss: .nan) }
+        guard norm.isFinite else { throw divergence(step: step + 1, loss: .nan) }
         optimizer.update(model: model, learningRate: rate, gradientNorm: norm)
+        weightsUnchangedSinceLoading = false
         let end = now()
         return StepRecord(step: step, loss: loss, learningRate: rate, gradientNorm: norm, seconds: seconds(start, end),
                           reduceSeconds: reduceSeconds, loops: loops ?? model.config.layout.loops,
                           forwardSeconds: forward, backwardSeconds: backward,
                           optimizerSeconds: seconds(optimizerStart, end))
+    }
+
+    /// Divergence, or damaged weights when they have not been updated since they were loaded.
+    func divergence(step: Int, loss: Float) -> TrainingError {
+        weightsUnchangedSinceLoading ? .damagedWeights(step: self.step) : .divergence(step: step, loss: loss)
     }
 
     /// gradients ← earlier + gradients, elementwise (the sum in micro-batch order).
@@ -147,18 +156,21 @@ public final class Trainer {
     /// last good checkpoint.
     public func checkHealthy() throws {
         let p = model.parameters.pointer
-        for i in 0..<model.parameters.count where !p[i].isFinite {
-            throw TrainingError.divergence(step: step, loss: .nan)
+        guard VectorMath.allFinite(p, count: model.parameters.count) else { throw divergence(step: step, loss: .nan) }
+        let sum: Double, rows: Int
+        do { (sum, rows) = try inference.loss(tokens: probe.tokens, targets: probe.targets, batch: 1, time: probe.time) } catch {
+            if case .nonFiniteLogits = error { throw divergence(step: step, loss: .nan) }
+            throw error
         }
-        let (sum, rows) = try inference.loss(tokens: probe.tokens, targets: probe.targets, batch: 1, time: probe.time)
         guard rows == 0 || (sum / Double(rows)).isFinite else {
-            throw TrainingError.divergence(step: step, loss: Float(sum / Double(max(rows, 1))))
+            throw divergence(step: step, loss: Float(sum / Double(max(rows, 1))))
         }
     }
 
     /// Restores optimizer moments, step, generator and best loss from a saved state.
     public func restore(_ state: TrainingState, file: SafeTensorsFile) throws {
         try optimizer.restore(step: state.step, from: file)
+        weightsUnchangedSinceLoading = true
         generator = state.generator
         bestValidationLoss = state.bestValidationLoss
     }

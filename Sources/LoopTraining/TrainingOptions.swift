@@ -127,6 +127,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// Options that cannot work together (such as micro-batches that do not divide over the processes).
     case incompatibleOptions(String)
     case divergence(step: Int, loss: Float)
+    /// Weights read from a checkpoint give a non-finite loss or gradient before any update.
+    case damagedWeights(step: Int)
     case resume(String)
     /// Another process holds the run directory's lock.
     case runInUse(String)
@@ -135,6 +137,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidOption(let problem): return problem.description
         case .incompatibleOptions(let message): return message
+        case .damagedWeights(let step):
+            return "the weights loaded at step \(step) give a NaN or infinite loss before any update: the checkpoint is damaged or was edited (the learning rate is not the cause); resume from another checkpoint"
         case .divergence(let step, let loss):
             return "training diverged at step \(step) (loss \(loss)); the last good checkpoint is kept — lower --lr or raise --warmup"
         case .resume(let message): return message

@@ -161,9 +161,7 @@ public final class TrainingSession {
     /// Creates the directory, finishes an interrupted checkpoint swap and locks it (rank 0).
     private static func prepare(_ directory: String, communicator: any Communicator) throws -> RunLock? {
         guard communicator.isMain else { return nil }
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw CheckpointError.writeFailed(directory, detail: error.localizedDescription)
-        }
+        try AtomicFiles.makeFolder(directory)
         let lock = try RunLock(directory: directory)
         for name in ["latest", "best"] { try AtomicFiles.recover(directory + "/" + name) }
         return lock
@@ -171,10 +169,18 @@ public final class TrainingSession {
 
     /// Validation loss on the first `evalBatches` fixed validation batches (nil without
     /// validation data).
+    /// A non-finite loss is divergence (or, before any update, damaged weights).
     public func validationLoss(loops: Int? = nil) throws -> Double? {
         guard !validation.isEmpty else { return nil }
-        return try Evaluation.run(model: trainer.inference, batches: Array(validation.prefix(trainer.options.evalBatches)),
-                                  loops: loops, communicator: trainer.communicator).loss
+        let loss: Double
+        do {
+            loss = try Evaluation.run(model: trainer.inference, batches: Array(validation.prefix(trainer.options.evalBatches)),
+                                      loops: loops, communicator: trainer.communicator).loss
+        } catch ModelError.nonFiniteLogits {
+            throw trainer.divergence(step: trainer.step, loss: .nan)
+        }
+        guard loss.isFinite else { throw trainer.divergence(step: trainer.step, loss: Float(loss)) }
+        return loss
     }
 
     /// Trains to the end of the schedule, to `stopAt`, or until `shouldStop`; saves `latest`

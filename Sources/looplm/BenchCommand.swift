@@ -14,17 +14,17 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Model preset (default: the reference 6×384 model).")
     var preset = "bench"
-    @Option(help: "Override the preset's loop count.")
+    @Option(parsing: .unconditional, help: "Override the preset's loop count.")
     var loops: Int?
-    @Option(help: "Sequences per step per process (B).")
+    @Option(parsing: .unconditional, help: "Sequences per step per process (B).")
     var batch = 4
-    @Option(help: "Sequence length (T); default: the preset's context.")
+    @Option(parsing: .unconditional, help: "Sequence length (T); default: the preset's context.")
     var time: Int?
-    @Option(help: "Untimed warm-up steps.")
+    @Option(parsing: .unconditional, help: "Untimed warm-up steps.")
     var warmup = 2
-    @Option(help: "Timed steps.")
+    @Option(parsing: .unconditional, help: "Timed steps.")
     var steps = 5
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 1337
     @Flag(help: "Recompute each block in backward instead of keeping its activations (as train --recompute).")
     var recompute = false
@@ -37,9 +37,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --generate: a checkpoint to load (default: the preset with random weights).")
     var checkpoint: String?
     @OptionGroup var precision: PrecisionOption
-    @Option(help: "With --generate: prompt tokens prefilled in one pass.")
+    @Option(parsing: .unconditional, help: "With --generate: prompt tokens prefilled in one pass.")
     var promptTokens = 512
-    @Option(help: "With --generate: tokens decoded.")
+    @Option(parsing: .unconditional, help: "With --generate: tokens decoded.")
     var tokens = 128
     @Option(help: "With --generate: batch sizes of batched generation, comma separated.")
     var batches = "1,8,32"
@@ -49,6 +49,21 @@ struct BenchCommand: ParsableCommand {
         guard (1...1024).contains(batch), (1...10_000).contains(steps), (0...10_000).contains(warmup) else {
             throw ValidationError("--batch must be in 1...1024, --steps in 1...10000, --warmup in 0...10000")
         }
+        _ = try batchSizes()
+        guard promptTokens >= 1, tokens >= 1 else { throw ValidationError("--prompt-tokens and --tokens must be ≥ 1") }
+    }
+
+    static let maximumGenerationBatch = 1024
+
+    /// `--batches`: every comma-separated entry a number in 1...1024.
+    func batchSizes() throws -> [Int] {
+        let entries = batches.split(separator: ",", omittingEmptySubsequences: false)
+        let sizes = entries.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !entries.isEmpty, sizes.count == entries.count, sizes.allSatisfy({ (1...Self.maximumGenerationBatch).contains($0) })
+        else {
+            throw ValidationError("--batches must be comma-separated batch sizes in 1...\(Self.maximumGenerationBatch), such as 1,8,32")
+        }
+        return sizes
     }
 
     struct Phases: Codable {
@@ -103,9 +118,9 @@ struct BenchCommand: ParsableCommand {
             model = LanguageModel(weights: try weights.converted(to: precision.weights, workers: workers), workers: workers)
         }
         let loadSeconds = GenerationBenchmark.now() - start
-        let sizes = batches.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 && $0 <= 1024 }
-        guard tokens >= 1, promptTokens >= 1, tokens < model.config.contextLength else {
-            throw ValidationError("--tokens must be in 1..<\(model.config.contextLength) and --prompt-tokens ≥ 1")
+        let sizes = try batchSizes(), context = model.config.contextLength
+        guard tokens < context, promptTokens + tokens <= context else {
+            throw ValidationError("--prompt-tokens + --tokens must fit in the model's context of \(context) (they are \(promptTokens) + \(tokens))")
         }
         let report = try GenerationBenchmark(model: model, precision: precision.weights, loadSeconds: loadSeconds,
                                              promptTokens: promptTokens, newTokens: tokens, batches: sizes).run()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LoopCheckpoint
 import LoopKernels
 import LoopModel
@@ -12,7 +13,8 @@ struct LoadedCheckpoint {
     let tokenizer: any Tokenizer
     let kind: TokenizerKind
 
-    init(path: String, precision: WeightPrecision, workers: Workers) throws {
+    init(path given: String, precision: WeightPrecision, workers: Workers) throws {
+        let path = checkpointPath(given)
         (model, file) = try Checkpoint.loadLanguageModel(from: path, precision: precision, workers: workers)
         guard let kind = file.vocabulary.tokenizerKind else {
             throw CommandError("\(path) was trained on the reasoning task '\(file.vocabulary)', whose ids are the task's own symbols, not text; `looplm experiment --suite reasoning` evaluates it (its runs' result.json hold the accuracies)")
@@ -37,4 +39,16 @@ struct LoadedCheckpoint {
         let bytes = rows.flatMap { CheckedSize.product($0, 12 * c, MemoryLayout<Float>.stride) }
         try SystemMemory.require(bytes, for: "evaluating \(batch) × \(time) tokens at a time", advice: "lower --batch or --context")
     }
+}
+
+/// The checkpoint a command-line path names: a checkpoint folder, or a run folder's `latest`
+/// (said on standard error, with a note when the run also has `best`). Anything else is
+/// returned as given, so the loader names what is wrong with it.
+func checkpointPath(_ path: String) -> String {
+    guard let resolved = Checkpoint.resolve(path), resolved != path else { return path }
+    let best = path + "/best"
+    let note = FileManager.default.fileExists(atPath: best + "/" + Checkpoint.configFile)
+        ? "; \(best) holds the lowest validation loss" : ""
+    printError("note: \(path) is a run folder; using \(resolved)\(note)")
+    return resolved
 }

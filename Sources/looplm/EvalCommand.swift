@@ -19,7 +19,7 @@ struct EvalCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint directory (e.g. runs/x/latest).")
     var checkpoint: String
-    @Option(help: "A token file (.bin) or a text file to evaluate on.")
+    @Option(help: "What to evaluate on: a data folder from `looplm prepare` (its val.bin), a token file, or a text file.")
     var data: String?
     @OptionGroup var loopsOption: LoopsOption
     @Option(help: "Evaluate at every loop count A...B (e.g. 1...8).")
@@ -29,11 +29,11 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var exitOptions: ExitOptions
     @Option(help: "Adaptive exit: print, for this text, the loops each token took.")
     var trace: String?
-    @Option(help: "Sequences per batch.")
+    @Option(parsing: .unconditional, help: "Sequences per batch.")
     var batch: Int = 8
-    @Option(help: "Tokens per sequence; default: the model's context.")
+    @Option(parsing: .unconditional, help: "Tokens per sequence; default: the model's context.")
     var context: Int?
-    @Option(help: "Evaluate at most this many batches (default: the whole file).")
+    @Option(parsing: .unconditional, help: "Evaluate at most this many batches (default: the whole file).")
     var maxBatches: Int?
     @OptionGroup var precision: PrecisionOption
     @Flag(help: "Print the result as JSON.")
@@ -91,6 +91,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let plot { try checkOutputFile(plot) }
         let loaded = try LoadedCheckpoint(path: checkpoint, precision: precision.weights, workers: compute.workers)
         let config = loaded.model.config, trained = config.layout.loops
         let exit = exitOptions.rule, maxLoops = exitOptions.maxLoops ?? 2 * trained
@@ -144,25 +145,39 @@ struct EvalCommand: ParsableCommand {
                                  yLabel: "loss (nats/token)",
                                  series: [.init(name: config.layout.summary, points: reports.map { (x: Double($0.loops), y: $0.loss) })],
                                  markers: true)
-            try chart.svg().write(toFile: plot, atomically: true, encoding: .utf8)
+            try writeOutputFile(plot, Data(chart.svg().utf8))
+            printError("wrote the loss-against-loops plot to \(plot)")
         }
         if json { try reports.count == 1 && loopSweep == nil ? printJSON(reports[0]) : printJSON(Sweep(sweep: reports)) }
     }
 
+    /// The tokens to score: a data folder's val.bin, a token file (known by its header, or
+    /// named .bin), or text encoded with the checkpoint's tokenizer.
     func readData(_ loaded: LoadedCheckpoint) throws -> TokenFile {
-        let data = data!
-        if data.hasSuffix(".bin") {
+        var data = data!
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: data, isDirectory: &isFolder), isFolder.boolValue {
+            data += "/" + TokenData.validationFile
+            guard FileManager.default.fileExists(atPath: data) else {
+                throw CommandError("\(self.data!) is a folder without \(TokenData.validationFile); give a data folder from `looplm prepare`, a token file or a text file")
+            }
+        }
+        if data.hasSuffix(".bin") || TokenFile.hasHeader(path: data) {
             let file = try TokenFile.read(path: data)
             if let recorded = file.tokenizer, recorded != loaded.kind {
                 throw DataError.tokenizerMismatch(data, file: recorded.rawValue, model: loaded.kind.rawValue)
             }
             return file
         }
-        guard let bytes = FileManager.default.contents(atPath: data) else { throw DataError.missingFile(data) }
+        let bytes = try readInputFile(data, maximumBytes: Self.maximumTextBytes)
+        guard !bytes.isEmpty else { throw CommandError("\(data) is empty: there is no text to evaluate") }
         let ids = loaded.tokenizer.encode(bytes: Array(bytes))
         guard ids.allSatisfy({ $0 <= Int(UInt16.max) }) else { throw DataError.corrupt(data, "token ids do not fit in 16 bits") }
         return TokenFile(path: data, tokens: ids.map { UInt16($0) }, tokenizer: loaded.kind)
     }
+
+    /// Text files are encoded in memory; larger corpora go through `looplm prepare`.
+    static let maximumTextBytes = 1 << 30
 
     /// Prints each token of `text` with the loop passes it took (adaptive exit).
     func traceText(_ text: String, _ loaded: LoadedCheckpoint, exit: ExitRule?, maxLoops: Int) throws {

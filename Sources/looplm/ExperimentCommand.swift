@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoopCheckpoint
 import LoopKernels
 import LoopModel
 import LoopTraining
@@ -25,23 +26,30 @@ struct ExperimentCommand: ParsableCommand {
     var data: String?
     @Option(help: "Output folder.")
     var out: String
-    @Option(help: "Seeds per model (reported as mean ± standard deviation).")
+    @Option(parsing: .unconditional, help: "Seeds per model (reported as mean ± standard deviation).")
     var seeds = 1
-    @Option(help: "Override the suite's steps per model.")
+    @Option(parsing: .unconditional, help: "Override the suite's steps per model.")
     var steps: Int?
     @Option(name: .customLong("task"), help: "Reasoning suites: run only this task (repeatable).")
     var tasks: [String] = []
     @Option(name: .customLong("model"), help: "Reasoning suites: run only this model (repeatable).")
     var models: [String] = []
-    @Option(help: "Validation batches of every evaluation, final ones and loop sweeps included (default: the suite's; 1 makes a --steps check of a large suite quick).")
+    @Option(parsing: .unconditional, help: "Validation batches of every evaluation, final ones and loop sweeps included (default: the suite's; 1 makes a --steps check of a large suite quick).")
     var evalBatches: Int?
-    @Option(help: "The reasoning suite: loops L of the looped model, compared with 1×1 and L×1 and trained on 1…L hops (default: \(ReasoningSuite.standardLoops)).")
+    @Option(parsing: .unconditional, help: "The reasoning suite: loops L of the looped model, compared with 1×1 and L×1 and trained on 1…L hops (default: \(ReasoningSuite.standardLoops)).")
     var loops: Int?
-    @Option(help: "Reasoning suites: peak learning rate of every task (default: the suite's).")
+    @Option(parsing: .unconditional, help: "Reasoning suites: peak learning rate of every task (default: the suite's).")
     var lr: Float?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        let suites = ExperimentSuite.names + ReasoningSuite.names
+        guard suites.contains(suite) else {
+            throw ValidationError("unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
+        }
+        if ReasoningSuite.names.contains(suite) && data != nil {
+            throw ValidationError("--suite \(suite) generates its own problems; drop --data")
+        }
         if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be in (0, 1)") }
         if let loops, !(2...6).contains(loops) { throw ValidationError("--loops must be in 2...6") }
         if let evalBatches, !(1...10_000).contains(evalBatches) {
@@ -55,6 +63,7 @@ struct ExperimentCommand: ParsableCommand {
 
     func run() throws {
         let job = try Job.start()
+        try AtomicFiles.makeFolder(out)
         if ReasoningSuite.names.contains(suite) { return try runReasoning(job) }
         guard tasks.isEmpty && models.isEmpty && lr == nil && loops == nil else {
             throw ValidationError("--task, --model, --loops and --lr are for the reasoning suites")

@@ -22,13 +22,13 @@ struct ImportHFCommand: ParsableCommand {
     var directory: String
     @Option(help: "Output checkpoint directory.")
     var output: String
-    @Option(help: "Blocks kept before the loop.")
+    @Option(parsing: .unconditional, help: "Blocks kept before the loop.")
     var prelude = 0
-    @Option(help: "Shared blocks in the loop (omit to import the model as it is).")
+    @Option(parsing: .unconditional, help: "Shared blocks in the loop (omit to import the model as it is).")
     var looped: Int?
-    @Option(help: "Blocks kept after the loop.")
+    @Option(parsing: .unconditional, help: "Blocks kept after the loop.")
     var coda = 0
-    @Option(help: "Loop count.")
+    @Option(parsing: .unconditional, help: "Loop count.")
     var loops = 1
     @Option(help: "How the shared blocks are initialised: first or average.")
     var `init`: HuggingFace.LoopedInitialisation = .first
@@ -81,7 +81,7 @@ struct ExportHFCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (model, file) = try Checkpoint.load(from: checkpoint, workers: Workers(threads: 2))
+        let (model, file) = try Checkpoint.load(from: checkpointPath(checkpoint), workers: Workers(threads: 2))
         try HuggingFace.export(model, vocabulary: file.vocabulary, to: output, inputs: [checkpoint], replacing: force)
         let depth = model.config.layout.effectiveDepth
         if json {

@@ -13,7 +13,7 @@ struct InfoCommand: ParsableCommand {
     var target: String?
     @Flag(help: "List the presets.")
     var presets = false
-    @Option(help: "Sequence length for the FLOP and memory counts (default: the context).")
+    @Option(parsing: .unconditional, help: "Sequence length for the FLOP and memory counts (default: the context).")
     var time: Int?
     @Flag(help: "Print JSON.")
     var json = false
@@ -50,15 +50,20 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         guard let target, !presets else { return try listPresets() }
         var config: ModelConfiguration, tokenizer = "-", step: Int?
-        if FileManager.default.fileExists(atPath: target + "/" + Checkpoint.configFile) {
+        let isPreset = Preset.all.contains { $0.name == target }
+        if Checkpoint.resolve(target) != nil || (!isPreset && FileManager.default.fileExists(atPath: target)) {
+            let target = checkpointPath(target)
             let read = try Checkpoint.readConfig(from: target)
             config = read.model
             tokenizer = read.file.vocabulary.recorded
+            try Checkpoint.checkTensorTable(in: target, config: config)
             if FileManager.default.fileExists(atPath: target + "/" + TrainingState.fileName) {
                 step = try TrainingState.read(directory: target, contextLength: config.contextLength).0.step
             }
-        } else {
+        } else if isPreset {
             config = try Preset.named(target).configuration()
+        } else {
+            throw ValidationError("'\(target)' is neither a checkpoint or run folder nor a preset (\(Preset.all.map(\.name).joined(separator: ", ")))")
         }
         let t = time ?? config.contextLength
         guard t <= config.contextLength else { throw ValidationError("--time must be in 1...\(config.contextLength) (the model's context)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoopCheckpoint
 import LoopKernels
 import LoopModel
 import LoopMPI
@@ -15,11 +16,34 @@ struct LoopLMCommand: ParsableCommand {
         version: version,
         subcommands: [PrepareCommand.self, TokenizeCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self,
                       InfoCommand.self, BenchCommand.self, ImportHFCommand.self, ExportHFCommand.self, ExperimentCommand.self])
+
+    /// Runs the command and exits by one rule (sysexits): 64 (EX_USAGE) when the flags are
+    /// wrong, 1 when a file or the data is, 0 on success.
+    static func main() {
+        var command: any ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { try command.run() } catch {
+            guard let usage = usageError(error) ?? (error as? ValidationError) else { exit(withError: error) }
+            let name = type(of: command).configuration.commandName.map { "looplm " + $0 } ?? "looplm"
+            printError("Error: \(usage.message)\nSee '\(name) --help'.")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
+
+    /// The library's errors about values that came from flags, as usage errors.
+    static func usageError(_ error: any Error) -> ValidationError? {
+        switch error {
+        case let error as ConfigurationError: return ValidationError(error.description)
+        case let problem as TrainingOptions.Problem: return ValidationError("\(problem.field.flag) \(problem.requirement)")
+        case TrainingError.invalidOption(let problem): return ValidationError("\(problem.field.flag) \(problem.requirement)")
+        default: return nil
+        }
+    }
 }
 
 /// Options every compute-heavy command shares.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "Threads for the kernels (each matrix product is split over them).")
+    @Option(parsing: .unconditional, help: "Threads for the kernels (each matrix product is split over them).")
     var threads: Int = 2
 
     @Option(help: "Matrix-product kernel: auto (the faster one on this CPU), openblas, or avx2 (LoopLM's own, AVX2+FMA).")
@@ -53,7 +77,7 @@ struct ComputeOptions: ParsableArguments {
 
 /// `--loops`: run the looped blocks another number of times than trained (same weights).
 struct LoopsOption: ParsableArguments {
-    @Option(help: "Run the looped blocks this many times instead of the trained count.")
+    @Option(parsing: .unconditional, help: "Run the looped blocks this many times instead of the trained count.")
     var loops: Int?
 
     func validate() throws {
@@ -65,11 +89,11 @@ struct LoopsOption: ParsableArguments {
 
 /// Adaptive exit per token: `--exit-threshold`, `--exit-criterion`, `--max-loops`.
 struct ExitOptions: ParsableArguments {
-    @Option(help: "Adaptive exit: a token stops looping once the criterion falls under this.")
+    @Option(parsing: .unconditional, help: "Adaptive exit: a token stops looping once the criterion falls under this.")
     var exitThreshold: Float?
     @Option(help: "Adaptive exit criterion: change (relative change of the hidden state) or kl (between successive predictions).")
     var exitCriterion: ExitRule.Criterion = .change
-    @Option(help: "Adaptive exit: at most this many loop passes (default: twice the trained count).")
+    @Option(parsing: .unconditional, help: "Adaptive exit: at most this many loop passes (default: twice the trained count).")
     var maxLoops: Int?
 
     func validate() throws {
@@ -95,9 +119,7 @@ extension WeightPrecision: ExpressibleByArgument {}
 
 /// Prints a value as one line of JSON, keys sorted (for `--json`).
 func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(String(decoding: try JSONFormat.encoder().encode(value), as: UTF8.self))
 }
 
 /// Writes to standard error (progress and warnings, so stdout stays machine-readable).
@@ -110,4 +132,41 @@ func printError(_ message: String) {
 struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The bytes of a file the user names (prompts, text to evaluate): a missing file, a folder,
+/// a device or a file past `maximumBytes` is a `CommandError` naming it.
+func readInputFile(_ path: String, maximumBytes: Int) throws -> Data {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+        throw CommandError("\(path): no such file")
+    }
+    if isFolder.boolValue { throw CommandError("\(path) is a folder, not a file") }
+    if let kind = MappedFile.nonRegularKind(path) { throw CommandError("\(path) is \(kind), not a regular file") }
+    // A size that cannot be read is checked by reading the file itself.
+    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    guard size <= maximumBytes else {
+        throw CommandError("\(path) is \(size) bytes; at most \(maximumBytes) are read")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else { throw CommandError("\(path): cannot be read") }
+    return data
+}
+
+/// Writes a file the user asked for (a plot, a table) atomically; a missing folder or a
+/// folder at the path is named instead of a Foundation error.
+func writeOutputFile(_ path: String, _ data: Data) throws {
+    try checkOutputFile(path)
+    try AtomicFiles.write(to: path) { (sink) throws(CheckpointError) in try sink.write(data) }
+}
+
+/// Fails early, before any work, when `path` cannot be written as a file.
+func checkOutputFile(_ path: String) throws {
+    let parent = (path as NSString).deletingLastPathComponent
+    var isFolder: ObjCBool = false
+    if !parent.isEmpty && !(FileManager.default.fileExists(atPath: parent, isDirectory: &isFolder) && isFolder.boolValue) {
+        throw CommandError("cannot write \(path): \(parent) is not a folder that exists")
+    }
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        throw CommandError("cannot write \(path): it is a folder")
+    }
 }

@@ -5,23 +5,23 @@ import LoopModel
 struct ModelOptions: ParsableArguments {
     @Option(help: "Model preset (see `looplm info --presets`).")
     var preset: String = "small-loop"
-    @Option(help: "Width (n_embd).")
+    @Option(parsing: .unconditional, help: "Width (n_embd).")
     var width: Int?
-    @Option(help: "Attention heads (must divide the width).")
+    @Option(parsing: .unconditional, help: "Attention heads (must divide the width).")
     var heads: Int?
-    @Option(help: "Blocks run once before the loop.")
+    @Option(parsing: .unconditional, help: "Blocks run once before the loop.")
     var prelude: Int?
-    @Option(help: "Blocks in the looped set.")
+    @Option(parsing: .unconditional, help: "Blocks in the looped set.")
     var looped: Int?
-    @Option(help: "Blocks run once after the loop.")
+    @Option(parsing: .unconditional, help: "Blocks run once after the loop.")
     var coda: Int?
-    @Option(help: "How many times the looped blocks run.")
+    @Option(parsing: .unconditional, help: "How many times the looped blocks run.")
     var loops: Int?
-    @Option(help: "Maximum context (n_positions).")
+    @Option(parsing: .unconditional, help: "Maximum context (n_positions).")
     var contextLength: Int?
     @Flag(help: "Add the embedded input to the stream again before every loop pass after the first (no parameters).")
     var injectInput = false
-    @Option(help: "Learned per-loop step embeddings: a table of this many rows (0: none; C parameters per row).")
+    @Option(parsing: .unconditional, help: "Learned per-loop step embeddings: a table of this many rows (0: none; C parameters per row).")
     var loopEmbeddings = 0
 
     func configuration(vocabSize: Int) throws -> ModelConfiguration {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import LoopCheckpoint
 import LoopTokenizer
 import LoopTraining
 import Synchronization
@@ -53,7 +54,9 @@ struct PrepareCommand: ParsableCommand {
         discussion: """
             Inputs are text files or directories (every *.txt inside, sorted by name). Files whose \
             name contains one of --validation's words form the validation split, as whole \
-            documents; the default names three plays of the Shakespeare corpus.
+            documents; the default names three plays of the Shakespeare corpus. When no name \
+            matches (one text file, say), or with --val-fraction F, the last F of the tokens \
+            (default 0.1) is the validation split instead. Neither split is ever empty.
             """)
 
     @Argument(help: "Text files or directories of *.txt files.")
@@ -61,12 +64,14 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "Output directory for train.bin and val.bin.")
     var output: String
     @Option(help: "Tokenizer: bytes or gpt2.")
-    var tokenizer: TokenizerKind = .bytes
+    var tokenizer: TokenizerKind = .standard
     @Option(help: "Directory with GPT-2's encoder.json and vocab.bpe (default: where scripts/setup.sh puts them).")
     var vocab: String?
     @Option(help: "Comma-separated words; files whose name contains one go to validation.")
     var validation: String = "hamlet,macbeth,tempest"
-    @Option(help: "Threads encoding files in parallel.")
+    @Option(parsing: .unconditional, help: "Hold out the last F of the tokens for validation instead of whole files (default when no file matches --validation: 0.1).")
+    var valFraction: Double?
+    @Option(parsing: .unconditional, help: "Threads encoding files in parallel.")
     var threads: Int = 2
     @Flag(help: "Print the result as JSON.")
     var json = false
@@ -75,18 +80,15 @@ struct PrepareCommand: ParsableCommand {
         guard (1...ComputeOptions.maximumThreads).contains(threads) else {
             throw ValidationError("--threads must be in 1...\(ComputeOptions.maximumThreads)")
         }
+        if let valFraction, !(valFraction > 0 && valFraction < 1) { throw ValidationError("--val-fraction must be in (0, 1)") }
     }
 
     struct Report: Codable {
         let files: Int, trainTokens: Int, valTokens: Int
         let validationFiles: [String]
+        let valFraction: Double?
         let tokenizer: String, output: String
         let bytes: Int, encodeSeconds: Double, threads: Int
-        enum CodingKeys: String, CodingKey {
-            case files, tokenizer, output, bytes, threads
-            case trainTokens = "train_tokens", valTokens = "val_tokens", validationFiles = "validation_files"
-            case encodeSeconds = "encode_seconds"
-        }
     }
 
     func run() throws {
@@ -95,27 +97,21 @@ struct PrepareCommand: ParsableCommand {
         let start = Date()
         let (encoded, bytes) = try encodeInParallel(files, tok)
         let seconds = Date().timeIntervalSince(start)
-        let words = validation.split(separator: ",").map { $0.lowercased() }
-        var train: [UInt16] = [], val: [UInt16] = [], valFiles: [String] = []
-        for (file, ids) in zip(files, encoded) {
-            let name = (file as NSString).lastPathComponent
-            if words.contains(where: { !$0.isEmpty && name.lowercased().contains($0) }) {
-                val += ids
-                valFiles.append(name)
-            } else {
-                train += ids
-            }
-        }
-        guard !train.isEmpty else { throw DataError.noInput("no training text: every input matched --validation") }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        try TokenFile(path: output + "/train.bin", tokens: train, tokenizer: tokenizer).write()
-        try TokenFile(path: output + "/val.bin", tokens: val, tokenizer: tokenizer).write()
+        let documents = zip(files, encoded).map { (name: ($0.0 as NSString).lastPathComponent, tokens: $0.1) }
+        let split = try DatasetSplit.make(documents: documents, words: validation.split(separator: ",").map(String.init),
+                                          fraction: valFraction)
+        try AtomicFiles.makeFolder(output)
+        try TokenFile(path: output + "/" + TokenData.trainFile, tokens: split.train, tokenizer: tokenizer).write()
+        try TokenFile(path: output + "/" + TokenData.validationFile, tokens: split.validation, tokenizer: tokenizer).write()
         if json {
-            try printJSON(Report(files: files.count, trainTokens: train.count, valTokens: val.count, validationFiles: valFiles,
+            try printJSON(Report(files: files.count, trainTokens: split.train.count, valTokens: split.validation.count,
+                                 validationFiles: split.validationDocuments, valFraction: split.heldOutFraction,
                                  tokenizer: tokenizer.rawValue, output: output, bytes: bytes, encodeSeconds: seconds,
                                  threads: threads))
         } else {
-            print("prepared \(files.count) files with the \(tokenizer.rawValue) tokenizer: \(train.count) train tokens, \(val.count) validation tokens (\(valFiles.joined(separator: ", "))) → \(output)")
+            let heldOut = split.heldOutFraction.map { "the last \(Int(($0 * 100).rounded()))% of the tokens" }
+                ?? split.validationDocuments.joined(separator: ", ")
+            print("prepared \(files.count) file(s) with the \(tokenizer.rawValue) tokenizer: \(split.train.count) train tokens, \(split.validation.count) validation tokens (\(heldOut)) → \(output)")
             print(String(format: "encoded %.1f MB in %.2f s (%.1f MB/s on %d threads)",
                          Double(bytes) / 1e6, seconds, Double(bytes) / 1e6 / seconds, threads))
         }

@@ -15,19 +15,19 @@ struct SampleCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint directory.")
     var checkpoint: String
-    @Option(help: "Text to continue (its bytes as given; the bytes tokenizer sees them raw).")
-    var prompt: String = "\n"
-    @Option(help: "A file with one prompt per line; all are continued together.")
+    @Option(help: "Text to continue (its bytes as given; the bytes tokenizer sees them raw). Default: a newline.")
+    var prompt: String?
+    @Option(help: "A file with one prompt per line (a line ending \\r\\n counts as \\n); all are continued together.")
     var prompts: String?
-    @Option(help: "Tokens to generate.")
+    @Option(parsing: .unconditional, help: "Tokens to generate.")
     var tokens: Int = 200
-    @Option(help: "Softmax temperature (0: greedy).")
+    @Option(parsing: .unconditional, help: "Softmax temperature (0: greedy).")
     var temperature: Float = 0.8
-    @Option(help: "Keep only the k most likely tokens (k ≥ 1).")
+    @Option(parsing: .unconditional, help: "Keep only the k most likely tokens (k ≥ 1).")
     var topK: Int?
-    @Option(help: "Keep the smallest set of tokens whose probability reaches p.")
+    @Option(parsing: .unconditional, help: "Keep the smallest set of tokens whose probability reaches p.")
     var topP: Float?
-    @Option(help: "Random seed (prompt i samples with seed + i).")
+    @Option(parsing: .unconditional, help: "Random seed (prompt i samples with seed + i).")
     var seed: UInt64 = 1337
     @OptionGroup var loopsOption: LoopsOption
     @OptionGroup var exitOptions: ExitOptions
@@ -44,6 +44,7 @@ struct SampleCommand: ParsableCommand {
         if let topK, topK < 1 { throw ValidationError("--top-k must be ≥ 1") }
         if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
         if exitOptions.rule != nil && noCache { throw ValidationError("adaptive exit runs through the cache; drop --no-cache") }
+        if prompt != nil && prompts != nil { throw ValidationError("give --prompt or --prompts, not both") }
     }
 
     static let maximumTokens = 1 << 24
@@ -104,16 +105,23 @@ struct SampleCommand: ParsableCommand {
     /// command line (not repaired into valid UTF-8, so the bytes tokenizer sees what was given).
     func promptBytes() throws -> [[UInt8]] {
         if let prompts {
-            guard let data = FileManager.default.contents(atPath: prompts) else { throw ValidationError("\(prompts): no such file") }
-            let lines = data.split(separator: UInt8(ascii: "\n")).map(Array.init).filter { !$0.isEmpty }
-            guard !lines.isEmpty else { throw ValidationError("\(prompts) holds no prompts") }
-            guard lines.count <= Self.maximumPrompts else { throw ValidationError("\(prompts): at most \(Self.maximumPrompts) prompts at once") }
+            let data = try readInputFile(prompts, maximumBytes: Self.maximumPromptFileBytes)
+            var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+                Array(line.last == UInt8(ascii: "\r") ? line.dropLast() : line)
+            }
+            if lines.last?.isEmpty == true { lines.removeLast() }  // the newline that ends the file
+            let empty = lines.filter(\.isEmpty).count
+            lines.removeAll(where: \.isEmpty)
+            if empty > 0 { printError("note: skipped \(empty) empty line(s) of \(prompts); every prompt needs some text") }
+            guard !lines.isEmpty else { throw CommandError("\(prompts) holds no prompts (one per line)") }
+            guard lines.count <= Self.maximumPrompts else { throw CommandError("\(prompts): at most \(Self.maximumPrompts) prompts at once") }
             return lines
         }
-        return [RawArguments.value(of: "--prompt") ?? Array(prompt.utf8)]
+        return [RawArguments.value(of: "--prompt") ?? Array((prompt ?? "\n").utf8)]
     }
 
     static let maximumPrompts = 4096
+    static let maximumPromptFileBytes = 64 << 20
 }
 
 /// The bytes of command-line arguments as the process received them. Swift's

@@ -13,7 +13,7 @@ struct TokenizeCommand: ParsableCommand {
     @Argument(help: "Text to encode, or ids (space or comma separated) with --decode. Reads stdin if absent.")
     var input: String?
     @Option(help: "Tokenizer: bytes or gpt2.")
-    var tokenizer: TokenizerKind = .gpt2
+    var tokenizer: TokenizerKind = .standard
     @Option(help: "Directory with GPT-2's encoder.json and vocab.bpe (default: where scripts/setup.sh puts them).")
     var vocab: String?
     @Flag(help: "Decode ids into text.")

@@ -22,43 +22,43 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output directory for checkpoints and metrics.")
     var out: String
     @OptionGroup var model: ModelOptions
-    @Option(help: "Optimizer steps.")
+    @Option(parsing: .unconditional, help: "Optimizer steps.")
     var steps: Int = 200
-    @Option(help: "Stop after this many training tokens instead (sets --steps).")
+    @Option(parsing: .unconditional, help: "Stop after this many training tokens instead (sets --steps).")
     var maxTokens: Int?
-    @Option(help: "Sequences per micro-batch (B).")
+    @Option(parsing: .unconditional, help: "Sequences per micro-batch (B).")
     var batch: Int = 8
-    @Option(help: "Tokens per sequence (T); default: the model's context.")
+    @Option(parsing: .unconditional, help: "Tokens per sequence (T); default: the model's context.")
     var context: Int?
-    @Option(help: "Micro-batches accumulated per optimizer step (per process).")
+    @Option(parsing: .unconditional, help: "Micro-batches accumulated per optimizer step (per process).")
     var accumulate: Int = 1
-    @Option(help: "Peak learning rate.")
+    @Option(parsing: .unconditional, help: "Peak learning rate.")
     var lr: Float = 1e-3
-    @Option(help: "Final learning rate of the cosine decay.")
+    @Option(parsing: .unconditional, help: "Final learning rate of the cosine decay.")
     var minLr: Float = 1e-4
-    @Option(help: "Linear warm-up steps.")
+    @Option(parsing: .unconditional, help: "Linear warm-up steps.")
     var warmup: Int = 20
-    @Option(help: "AdamW weight decay (matrices and embeddings only).")
+    @Option(parsing: .unconditional, help: "AdamW weight decay (matrices and embeddings only).")
     var weightDecay: Float = 0.1
-    @Option(help: "Global gradient-norm clip (0: off).")
+    @Option(parsing: .unconditional, help: "Global gradient-norm clip (0: off).")
     var clip: Float = 1.0
-    @Option(help: "Random seed (initialisation and batches).")
+    @Option(parsing: .unconditional, help: "Random seed (initialisation and batches).")
     var seed: UInt64 = 1337
-    @Option(help: "Steps between validation evaluations (0: only at the end).")
+    @Option(parsing: .unconditional, help: "Steps between validation evaluations (0: only at the end).")
     var evalInterval: Int = 50
-    @Option(help: "Validation batches per evaluation.")
+    @Option(parsing: .unconditional, help: "Validation batches per evaluation.")
     var evalBatches: Int = 10
-    @Option(help: "Steps between checkpoints (0: only at the end).")
+    @Option(parsing: .unconditional, help: "Steps between checkpoints (0: only at the end).")
     var checkpointInterval: Int = 100
     @Option(help: "Elastic depth: draw each step's loop count, `uniform:A-B` or `lognormal-poisson:MEAN[:SIGMA[:MAX]]`.")
     var loopsSample: LoopSampling?
-    @Option(help: "Backpropagate through only the last K loop passes (bounds activation memory).")
+    @Option(parsing: .unconditional, help: "Backpropagate through only the last K loop passes (bounds activation memory).")
     var backpropLoops: Int?
     @Flag(help: "Keep only the stream between block applications and recompute each block in backward: activation memory no longer grows with depth, for about a third more compute. Same gradients.")
     var recompute = false
     @Flag(help: "Continue the run saved in OUT/latest (its saved options are used).")
     var resume = false
-    @Option(help: "Stop after this step as if interrupted: save OUT/latest and exit 0.")
+    @Option(parsing: .unconditional, help: "Stop after this step as if interrupted: save OUT/latest and exit 0.")
     var stopAt: Int?
     @Flag(help: "Print the final summary as JSON.")
     var json = false

@@ -66,10 +66,10 @@ import Testing
     @Test func tokensOutsideTheVocabularyAreRejected() throws {
         let config = try Preset.named("tiny").configuration()
         let model = try LoopGPT(config: config, workers: Workers(threads: 1))
-        #expect(throws: ModelInputError.tokenOutOfVocabulary(300, vocabSize: 256)) {
+        #expect(throws: ModelError.tokenOutOfVocabulary(300, vocabSize: 256)) {
             try model.forward(tokens: [1, 300], batch: 1, time: 2)
         }
-        #expect(throws: ModelInputError.self) {
+        #expect(throws: ModelError.self) {
             try model.forward(tokens: [Int32](repeating: 0, count: 65), batch: 1, time: 65)
         }
     }

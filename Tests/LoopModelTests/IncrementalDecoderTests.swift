@@ -31,7 +31,7 @@ import Testing
             let cached = Array(try decoder.step(token: token))
             #expect(relativeError(cached, full[position]) < 1e-5, "position \(position)")
         }
-        #expect(throws: ModelInputError.self) { try decoder.step(token: 0) }
+        #expect(throws: ModelError.self) { try decoder.step(token: 0) }
         decoder.cache.reset()
         #expect(relativeError(Array(try decoder.step(token: tokens[0])), full[0]) < 1e-5)
     }
@@ -69,8 +69,8 @@ import Testing
         try alone.append([SlotInput(slot: 0, tokens: prompts[0] + [8])])
         #expect(relativeError(Array(together.logits(1)), Array(alone.logits(0))) < 1e-5)
         #expect(together.cache.lengths == [6, 1, 10])
-        #expect(throws: ModelInputError.self) { try together.append([SlotInput(slot: 3, tokens: [1])]) }
-        #expect(throws: ModelInputError.self) { try together.append([SlotInput(slot: 0, tokens: [99])]) }
+        #expect(throws: ModelError.self) { try together.append([SlotInput(slot: 3, tokens: [1])]) }
+        #expect(throws: ModelError.self) { try together.append([SlotInput(slot: 0, tokens: [99])]) }
     }
 
     @Test func wholeWindowLossEqualsTheTrainingForward() throws {

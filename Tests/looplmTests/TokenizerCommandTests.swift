@@ -6,16 +6,18 @@ import Testing
     let root = temporaryDirectory("tok")
 
     @Test func tokenizeAndDecode() throws {
-        let encoded = try Looplm.run(["tokenize", "Hello world, I'm here"])
+        let encoded = try Looplm.run(["tokenize", "--tokenizer", "gpt2", "Hello world, I'm here"])
         #expect(encoded.status == 0, "\(encoded.stderr)")
         #expect(encoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "15496 995 11 314 1101 994")
-        let decoded = try Looplm.run(["tokenize", "--decode", "15496 995 50256"])
+        let decoded = try Looplm.run(["tokenize", "--tokenizer", "gpt2", "--decode", "15496 995 50256"])
         #expect(decoded.stdout == "Hello world<|endoftext|>\n")
-        let special = json(try Looplm.run(["tokenize", "a<|endoftext|>b", "--allow-special", "--json"]).stdout)
+        let special = json(try Looplm.run(["tokenize", "--tokenizer", "gpt2", "a<|endoftext|>b", "--allow-special", "--json"]).stdout)
         #expect(special["ids"] as? [Int] == [64, 50256, 65])
-        let bad = try Looplm.run(["tokenize", "--decode", "99999"])
+        let bad = try Looplm.run(["tokenize", "--tokenizer", "gpt2", "--decode", "99999"])
         #expect(bad.status != 0 && bad.stderr.contains("99999"))
-        let missing = try Looplm.run(["tokenize", "x", "--vocab", root + "/none"])
+        let missing = try Looplm.run(["tokenize", "--tokenizer", "gpt2", "x", "--vocab", root + "/none"])
+        // prepare and tokenize share one default tokenizer: bytes.
+        #expect(try Looplm.run(["tokenize", "Hi!"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "72 105 33")
         #expect(missing.status != 0 && missing.stderr.contains("scripts/setup.sh"))
     }
 
@@ -29,9 +31,13 @@ import Testing
         // One <|endoftext|> after each document.
         let single = try Looplm.run(["prepare", corpus + "/comedy_gut.txt", "--output", root + "/one",
                                      "--tokenizer", "gpt2", "--validation", "none", "--json"])
-        let tokens = json(single.stdout)["train_tokens"] as? Int ?? 0
-        let expected = json(try Looplm.run(["tokenize", "--json", try String(contentsOfFile: corpus + "/comedy_gut.txt", encoding: .utf8)]).stdout)
+        // No file matches --validation: the last 10% of the tokens is held out.
+        let report = json(single.stdout)
+        let tokens = (report["train_tokens"] as? Int ?? 0) + (report["val_tokens"] as? Int ?? 0)
+        let expected = json(try Looplm.run(["tokenize", "--tokenizer", "gpt2", "--json",
+                                            try String(contentsOfFile: corpus + "/comedy_gut.txt", encoding: .utf8)]).stdout)
         #expect(tokens == (expected["ids"] as? [Int])!.count + 1)
+        #expect(report["val_fraction"] as? Double == 0.1 && (report["val_tokens"] as? Int ?? 0) == Int((Double(tokens) * 0.1).rounded()))
 
         let train = try Looplm.run(["train", "--data", root + "/gpt2", "--out", root + "/run", "--preset", "tiny",
                                     "--steps", "3", "--batch", "2", "--context", "16", "--json"])

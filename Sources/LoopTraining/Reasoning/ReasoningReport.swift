@@ -1,4 +1,5 @@
 import Foundation
+import LoopCheckpoint
 import LoopModel
 
 /// The reasoning suite's files: table.md, table.csv (every difficulty × loop count),
@@ -14,7 +15,7 @@ public struct ReasoningReport {
     }
 
     public func write(to directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory + "/plots", withIntermediateDirectories: true)
+        try AtomicFiles.makeFolder(directory + "/plots")
         try markdown().write(toFile: directory + "/table.md", atomically: true, encoding: .utf8)
         try csv().write(toFile: directory + "/table.csv", atomically: true, encoding: .utf8)
         let encoder = JSONEncoder()

@@ -50,7 +50,7 @@ public struct ReasoningSuite: Sendable {
         switch name {
         case "reasoning": return standard(steps: steps, loops: loops ?? standardLoops)
         case "mini-reasoning": return mini(steps: steps ?? 4)
-        default: throw .unknownPreset(name, known: names)
+        default: throw .unknownName(name, kind: "suite", known: ExperimentSuite.names + names)
         }
     }
 
@@ -117,8 +117,8 @@ public struct ReasoningSuite: Sendable {
     /// can run in separate processes into one folder; a later unrestricted run gathers them.
     public func restricted(tasks: [String], models names: [String]) throws(ConfigurationError) -> ReasoningSuite {
         let taskNames = setups.map(\.task.name), modelNames = models.map(\.name)
-        for name in tasks where !taskNames.contains(name) { throw .unknownPreset(name, known: taskNames) }
-        for name in names where !modelNames.contains(name) { throw .unknownPreset(name, known: modelNames) }
+        for name in tasks where !taskNames.contains(name) { throw .unknownName(name, kind: "task", known: taskNames) }
+        for name in names where !modelNames.contains(name) { throw .unknownName(name, kind: "model", known: modelNames) }
         return ReasoningSuite(
             name: name, summary: summary,
             setups: setups.filter { tasks.isEmpty || tasks.contains($0.task.name) },
