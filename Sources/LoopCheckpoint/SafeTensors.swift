@@ -179,11 +179,25 @@ public final class SafeTensorsFile {
 
     /// The JSON header: tensor entries and an optional `__metadata__` of strings.
     struct Header: Decodable {
+        /// A tensor entry: exactly these three keys (a misspelled or extra one is refused).
         struct Entry: Decodable {
             let dtype: String
             let shape: [Int]
             let dataOffsets: [Int]
-            enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
+            enum CodingKeys: String, CodingKey, CaseIterable { case dtype, shape, dataOffsets = "data_offsets" }
+
+            init(from decoder: any Decoder) throws {
+                let keys = try decoder.container(keyedBy: Key.self).allKeys.map(\.stringValue)
+                guard keys.count == CodingKeys.allCases.count, Set(keys) == Set(CodingKeys.allCases.map(\.rawValue)) else {
+                    throw DecodingError.dataCorrupted(.init(
+                        codingPath: decoder.codingPath,
+                        debugDescription: "an entry must hold exactly dtype, shape and data_offsets, not \(keys.sorted())"))
+                }
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                dtype = try c.decode(String.self, forKey: .dtype)
+                shape = try c.decode([Int].self, forKey: .shape)
+                dataOffsets = try c.decode([Int].self, forKey: .dataOffsets)
+            }
         }
 
         struct Key: CodingKey {

@@ -1,5 +1,12 @@
 /// LayerNorm over the last dimension, as GPT-2 (epsilon 1e-5, biased variance).
 public enum LayerNorm {
+    /// Whether every row's statistics were finite: a row whose variance overflowed (values
+    /// past about 1e19 apart) gets rstd 0, which never happens otherwise.
+    public static func rowsWereFinite(rstd: UnsafePointer<Float>, rows: Int) -> Bool {
+        for row in 0..<rows where !(rstd[row] > 0 && rstd[row].isFinite) { return false }
+        return true
+    }
+
     public static let epsilon: Float = 1e-5
 
     /// out = (inp − mean) · rstd · weight + bias, per row; saves mean and rstd for backward.

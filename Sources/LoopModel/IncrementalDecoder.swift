@@ -172,10 +172,11 @@ public final class IncrementalDecoder {
         LayerNorm.forward(out: state.normed.pointer, mean: state.mean.pointer, rstd: state.rstd.pointer,
                           inp: state.saved.pointer, weight: model.weights.finalNormWeight,
                           bias: model.weights.finalNormBias, rows: finished.count, channels: c, workers: model.workers)
+        guard LayerNorm.rowsWereFinite(rstd: state.rstd.pointer, rows: finished.count) else { throw .overflow }
         let out = finished.count == 1 ? logits.pointer + finished[0].input * v : gathered.pointer
         Linear.forward(out: out, inp: state.normed.pointer, weights: model.weights.head, bias: nil,
                        rows: finished.count, inChannels: c, outChannels: v, workers: model.workers)
-        guard VectorMath.allFinite(out, count: finished.count * v) else { throw .nonFiniteLogits }
+        guard VectorMath.allFinite(out, count: finished.count * v) else { throw .overflow }
         if finished.count > 1 {
             for (k, item) in finished.enumerated() {
                 (logits.pointer + item.input * v).update(from: out + k * v, count: v)

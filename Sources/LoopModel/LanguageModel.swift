@@ -43,6 +43,7 @@ public final class LanguageModel {
             normalizers = try FloatBuffer(count: chunk)
             losses = try FloatBuffer(count: chunk)
         } catch { throw .outOfMemory(error) }
+        guard LayerNorm.rowsWereFinite(rstd: state.rstd.pointer, rows: n) else { throw .overflow }
         var sum = 0.0, counted = 0, overflowed = false
         targets.withUnsafeBufferPointer { ids in
             var start = 0
@@ -64,7 +65,7 @@ public final class LanguageModel {
                 start += rows
             }
         }
-        if overflowed { throw .nonFiniteLogits }
+        if overflowed { throw .overflow }
         return (sum, counted)
     }
 
@@ -76,6 +77,7 @@ public final class LanguageModel {
         do throws(MemoryError) { state = try runBatch(tokens: tokens, batch: batch, time: time, layout: layout) } catch {
             throw .outOfMemory(error)
         }
+        guard LayerNorm.rowsWereFinite(rstd: state.rstd.pointer, rows: batch * time) else { throw .overflow }
         let n = batch * time, v = config.vocabSize
         var result = [Float](repeating: 0, count: n * v)
         result.withUnsafeMutableBufferPointer { out in
@@ -83,7 +85,7 @@ public final class LanguageModel {
                            inChannels: config.channels, outChannels: v, workers: workers)
         }
         guard result.withUnsafeBufferPointer({ VectorMath.allFinite($0.baseAddress!, count: n * v) }) else {
-            throw .nonFiniteLogits
+            throw .overflow
         }
         return result
     }

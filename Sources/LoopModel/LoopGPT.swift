@@ -195,9 +195,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case tokenOutOfVocabulary(Int, vocabSize: Int)
     /// The buffers this input needs could not be allocated.
     case outOfMemory(MemoryError)
-    /// The forward pass produced NaN or infinite logits from finite inputs: the weights are
-    /// far outside anything training produces (a damaged or edited file).
-    case nonFiniteLogits
+    /// The forward pass overflowed from finite weights (NaN or infinite logits, or a final
+    /// norm whose variance overflowed): the weights are far outside anything training
+    /// produces (a damaged or edited file).
+    case overflow
 
     public var description: String {
         switch self {
@@ -205,8 +206,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .tokenOutOfVocabulary(let id, let v):
             return "token id \(id) is outside the vocabulary (0..<\(v)); was the data prepared with the model's tokenizer?"
         case .outOfMemory(let error): return error.description
-        case .nonFiniteLogits:
-            return "the forward pass overflowed: its logits are NaN or infinite although every weight is finite, so the weights are far larger than training produces; the checkpoint is damaged or was edited"
+        case .overflow:
+            return "the forward pass overflowed (NaN or infinite values) although every weight is finite: the weights are far larger than training produces, so the checkpoint is damaged or was edited"
         }
     }
 

@@ -22,7 +22,7 @@ public enum Evaluation {
             do throws(ModelError) {
                 part = try model.loss(tokens: b.tokens, targets: b.targets, batch: b.rows, time: b.time, loops: loops)
             } catch {
-                guard error == .nonFiniteLogits else { throw error }
+                guard error == .overflow else { throw error }
                 overflowed = 1  // every rank must still reach the all-reduce, then all throw
                 continue
             }
@@ -30,7 +30,7 @@ public enum Evaluation {
             rows += part.rows
         }
         let total = try communicator.allReduceSum([sum, Double(rows), overflowed])
-        if total[2] > 0 { throw ModelError.nonFiniteLogits }
+        if total[2] > 0 { throw ModelError.overflow }
         return EvaluationResult(loss: total[1] > 0 ? total[0] / total[1] : .nan, tokens: Int(total[1]))
     }
 }

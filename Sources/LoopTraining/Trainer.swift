@@ -159,7 +159,7 @@ public final class Trainer {
         guard VectorMath.allFinite(p, count: model.parameters.count) else { throw divergence(step: step, loss: .nan) }
         let sum: Double, rows: Int
         do { (sum, rows) = try inference.loss(tokens: probe.tokens, targets: probe.targets, batch: 1, time: probe.time) } catch {
-            if case .nonFiniteLogits = error { throw divergence(step: step, loss: .nan) }
+            if case .overflow = error { throw divergence(step: step, loss: .nan) }
             throw error
         }
         guard rows == 0 || (sum / Double(rows)).isFinite else {

@@ -176,7 +176,7 @@ public final class TrainingSession {
         do {
             loss = try Evaluation.run(model: trainer.inference, batches: Array(validation.prefix(trainer.options.evalBatches)),
                                       loops: loops, communicator: trainer.communicator).loss
-        } catch ModelError.nonFiniteLogits {
+        } catch ModelError.overflow {
             throw trainer.divergence(step: trainer.step, loss: .nan)
         }
         guard loss.isFinite else { throw trainer.divergence(step: trainer.step, loss: Float(loss)) }
