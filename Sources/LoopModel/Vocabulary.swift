@@ -33,3 +33,20 @@ public enum Vocabulary: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { recorded }
 }
+
+extension Vocabulary: Codable {
+    /// Coded as its recorded name; an unknown name does not decode.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let name = try container.decode(String.self)
+        guard let vocabulary = Vocabulary(recorded: name) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "unknown tokenizer '\(name.prefix(40))'")
+        }
+        self = vocabulary
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(recorded)
+    }
+}

@@ -25,18 +25,17 @@ public struct ExperimentSuite: Sendable {
     /// Adaptive-exit thresholds evaluated after training (relative state change; none: skip).
     public var exitThresholds: [Float] = []
 
-    public static let names = ["paper", "paper-small", "quick", "test-time", "mini", "mini-test-time"]
-
-    /// A suite by name; `steps` overrides its token budget (for trying a suite out quickly).
-    public static func named(_ name: String, steps: Int? = nil) throws(ConfigurationError) -> ExperimentSuite {
+    /// A token-file suite by name; `steps` overrides its token budget (for trying a suite out
+    /// quickly). Nil for the suites that generate their own problems.
+    public static func named(_ name: SuiteName, steps: Int? = nil) throws(ConfigurationError) -> ExperimentSuite? {
         switch name {
-        case "paper": return try paper(steps: steps ?? 100_000)
-        case "paper-small": return try paperSmall(steps: steps ?? 1200)
-        case "quick": return try quick(steps: steps ?? 800)
-        case "mini": return try mini(steps: steps ?? 6)
-        case "test-time": return try testTime(steps: steps ?? 1000, width: 128, context: 128, batch: 16, evalBatches: 2)
-        case "mini-test-time": return try testTime(steps: steps ?? 4, width: 16, context: 16, batch: 2, evalBatches: 2)
-        default: throw .unknownName(name, kind: "suite", known: names + ReasoningSuite.names)
+        case .paper: return try paper(steps: steps ?? 100_000)
+        case .paperSmall: return try paperSmall(steps: steps ?? 1200)
+        case .quick: return try quick(steps: steps ?? 800)
+        case .mini: return try mini(steps: steps ?? 6)
+        case .testTime: return try testTime(steps: steps ?? 1000, width: 128, context: 128, batch: 16, evalBatches: 2)
+        case .miniTestTime: return try testTime(steps: steps ?? 4, width: 16, context: 16, batch: 2, evalBatches: 2)
+        case .reasoning, .miniReasoning: return nil
         }
     }
 

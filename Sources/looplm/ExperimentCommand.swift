@@ -5,23 +5,27 @@ import LoopKernels
 import LoopModel
 import LoopTraining
 
+extension SuiteName: ExpressibleByArgument {}
+
 /// `looplm experiment`: train a suite of models on the same data, budget, schedule and
 /// seeds, evaluate each, and write a table, CSV and SVG plots. Every run is resumable, and a
 /// suite stopped half way continues where it was when the same command is run again.
 struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
-        abstract: "Train and compare a suite of models (\((ExperimentSuite.names + ReasoningSuite.names).joined(separator: ", "))).",
+        abstract: "Train and compare a suite of models (\(SuiteName.allCases.map(\.rawValue).joined(separator: ", "))).",
         discussion: """
             Writes OUT/table.md, OUT/table.csv, OUT/results.json, OUT/plots/*.svg and, per run, \
-            OUT/runs/MODEL-seedS/{latest,best,metrics.jsonl,result.json}. Ctrl-C stops the current \
-            run at a step boundary; the same command continues the suite. The reasoning suites \
-            generate their own problems and need no --data; several processes started with the same \
-            command share their runs, and the report gathers every finished run in OUT.
+            OUT/runs/NAME/{run.json,latest,best,metrics.jsonl,result.json}. Ctrl-C stops the current \
+            run at a step boundary; the same command continues the suite. Several processes \
+            started with the same command share its runs (a run being trained is left to its \
+            process), and the report gathers every finished run. A run folder made with other \
+            settings is refused rather than reported. The reasoning suites generate their own \
+            problems and need no --data.
             """)
 
-    @Option(help: "Suite: \((ExperimentSuite.names + ReasoningSuite.names).joined(separator: ", ")).")
-    var suite: String
+    @Option(help: "Suite: \(SuiteName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var suite: SuiteName
     @Option(help: "Token files from `looplm prepare` (GPT-2 tokens for paper, bytes otherwise; not for reasoning).")
     var data: String?
     @Option(help: "Output folder.")
@@ -40,15 +44,24 @@ struct ExperimentCommand: ParsableCommand {
     var loops: Int?
     @Option(parsing: .unconditional, help: "Reasoning suites: peak learning rate of every task (default: the suite's).")
     var lr: Float?
+    @Flag(help: "Print the finished suite's results as JSON (the runs' result.json, in order) instead of the table.")
+    var json = false
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        let suites = ExperimentSuite.names + ReasoningSuite.names
-        guard suites.contains(suite) else {
-            throw ValidationError("unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
-        }
-        if ReasoningSuite.names.contains(suite) && data != nil {
-            throw ValidationError("--suite \(suite) generates its own problems; drop --data")
+        if suite.trainsOnTokenFiles {
+            guard tasks.isEmpty && models.isEmpty && lr == nil && loops == nil else {
+                throw ValidationError("--task, --model, --loops and --lr are for the reasoning suites")
+            }
+            guard data != nil else { throw ValidationError("--suite \(suite.rawValue) trains on token files: give --data DIR") }
+        } else {
+            guard data == nil else { throw ValidationError("--suite \(suite.rawValue) generates its own problems; drop --data") }
+            guard evalBatches == nil else {
+                throw ValidationError("--eval-batches is for the suites that train on token files; reasoning suites evaluate held-out questions")
+            }
+            guard loops == nil || suite == .reasoning else {
+                throw ValidationError("--loops is for --suite reasoning; \(suite.rawValue) has a fixed layout")
+            }
         }
         if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be in (0, 1)") }
         if let loops, !(2...6).contains(loops) { throw ValidationError("--loops must be in 2...6") }
@@ -64,66 +77,46 @@ struct ExperimentCommand: ParsableCommand {
     func run() throws {
         let job = try Job.start()
         try AtomicFiles.makeFolder(out)
-        if ReasoningSuite.names.contains(suite) { return try runReasoning(job) }
-        guard tasks.isEmpty && models.isEmpty && lr == nil && loops == nil else {
-            throw ValidationError("--task, --model, --loops and --lr are for the reasoning suites")
+        if var tokenSuite = try ExperimentSuite.named(suite, steps: steps), let data {
+            if let evalBatches {
+                tokenSuite.options.evalBatches = evalBatches
+                tokenSuite.finalEvalBatches = evalBatches
+            }
+            let plan = TokenSuitePlan(suite: tokenSuite, dataDirectory: data)
+            let size = "\(tokenSuite.models.count) models × \(seeds) seed\(seeds == 1 ? "" : "s"), \(tokenSuite.options.schedule.totalSteps) steps of \(tokenSuite.options.tokensPerStep * job.communicator.size) tokens each"
+            try run(plan, job: job, size: size, steps: { _ in tokenSuite.options.schedule.totalSteps }) { results in
+                ExperimentTable.markdown(results)
+            }
+        } else if var reasoning = ReasoningSuite.named(suite, steps: steps, loops: loops) {
+            reasoning = try reasoning.restricted(tasks: tasks, models: models)
+            if let lr { reasoning = reasoning.withLearningRate(lr) }
+            let size = "\(reasoning.setups.count) task\(reasoning.setups.count == 1 ? "" : "s") × \(reasoning.models.count) models × \(seeds) seed\(seeds == 1 ? "" : "s")"
+            let steps = { (name: String) in reasoning.setups.first { name.hasPrefix($0.task.name + "-") }?.options.schedule.totalSteps ?? 0 }
+            try run(ReasoningPlan(suite: reasoning), job: job, size: size, steps: steps) { results in
+                ReasoningReport(suite: reasoning, results: results).markdown()
+            }
         }
-        guard let data else { throw ValidationError("--suite \(suite) trains on token files: give --data DIR") }
-        var suite = try ExperimentSuite.named(suite, steps: steps)
-        if let evalBatches {
-            suite.options.evalBatches = evalBatches
-            suite.finalEvalBatches = evalBatches
-        }
-        let runner = ExperimentRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
-                                      communicator: job.communicator)
-        let stop = StopSignal()
-        let progress = SuiteProgress { _ in suite.options.schedule.totalSteps }
-        runner.onMessage = printError
-        runner.onStep = progress.update
-        runner.shouldStop = { stop.requested }
-        if job.communicator.isMain {
-            printError("experiment \(suite.name): \(suite.summary); \(suite.models.count) models × \(seeds) seeds, \(suite.options.schedule.totalSteps) steps of \(suite.options.tokensPerStep * job.communicator.size) tokens each")
-        }
-        let outcome = try runner.run { config, options in
-            try TokenData.load(directory: data, config: config, options: options, tokenizer: suite.tokenizer,
-                               validationBatches: max(options.evalBatches, suite.finalEvalBatches))
-        }
-        progress.finish()
-        guard job.communicator.isMain else { return }
-        if !outcome.complete {
-            printError("suite stopped; run the same command to continue")
-            return
-        }
-        print(ExperimentTable.markdown(outcome.results))
     }
 
-    func runReasoning(_ job: Job) throws {
-        guard evalBatches == nil else {
-            throw ValidationError("--eval-batches is for the suites that train on token files; reasoning suites evaluate held-out questions")
-        }
-        guard loops == nil || suite == "reasoning" else {
-            throw ValidationError("--loops is for --suite reasoning; \(suite) has a fixed layout")
-        }
-        var suite = try ReasoningSuite.named(suite, steps: steps, loops: loops).restricted(tasks: tasks, models: models)
-        if let lr { suite = suite.withLearningRate(lr) }
-        let runner = ReasoningRunner(suite: suite, directory: out, seeds: seeds, workers: compute.workers,
-                                     communicator: job.communicator)
+    /// Runs a plan with progress on a terminal and Ctrl-C stopping it at a step boundary.
+    func run<Plan: SuitePlan>(
+        _ plan: Plan, job: Job, size: String, steps: @escaping (String) -> Int, table: ([Plan.Result]) -> String
+    ) throws {
+        let runner = SuiteRunner(plan: plan, directory: out, seeds: seeds, workers: compute.workers,
+                                 communicator: job.communicator)
         let stop = StopSignal()
-        let progress = SuiteProgress { name in
-            suite.setups.first { name.hasPrefix($0.task.name + "-") }?.options.schedule.totalSteps ?? 0
-        }
+        let progress = SuiteProgress(totalSteps: steps)
         runner.onMessage = printError
         runner.onStep = progress.update
         runner.shouldStop = { stop.requested }
-        if job.communicator.isMain {
-            printError("experiment \(suite.name): \(suite.summary); \(suite.setups.count) tasks × \(suite.models.count) models × \(seeds) seeds")
-        }
+        if job.communicator.isMain { printError("experiment \(plan.name): \(plan.summary); \(size)") }
         let outcome = try runner.run()
         progress.finish()
         guard job.communicator.isMain else { return }
-        if !outcome.complete {
+        guard outcome.complete else {
             return printError("suite not finished (stopped, or runs left to another process); run the same command again to continue it and gather every finished run")
         }
-        print(ReasoningReport(suite: suite, results: outcome.results).markdown())
+        if json { return try printJSON(outcome.results) }
+        print(table(outcome.results))
     }
 }

@@ -16,8 +16,8 @@ import Testing
                                      "--steps", "4", "--seeds", "2"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/runs/loop-6x6-seed1337/result.json")) == firstResult)
-        #expect(!second.stderr.contains("== loop-6x6 (6×6, seed 1337)"))
-        #expect(second.stderr.contains("== loop-6x6 (6×6, seed 1338)"))
+        #expect(!second.stderr.contains("== loop-6x6-seed1337 (6×6)"))
+        #expect(second.stderr.contains("== loop-6x6-seed1338 (6×6)"))
 
         let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as! [[String: Any]]
         let models = ["gpt2-12x1", "loop-6x6", "lite-1x1", "loop-1x2", "control-6x1", "control-36x1"]
@@ -31,16 +31,16 @@ import Testing
                 .split(separator: "\n").map { json(String($0)) }
             #expect(metrics.count == 4, "\(model) trained 4 steps")
             let trainLosses = metrics.compactMap { $0["train_loss"] as? Double }
-            #expect(abs((result["finalTrainLoss"] as! Double) - trainLosses.reduce(0, +) / 4) < 1e-9)
+            #expect(abs((result["final_train_loss"] as! Double) - trainLosses.reduce(0, +) / 4) < 1e-9)
             let loops = result["loops"] as! Int
-            let sweep = result["validationLossByLoops"] as! [Double]
-            #expect(sweep.count == 2 * loops && sweep[loops - 1] == result["finalValidationLoss"] as! Double)
+            let sweep = result["validation_loss_by_loops"] as! [Double]
+            #expect(sweep.count == 2 * loops && sweep[loops - 1] == result["final_validation_loss"] as! Double)
             #expect(table.contains("| \(model) |"))
             #expect(csv.contains { $0.hasPrefix("\(model),") && $0.contains(",\(seed),") })
         }
         // The 6×6 loop model and its unshared control have the same compute.
         let byModel = Dictionary(grouping: results, by: { $0["model"] as! String })
-        #expect(byModel["loop-6x6"]![0]["trainingFlops"] as! Double == byModel["control-36x1"]![0]["trainingFlops"] as! Double)
+        #expect(byModel["loop-6x6"]![0]["training_flops"] as! Double == byModel["control-36x1"]![0]["training_flops"] as! Double)
         #expect(byModel["loop-6x6"]![0]["parameters"] as! Int == byModel["control-6x1"]![0]["parameters"] as! Int)
         for plot in ["val_loss_vs_step", "val_loss_vs_flops", "val_loss_vs_loops"] {
             let svg = try String(contentsOfFile: out + "/plots/\(plot).svg", encoding: .utf8)
@@ -48,6 +48,13 @@ import Testing
             #expect(svg.components(separatedBy: "<polyline").count == 7, "\(plot): one line per model")
             for model in models { #expect(svg.contains(model)) }
         }
+        // A rerun that asks for something else is refused, not answered with these results.
+        let longer = try Looplm.run(["experiment", "--suite", "mini", "--data", root + "/data", "--out", out, "--steps", "5"])
+        #expect(longer.status == 1 && longer.stderr.contains("steps 4 → 5") && longer.stdout.isEmpty, "\(longer.stderr)")
+        let asJSON = try Looplm.run(["experiment", "--suite", "mini", "--data", root + "/data", "--out", out, "--steps", "4",
+                                   "--seeds", "2", "--json"])
+        let printed = (try JSONSerialization.jsonObject(with: Data(asJSON.stdout.utf8)) as? [[String: Any]]) ?? []
+        #expect(asJSON.status == 0 && printed.count == 12, "\(asJSON.stderr)")
     }
 
     /// `--eval-batches` shortens every evaluation of a token-file suite (the quick check of the
@@ -83,10 +90,10 @@ import Testing
         let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as! [[String: Any]]
         #expect(results.map { $0["model"] as! String } == ["fixed-3", "random-1to5"])
         for result in results {
-            #expect((result["validationLossByLoops"] as! [Double]).count == 9, "1…3× the trained loops")
-            let adaptive = result["adaptiveExit"] as! [[String: Any]]
+            #expect((result["validation_loss_by_loops"] as! [Double]).count == 9, "1…3× the trained loops")
+            let adaptive = result["adaptive_exit"] as! [[String: Any]]
             #expect(adaptive.map { $0["threshold"] as! Double } == [0.6, 0.4, 0.3, 0.25, 0.2, 0.15])
-            #expect(adaptive.allSatisfy { ($0["meanLoops"] as! Double) >= 1 && ($0["meanLoops"] as! Double) <= 9 })
+            #expect(adaptive.allSatisfy { ($0["mean_loops"] as! Double) >= 1 && ($0["mean_loops"] as! Double) <= 9 })
         }
         // The random-depth run drew its loop counts: the metrics show several.
         let metrics = try String(contentsOfFile: out + "/runs/random-1to5-seed1337/metrics.jsonl", encoding: .utf8)

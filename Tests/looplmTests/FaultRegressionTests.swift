@@ -160,7 +160,7 @@ import Testing
         try expect(["eval", checkpoint, "--data", "/dev/zero"], status: 1, mentions: ["is a device"])
         try expect(["sample", checkpoint, "--prompts", data], status: 1, mentions: ["is a folder"])
         try expect(["sample", checkpoint + "/config.json"], status: 1, mentions: ["is not a folder"])
-        try expect(["experiment", "--suite", "nope", "--out", root + "/x"], status: 64, mentions: ["unknown suite", "reasoning"])
+        try expect(["experiment", "--suite", "nope", "--out", root + "/x"], status: 64, mentions: ["'nope' is invalid", "reasoning"])
         try expect(["experiment", "--suite", "reasoning", "--task", "nope", "--out", root + "/x"], status: 64,
                    mentions: ["unknown task", "chains"])
         try expect(["sample", checkpoint, "--tokens", "-5"], status: 64, mentions: ["--tokens must be"])

@@ -24,7 +24,7 @@ import Testing
         for run in runs {
             let accuracy = try #require(run["accuracy"] as? [[String: Any]])
             let loops = Set(accuracy.compactMap { $0["loops"] as? Int })
-            let looped = (run["loops"] as? Int ?? 1) > 1 || run["loopSampling"] is String
+            let looped = (run["loops"] as? Int ?? 1) > 1 || run["loop_sampling"] is String
             // Looped models are swept from 1 to twice their loops; unlooped ones at their own depth.
             #expect(loops == (looped ? [1, 2, 3, 4] : [1]), "\(run["model"] ?? "")")
             #expect(accuracy.allSatisfy { ($0["asked"] as? Int ?? 0) >= 16 && ($0["solved"] as? Int ?? -1) >= 0 })

@@ -18,9 +18,7 @@ public struct ReasoningReport {
         try AtomicFiles.makeFolder(directory + "/plots")
         try markdown().write(toFile: directory + "/table.md", atomically: true, encoding: .utf8)
         try csv().write(toFile: directory + "/table.csv", atomically: true, encoding: .utf8)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(results).write(to: URL(fileURLWithPath: directory + "/results.json"), options: .atomic)
+        try JSONFormat.encoder(pretty: true).encode(results).write(to: URL(fileURLWithPath: directory + "/results.json"), options: .atomic)
         for (name, plot) in plots() {
             try plot.svg().write(toFile: directory + "/plots/\(name).svg", atomically: true, encoding: .utf8)
         }

@@ -39,18 +39,18 @@ public struct ReasoningSuite: Sendable {
     /// Looped models are evaluated at 1…(this × trained) loops.
     public let sweepFactor: Int
 
-    public static let names = ["reasoning", "mini-reasoning"]
     /// Seed of the held-out problems (the same for every model and seed).
     public static let evaluationSeed: UInt64 = 77
 
     /// Loops of the looped model in the standard suite, and the hops (or letters' hops) it trains on.
     public static let standardLoops = 2
 
-    public static func named(_ name: String, steps: Int? = nil, loops: Int? = nil) throws(ConfigurationError) -> ReasoningSuite {
+    /// A reasoning suite by name (nil for the suites that train on token files).
+    public static func named(_ name: SuiteName, steps: Int? = nil, loops: Int? = nil) -> ReasoningSuite? {
         switch name {
-        case "reasoning": return standard(steps: steps, loops: loops ?? standardLoops)
-        case "mini-reasoning": return mini(steps: steps ?? 4)
-        default: throw .unknownName(name, kind: "suite", known: ExperimentSuite.names + names)
+        case .reasoning: return standard(steps: steps, loops: loops ?? standardLoops)
+        case .miniReasoning: return mini(steps: steps ?? 4)
+        default: return nil
         }
     }
 
