@@ -23,11 +23,27 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Recompute each block's internals during backward instead of keeping them (nil: off).
     public var recompute: Bool?
 
+    /// The defaults of `looplm train` and of this initialiser: one place for each.
+    public enum Default {
+        public static let batch = 8
+        public static let steps = 200
+        public static let peakLearningRate: Float = 1e-3
+        public static let minimumLearningRate: Float = 1e-4
+        public static let warmupSteps = 20
+        public static let weightDecay: Float = 0.1
+        public static let maxGradientNorm: Float = 1.0
+        public static let seed: UInt64 = 1337
+        public static let evalInterval = 50
+        public static let evalBatches = 10
+        public static let checkpointInterval = 100
+    }
+
     public init(
         batch: Int, time: Int, microBatches: Int = 1, schedule: LearningRateSchedule,
-        weightDecay: Float = 0.1, maxGradientNorm: Float? = 1.0,
-        adam: AdamWHyperparameters = AdamWHyperparameters(), seed: UInt64 = 1337,
-        evalInterval: Int = 100, evalBatches: Int = 20, checkpointInterval: Int = 500
+        weightDecay: Float = Default.weightDecay, maxGradientNorm: Float? = Default.maxGradientNorm,
+        adam: AdamWHyperparameters = AdamWHyperparameters(), seed: UInt64 = Default.seed,
+        evalInterval: Int = Default.evalInterval, evalBatches: Int = Default.evalBatches,
+        checkpointInterval: Int = Default.checkpointInterval
     ) {
         self.batch = batch
         self.time = time

@@ -19,11 +19,54 @@ public struct NewRun {
     public let config: ModelConfiguration
     public let options: TrainingOptions
     public let vocabulary: Vocabulary
+    /// A checkpoint whose weights the run starts from (fine-tuning), with a fresh optimizer and
+    /// schedule; nil: GPT-2's random initialisation from the seed.
+    public var initialWeights: String?
 
-    public init(config: ModelConfiguration, options: TrainingOptions, vocabulary: Vocabulary) {
+    public init(config: ModelConfiguration, options: TrainingOptions, vocabulary: Vocabulary, initialWeights: String? = nil) {
         self.config = config
         self.options = options
         self.vocabulary = vocabulary
+        self.initialWeights = initialWeights
+    }
+}
+
+/// What a resumed run may change of its saved options: a longer (or shorter, not past the
+/// current step) schedule, and how often it validates and saves. Anything else would make it
+/// another run.
+public struct ResumeChanges: Sendable, Equatable {
+    public var totalSteps: Int?
+    public var evalInterval: Int?
+    public var checkpointInterval: Int?
+
+    public init(totalSteps: Int? = nil, evalInterval: Int? = nil, checkpointInterval: Int? = nil) {
+        self.totalSteps = totalSteps
+        self.evalInterval = evalInterval
+        self.checkpointInterval = checkpointInterval
+    }
+
+    /// Applies the changes; each one made is described for the person resuming.
+    func apply(to options: inout TrainingOptions, step: Int, contextLength: Int) throws -> [String] {
+        var notices: [String] = []
+        if let total = totalSteps, total != options.schedule.totalSteps {
+            guard total >= step else {
+                throw TrainingError.resume("the run is already at step \(step); a schedule of \(total) steps would end before it")
+            }
+            let before = options.schedule.totalSteps
+            options.schedule.totalSteps = total
+            let rate = options.schedule.rate(atStep: step + 1)
+            notices.append("the schedule now ends at step \(total) instead of \(before): the cosine decay is stretched over the new total, so the learning rate at step \(step + 1) is \(rate)")
+        }
+        if let interval = evalInterval, interval != options.evalInterval {
+            notices.append("validating every \(interval) steps instead of \(options.evalInterval)")
+            options.evalInterval = interval
+        }
+        if let interval = checkpointInterval, interval != options.checkpointInterval {
+            notices.append("saving a checkpoint every \(interval) steps instead of \(options.checkpointInterval)")
+            options.checkpointInterval = interval
+        }
+        do { try options.validate(contextLength: contextLength) } catch { throw TrainingError.invalidOption(error) }
+        return notices
     }
 }
 
@@ -100,8 +143,10 @@ public final class TrainingSession {
         let sources = try data(run.config, run.options)
         var generator = SeededGenerator(seed: run.options.seed)
         let model = try LoopGPT(config: run.config, generator: &generator, workers: workers)
+        if let path = run.initialWeights { try initialise(model, from: path, vocabulary: run.vocabulary) }
         let trainer = try Trainer(model: model, options: run.options, data: sources.train, generator: generator,
                                   communicator: communicator)
+        trainer.weightsUnchangedSinceLoading = run.initialWeights != nil
         var metrics: MetricsLog?
         if communicator.isMain {
             try AtomicFiles.write(to: directory + "/" + metricsFile) { _ in }  // a new run starts a new log
@@ -111,11 +156,27 @@ public final class TrainingSession {
                                validation: sources.validation, lock: lock, metrics: metrics, history: [])
     }
 
+    /// Copies the weights of the checkpoint at `path` into `model`, which must have the same
+    /// tensors (its loop count may differ: loops share the same weights) and vocabulary.
+    static func initialise(_ model: LoopGPT, from path: String, vocabulary: Vocabulary) throws {
+        let (source, file) = try Checkpoint.load(from: path, workers: model.workers)
+        guard file.vocabulary == vocabulary else {
+            throw TrainingError.incompatibleOptions("\(path) was trained with the tokenizer '\(file.vocabulary)' but the data is '\(vocabulary)'; prepare the data with that tokenizer")
+        }
+        guard source.table.tensors.map(\.shape) == model.table.tensors.map(\.shape),
+            source.table.tensors.map(\.name) == model.table.tensors.map(\.name)
+        else {
+            throw TrainingError.incompatibleOptions("\(path) holds a \(source.config.layout.summary) model of width \(source.config.channels); the run asks for \(model.config.layout.summary) of width \(model.config.channels)")
+        }
+        model.parameters.pointer.update(from: source.parameters.pointer, count: model.parameters.count)
+    }
+
     /// Continues the run saved in `directory/latest` with its saved options, on data whose ids
     /// mean `vocabulary` (the checkpoint must record the same). Every rank reads the
     /// checkpoint, so the directory must be readable by all of them.
     public static func resume(
-        in directory: String, vocabulary: Vocabulary, workers: Workers, communicator: any Communicator = SingleProcess(),
+        in directory: String, vocabulary: Vocabulary, changes: ResumeChanges = ResumeChanges(), workers: Workers,
+        communicator: any Communicator = SingleProcess(),
         data: (ModelConfiguration, TrainingOptions) throws -> TrainingData
     ) throws -> TrainingSession {
         let lock = try prepare(directory, communicator: communicator)
@@ -127,7 +188,10 @@ public final class TrainingSession {
         guard checkpointFile.vocabulary == vocabulary else {
             throw TrainingError.resume("\(latest)/\(Checkpoint.configFile) records the tokenizer '\(checkpointFile.vocabulary)' but the data is '\(vocabulary)'; the checkpoint's config.json was edited or damaged, or --data is not the run's data")
         }
-        let (state, stateFile) = try TrainingState.read(directory: latest, contextLength: config.contextLength)
+        let (saved, stateFile) = try TrainingState.read(directory: latest, contextLength: config.contextLength)
+        var options = saved.options
+        let changed = try changes.apply(to: &options, step: saved.step, contextLength: config.contextLength)
+        let state = saved.with(options: options)
         guard state.options.microBatches % communicator.size == 0 else {
             throw TrainingError.resume("\(latest) was trained with \(state.options.microBatches) micro-batches per step over \(state.ranks) processes; \(communicator.size) processes cannot split them evenly — resume with a process count that divides \(state.options.microBatches)")
         }
@@ -146,6 +210,7 @@ public final class TrainingSession {
         }
         let session = TrainingSession(directory: directory, trainer: trainer, vocabulary: file.vocabulary,
                                       validation: sources.validation, lock: lock, metrics: metrics, history: history)
+        session.notices += changed
         if let saved = state.threads, saved != workers.threads {
             session.notices.append("\(latest) was trained with --threads \(saved); continuing with \(workers.threads) threads is correct, but matrix products split differently round differently, so the weights will not be bit-identical to an uninterrupted run (resume with --threads \(saved) for that)")
         }

@@ -41,6 +41,12 @@ public struct TrainingState: Sendable, Equatable {
     static let metadataKeys: Set<String> = ["format", "version", "step", "generator", "options", "ranks", "threads",
                                             "sgemm", "best_validation_loss"]
 
+    /// The same state with other options (a resumed run's allowed changes).
+    func with(options: TrainingOptions) -> TrainingState {
+        TrainingState(step: step, generator: generator, bestValidationLoss: bestValidationLoss, options: options,
+                      ranks: ranks, threads: threads, sgemm: sgemm)
+    }
+
     func write(optimizer: AdamW, to path: String) throws(CheckpointError) {
         let optionsJSON: String
         do { optionsJSON = String(decoding: try JSONFormat.encoder().encode(options), as: UTF8.self) } catch {

@@ -16,15 +16,19 @@ final class Progress {
     func update(_ metrics: StepMetrics) {
         let step = metrics.step
         if firstStep == nil { firstStep = step - 1 }
-        let elapsed = Date().timeIntervalSince(start)
-        let eta = elapsed / Double(max(step - firstStep!, 1)) * Double(totalSteps - step)
+        // Seconds per step so far; the first step's own time until a second one is measured.
+        let done = step - firstStep!
+        let perStep = done > 1 ? Date().timeIntervalSince(start) / Double(done) : metrics.stepSeconds
+        let eta = perStep * Double(totalSteps - step)
         var text = String(format: "step %d/%d  loss %.4f", step, totalSteps, metrics.trainLoss)
         if let validation = metrics.validationLoss { text += String(format: "  val %.4f", validation) }
         text += String(format: "  %.0f tok/s  ETA %@", metrics.tokensPerSecond, Self.duration(eta))
         if isTerminal {
             let filled = Int(Double(Self.barWidth) * Double(step) / Double(max(totalSteps, 1)))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: Self.barWidth - filled)
-            FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(text)".utf8))
+            // A step with a validation loss stays on screen; the others are overwritten.
+            let end = metrics.validationLoss != nil && step < totalSteps ? "\n" : ""
+            FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(text)\(end)".utf8))
         } else if metrics.validationLoss != nil || step == totalSteps || Date().timeIntervalSince(lastLine) > Self.plainInterval {
             lastLine = Date()
             printError(text)
@@ -37,7 +41,8 @@ final class Progress {
 
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "?" }
-        let s = Int(seconds)
+        if seconds > 0 && seconds < 1 { return "<1s" }
+        let s = Int(seconds.rounded(.up))
         return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
     }
 }
