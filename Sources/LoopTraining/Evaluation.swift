@@ -13,8 +13,10 @@ public struct EvaluationResult: Sendable, Equatable, Codable {
 public enum Evaluation {
     /// Loss over `batches`, split over the ranks of `communicator` (rank r takes batches
     /// r, r + size, …) and summed across them, so every rank gets the same result.
+    /// `onBatch` is told (batches done, batches) after each of this rank's batches.
     public static func run(
-        model: LanguageModel, batches: [Batch], loops: Int? = nil, communicator: any Communicator = SingleProcess()
+        model: LanguageModel, batches: [Batch], loops: Int? = nil, communicator: any Communicator = SingleProcess(),
+        onBatch: (Int, Int) -> Void = { _, _ in }
     ) throws -> EvaluationResult {
         var sum = 0.0, rows = 0, overflowed = 0.0
         for (index, b) in batches.enumerated() where index % communicator.size == communicator.rank {
@@ -28,6 +30,7 @@ public enum Evaluation {
             }
             sum += part.sum
             rows += part.rows
+            onBatch(index + 1, batches.count)
         }
         let total = try communicator.allReduceSum([sum, Double(rows), overflowed])
         if total[2] > 0 { throw ModelError.overflow }

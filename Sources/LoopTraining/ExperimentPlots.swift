@@ -35,14 +35,16 @@ public struct ExperimentReport {
             for result in group {
                 for point in result.validationCurve ?? [] { curve[point.step, default: []].append(point.loss) }
             }
-            let points = curve.keys.sorted().map { (x: Double($0), y: meanAndSpread(curve[$0]!).mean) }
+            let steps = curve.keys.sorted()
+            let folded = steps.map { meanAndSpread(curve[$0]!) }
+            let points = zip(steps, folded).map { (x: Double($0), y: $1.mean) }, spread = folded.map(\.spread)
             let label = "\(model.name) (\(model.config.layout.summary))"
-            byStep.append(.init(name: label, points: points))
-            byFlops.append(.init(name: label, points: points.map { (x: $0.x * flopsPerStep, y: $0.y) }))
-            let sweep = (0..<group[0].validationLossByLoops.count).map { i in
-                (x: Double(i + 1), y: meanAndSpread(group.map { $0.validationLossByLoops[i] }).mean)
-            }
-            byLoops.append(.init(name: label, points: sweep))
+            byStep.append(.init(name: label, points: points, spread: spread))
+            byFlops.append(.init(name: label, points: points.map { (x: $0.x * flopsPerStep, y: $0.y) }, spread: spread))
+            let loops = (1...group[0].validationLossByLoops.count).map(Double.init)
+            let sweepSeries = LinePlot.Series(name: label, x: loops, seeds: group.map(\.validationLossByLoops))
+            let sweep = sweepSeries.points
+            byLoops.append(sweepSeries)
             if let adaptive = group[0].adaptiveExit {
                 compute.append(.init(name: "\(model.name): fixed loops", points: sweep))
                 let points = (0..<adaptive.count).map { i in

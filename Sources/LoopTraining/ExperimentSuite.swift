@@ -63,8 +63,11 @@ public struct ExperimentSuite: Sendable {
         return models
     }
 
-    static func options(batch: Int, time: Int, steps: Int, lr: Float, evalInterval: Int) -> TrainingOptions {
-        TrainingOptions(batch: batch, time: time, microBatches: 1,
+    /// The suite's options; validation every `evalInterval` steps, or more often when a short
+    /// `--steps` would leave fewer than eight points on the curves.
+    static func options(batch: Int, time: Int, steps: Int, lr: Float, evalInterval preferred: Int) -> TrainingOptions {
+        let evalInterval = max(1, min(preferred, steps / 8))
+        return TrainingOptions(batch: batch, time: time, microBatches: 1,
                         schedule: LearningRateSchedule(peak: lr, minimum: lr / 10, warmupSteps: max(1, steps / 20),
                                                        totalSteps: steps),
                         seed: 1337, evalInterval: evalInterval, evalBatches: 10,

@@ -5,9 +5,25 @@ public struct LinePlot {
     public struct Series {
         public let name: String
         public let points: [(x: Double, y: Double)]
-        public init(name: String, points: [(x: Double, y: Double)]) {
+        /// The seeds' standard deviation at each point, drawn as a band of ±1 around the line
+        /// (nil, or all zero: a single seed, no band).
+        public let spread: [Double]?
+        public init(name: String, points: [(x: Double, y: Double)], spread: [Double]? = nil) {
             self.name = name
             self.points = points
+            self.spread = spread
+        }
+
+        /// Points (x, mean over seeds) with the seeds' spread, from each seed's value at each x.
+        public init(name: String, x: [Double], seeds: [[Double]]) {
+            let folded = x.indices.map { i in meanAndSpread(seeds.map { $0[i] }) }
+            self.init(name: name, points: zip(x, folded).map { (x: $0, y: $1.mean) }, spread: folded.map(\.spread))
+        }
+
+        /// The band's edges, where there is one.
+        var bandValues: [Double] {
+            guard let spread else { return [] }
+            return zip(points, spread).flatMap { [$0.y - $1, $0.y + $1] }
         }
     }
 
@@ -33,7 +49,8 @@ public struct LinePlot {
     }
 
     public func svg() -> String {
-        let all = series.flatMap(\.points).filter { $0.y.isFinite && (!logarithmicX || $0.x > 0) }
+        let all = series.flatMap { s in s.points + s.bandValues.map { (x: s.points.first?.x ?? 0, y: $0) } }
+            .filter { $0.y.isFinite && (!logarithmicX || $0.x > 0) }
         let plotWidth = Self.width - Self.left - Self.right, plotHeight = Self.height - Self.top - Self.bottom
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(Self.width))" height="\(Int(Self.height))" \
@@ -73,6 +90,12 @@ public struct LinePlot {
             let color = Self.colors[index % Self.colors.count]
             let points = s.points.filter { $0.y.isFinite && (!logarithmicX || $0.x > 0) }
             let path = points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
+            if let spread = s.spread, spread.count == s.points.count, spread.contains(where: { $0 > 0 }) {
+                let kept = zip(s.points, spread).filter { $0.0.y.isFinite && $0.1.isFinite && (!logarithmicX || $0.0.x > 0) }
+                let upper = kept.map { String(format: "%.1f,%.1f", px($0.0.x), py($0.0.y + $0.1)) }
+                let lower = kept.reversed().map { String(format: "%.1f,%.1f", px($0.0.x), py($0.0.y - $0.1)) }
+                out += "<polygon fill=\"\(color)\" fill-opacity=\"0.15\" stroke=\"none\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
+            }
             out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(path)\"/>\n"
             if markers || points.count == 1 {
                 for p in points {
@@ -120,7 +143,8 @@ public struct LinePlot {
     /// As many decimals as the tick spacing needs.
     static func format(_ value: Double, step: Double) -> String {
         let decimals = max(0, Int(-floor(log10(step) + 1e-9)))
-        return String(format: "%.\(decimals)f", value)
+        let rounded = abs(value) < step * 1e-6 ? 0 : value  // a tick at zero reached by adding steps is not "-0"
+        return String(format: "%.\(decimals)f", rounded)
     }
 
     func escape(_ text: String) -> String {

@@ -18,8 +18,7 @@ struct BenchCommand: ParsableCommand {
     var loops: Int?
     @Option(parsing: .unconditional, help: "Sequences per step per process (B).")
     var batch = 4
-    @Option(parsing: .unconditional, help: "Sequence length (T); default: the preset's context.")
-    var time: Int?
+    @OptionGroup var contextOption: ContextOption
     @Option(parsing: .unconditional, help: "Untimed warm-up steps.")
     var warmup = 2
     @Option(parsing: .unconditional, help: "Timed steps.")
@@ -92,14 +91,6 @@ struct BenchCommand: ParsableCommand {
         let peakResidentBytes: Int
         let cpu: String
         let sgemm: String
-        enum CodingKeys: String, CodingKey {
-            case implementation, preset, layout, batch, time, threads, processes, gflops, cpu, sgemm
-            case stepSeconds = "step_seconds", medianStepSeconds = "median_step_seconds"
-            case tokensPerSecond = "tokens_per_second", trainingFlopsPerToken = "training_flops_per_token"
-            case phaseSeconds = "phase_seconds", allreduceSeconds = "allreduce_seconds"
-            case blasOnlyStepSeconds = "blas_only_step_seconds", blasOnlyTokensPerSecond = "blas_only_tokens_per_second"
-            case blasOnlyGflops = "blas_only_gflops", recompute, peakResidentBytes = "peak_resident_bytes"
-        }
     }
 
     func runGenerate() throws {
@@ -133,9 +124,9 @@ struct BenchCommand: ParsableCommand {
         let job = try Job.start()
         var config = try Preset.named(preset).configuration()
         if let loops { config = try config.with(loops: loops) }
-        let t = time ?? config.contextLength
+        let t = contextOption.value ?? config.contextLength
         guard t >= 1, t <= config.contextLength else {
-            throw ValidationError("--time must be in 1...\(config.contextLength)")
+            throw ValidationError("--context must be in 1...\(config.contextLength)")
         }
         let processes = job.communicator.size
         var options = TrainingOptions(batch: batch, time: t, microBatches: processes,
@@ -143,7 +134,7 @@ struct BenchCommand: ParsableCommand {
                                                                      totalSteps: warmup + steps), seed: seed)
         options.recompute = recompute ? true : nil
         try SystemMemory.require(TrainingMemory(config: config, options: options, processes: processes).total,
-                                 for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch or --time")
+                                 for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch or --context")
         var generator = SeededGenerator(seed: seed)
         let model = try LoopGPT(config: config, generator: &generator, workers: compute.workers)
         let trainer = try Trainer(model: model, options: options, data: RandomTokens(vocabSize: config.vocabSize),
@@ -173,7 +164,7 @@ struct BenchCommand: ParsableCommand {
             sgemm: model.workers.sgemm.rawValue)
         guard job.communicator.isMain else { return }
         if json { return try printJSON(report) }
-        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(compute.threads) threads × \(processes) process(es) on \(CPU.description), sgemm \(report.sgemm)")
+        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(counted(compute.threads, "thread")) × \(processes == 1 ? "1 process" : "\(processes) processes") on \(CPU.description), sgemm \(report.sgemm)")
         print(String(format: "  median step %.3f s  ·  %.0f tokens/s  ·  %.1f GFLOP/s (%.1f MFLOP/token)",
                      median, tokensPerSecond, report.gflops, cost.trainingFlopsPerToken / 1e6))
         print(String(format: "  phases: forward %.3f s, backward %.3f s, all-reduce %.3f s, AdamW %.3f s",

@@ -57,10 +57,6 @@ struct EvalCommand: ParsableCommand {
         let tokens: Int
         let loops: Int
         let effectiveDepth: Int
-        enum CodingKeys: String, CodingKey {
-            case loss, perplexity, tokens, loops
-            case bitsPerByte = "bits_per_byte", effectiveDepth = "effective_depth"
-        }
     }
 
     struct Sweep: Codable { let sweep: [Report] }
@@ -74,11 +70,6 @@ struct EvalCommand: ParsableCommand {
         let maxLoops: Int
         let exitCriterion: String
         let exitThreshold: Double
-        enum CodingKeys: String, CodingKey {
-            case loss, perplexity, tokens
-            case bitsPerByte = "bits_per_byte", meanLoops = "mean_loops", maxLoops = "max_loops"
-            case exitCriterion = "exit_criterion", exitThreshold = "exit_threshold"
-        }
     }
 
     struct Trace: Codable {
@@ -87,7 +78,6 @@ struct EvalCommand: ParsableCommand {
         let loops: [Int]
         let meanLoops: Double
         let maxLoops: Int
-        enum CodingKeys: String, CodingKey { case tokens, ids, loops, meanLoops = "mean_loops", maxLoops = "max_loops" }
     }
 
     func run() throws {
@@ -112,6 +102,7 @@ struct EvalCommand: ParsableCommand {
             try loaded.requireDecoder(slots: 1, loops: maxLoops)
             let result = try Evaluation.adaptive(model: loaded.model, batches: batches, exit: exit, maxLoops: maxLoops)
             let bitsPerByte = result.loss * Double(result.tokens) / log(2) / Double(max(bytes, 1))
+            ExitOptions.noteIfNoneExited(meanLoops: result.meanLoops, maxLoops: maxLoops)
             if json {
                 return try printJSON(AdaptiveReport(
                     loss: result.loss, perplexity: exp(result.loss), bitsPerByte: bitsPerByte, tokens: result.tokens,
@@ -130,7 +121,9 @@ struct EvalCommand: ParsableCommand {
         try loaded.requireEvaluation(batch: batch, time: time)
         var reports: [Report] = []
         for loops in counts {
-            let result = try Evaluation.run(model: loaded.model, batches: batches, loops: loops)
+            let progress = EvaluationProgress(label: "evaluating at \(loops) loop\(loops == 1 ? "" : "s")")
+            let result = try Evaluation.run(model: loaded.model, batches: batches, loops: loops, onBatch: progress.update)
+            progress.finish()
             let layout = config.layout.with(loops: loops)
             let report = Report(loss: result.loss, perplexity: result.perplexity, bitsPerByte: result.bitsPerByte(bytes: bytes),
                                 tokens: result.tokens, loops: loops, effectiveDepth: layout.effectiveDepth)

@@ -19,7 +19,6 @@ struct GenerationBenchmark {
     struct Throughput: Codable {
         let batch: Int
         let tokensPerSecond: Double
-        enum CodingKeys: String, CodingKey { case batch, tokensPerSecond = "tokens_per_second" }
     }
 
     struct Report: Codable {
@@ -30,15 +29,6 @@ struct GenerationBenchmark {
         let bandwidthBytesPerSecond: Double, fractionOfBandwidth: Double, ceilingTokensPerSecond: Double
         let batched: [Throughput]
         let peakResidentBytes: Int
-        enum CodingKeys: String, CodingKey {
-            case layout, weights, parameters, threads, cpu, batched
-            case loadSeconds = "load_seconds", firstTokenSeconds = "first_token_seconds"
-            case prefillTokens = "prefill_tokens", prefillTokensPerSecond = "prefill_tokens_per_second"
-            case decodeTokensPerSecond = "decode_tokens_per_second", bytesPerToken = "bytes_per_token"
-            case achievedBytesPerSecond = "achieved_bytes_per_second", bandwidthBytesPerSecond = "bandwidth_bytes_per_second"
-            case fractionOfBandwidth = "fraction_of_bandwidth", ceilingTokensPerSecond = "ceiling_tokens_per_second"
-            case peakResidentBytes = "peak_resident_bytes"
-        }
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -110,7 +100,7 @@ struct GenerationBenchmark {
     static func describe(_ r: Report) -> String {
         let mb = { (bytes: Double) in String(format: "%.1f MB", bytes / 1e6) }
         return """
-            looplm bench --generate: \(r.layout), \(r.parameters) parameters, \(r.weights) weights, \(r.threads) threads on \(r.cpu)
+            looplm bench --generate: \(r.layout), \(r.parameters) parameters, \(r.weights) weights, \(counted(r.threads, "thread")) on \(r.cpu)
               load \(String(format: "%.3f", r.loadSeconds)) s · first token after \(String(format: "%.3f", r.firstTokenSeconds)) s · peak memory \(mb(Double(r.peakResidentBytes)))
               prefill: \(r.prefillTokens) tokens at \(String(format: "%.0f", r.prefillTokensPerSecond)) tokens/s
               decode: \(String(format: "%.1f", r.decodeTokensPerSecond)) tokens/s · \(mb(r.bytesPerToken)) read per token · \(String(format: "%.1f", r.achievedBytesPerSecond / 1e9)) GB/s of a measured \(String(format: "%.1f", r.bandwidthBytesPerSecond / 1e9)) GB/s (\(String(format: "%.0f", 100 * r.fractionOfBandwidth))%; ceiling \(String(format: "%.1f", r.ceilingTokensPerSecond)) tokens/s)

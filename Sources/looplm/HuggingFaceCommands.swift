@@ -39,7 +39,6 @@ struct ImportHFCommand: ParsableCommand {
 
     struct Imported: Codable {
         let output: String, layout: String, parameters: Int, effectiveDepth: Int
-        enum CodingKeys: String, CodingKey { case output, layout, parameters, effectiveDepth = "effective_depth" }
     }
 
     func run() throws {
@@ -77,7 +76,6 @@ struct ExportHFCommand: ParsableCommand {
 
     struct Exported: Codable {
         let output: String, nLayer: Int, layout: String
-        enum CodingKeys: String, CodingKey { case output, layout, nLayer = "n_layer" }
     }
 
     func run() throws {

@@ -13,8 +13,7 @@ struct InfoCommand: ParsableCommand {
     var target: String?
     @Flag(help: "List the presets.")
     var presets = false
-    @Option(parsing: .unconditional, help: "Sequence length for the FLOP and memory counts (default: the context).")
-    var time: Int?
+    @OptionGroup var contextOption: ContextOption
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -27,24 +26,12 @@ struct InfoCommand: ParsableCommand {
         let parameters: Int, parametersWithoutPositions: Int
         let forwardFlopsPerToken: Double, trainingFlopsPerToken: Double
         let activationBytesPerToken: Int?
-        let activationBytesPerTokenRecomputing: Int?
+        let activationBytesPerTokenRecompute: Int?
         let tokenizer: String
         let step: Int?
-        enum CodingKeys: String, CodingKey {
-            case layout, prelude, looped, coda, loops, width, heads, context, parameters, tokenizer, step
-            case uniqueBlocks = "unique_blocks", effectiveDepth = "effective_depth"
-            case vocabSize = "vocab_size", paddedVocabSize = "padded_vocab_size"
-            case parametersWithoutPositions = "parameters_without_positions"
-            case forwardFlopsPerToken = "forward_flops_per_token", trainingFlopsPerToken = "training_flops_per_token"
-            case activationBytesPerToken = "activation_bytes_per_token"
-            case activationBytesPerTokenRecomputing = "activation_bytes_per_token_recompute"
-        }
     }
 
     func validate() throws {
-        if let time, !(1...ModelConfiguration.Limit.contextLength).contains(time) {
-            throw ValidationError("--time must be in 1...\(ModelConfiguration.Limit.contextLength)")
-        }
     }
 
     func run() throws {
@@ -65,8 +52,8 @@ struct InfoCommand: ParsableCommand {
         } else {
             throw ValidationError("'\(target)' is neither a checkpoint or run folder nor a preset (\(Preset.all.map(\.name).joined(separator: ", ")))")
         }
-        let t = time ?? config.contextLength
-        guard t <= config.contextLength else { throw ValidationError("--time must be in 1...\(config.contextLength) (the model's context)") }
+        let t = contextOption.value ?? config.contextLength
+        guard t <= config.contextLength else { throw ValidationError("--context must be in 1...\(config.contextLength) (the model's context)") }
         let table = ParameterTable(config)
         let cost = ModelCost(config: config, time: t)
         let memory = ActivationMemory(config: config, batch: 1, time: t)
@@ -79,10 +66,10 @@ struct InfoCommand: ParsableCommand {
             parameters: table.parameterCount, parametersWithoutPositions: table.parameterCountWithoutPositions,
             forwardFlopsPerToken: cost.forwardFlopsPerToken, trainingFlopsPerToken: cost.trainingFlopsPerToken,
             activationBytesPerToken: memory.total.map { $0 / t },
-            activationBytesPerTokenRecomputing: recomputing.total.map { $0 / t }, tokenizer: tokenizer, step: step)
+            activationBytesPerTokenRecompute: recomputing.total.map { $0 / t }, tokenizer: tokenizer, step: step)
         if json { return try printJSON(report) }
         let activations = report.activationBytesPerToken.map { "\($0 / 1024) KiB per training token (T = \(t))" } ?? "too many to count"
-        let recomputed = report.activationBytesPerTokenRecomputing.map { "\($0 / 1024) KiB" } ?? "too many to count"
+        let recomputed = report.activationBytesPerTokenRecompute.map { "\($0 / 1024) KiB" } ?? "too many to count"
         print("""
             layout        \(config.layout.summary)  (prelude \(config.layout.prelude), looped \(config.layout.looped) × \(config.layout.loops) loops, coda \(config.layout.coda))
             depth         \(config.layout.uniqueBlocks) unique blocks, effective depth \(config.layout.effectiveDepth)
@@ -94,7 +81,20 @@ struct InfoCommand: ParsableCommand {
             """ + (step.map { "\nstep          \($0)" } ?? ""))
     }
 
+    struct PresetRow: Codable {
+        let name: String, layout: String, parameters: Int, width: Int, heads: Int, context: Int, vocabSize: Int
+        let effectiveDepth: Int, summary: String
+    }
+
     func listPresets() throws {
+        if json {
+            return try printJSON(try Preset.all.map { preset in
+                PresetRow(name: preset.name, layout: preset.layout.summary,
+                          parameters: ParameterTable(try preset.configuration()).parameterCount,
+                          width: preset.channels, heads: preset.heads, context: preset.contextLength, vocabSize: preset.vocabSize,
+                          effectiveDepth: preset.layout.effectiveDepth, summary: preset.summary)
+            })
+        }
         let rows = try Preset.all.map { preset -> [String] in
             let count = ParameterTable(try preset.configuration()).parameterCount
             return [preset.name, preset.layout.summary, String(format: "%.2fM", Double(count) / 1e6), preset.summary]

@@ -106,6 +106,13 @@ struct ExitOptions: ParsableArguments {
     }
 
     var rule: ExitRule? { exitThreshold.map { ExitRule(criterion: exitCriterion, threshold: $0) } }
+
+    /// Said once when no token exited early: the rule never fired, so adaptive exit cost the
+    /// whole cap (a model trained at a fixed loop count seldom converges enough to exit).
+    static func noteIfNoneExited(meanLoops: Double, maxLoops: Int) {
+        guard meanLoops >= Double(maxLoops) else { return }
+        printError("note: every token ran all \(maxLoops) passes: the exit rule never fired, so this cost as much as fixed looping at the cap. A model trained at a fixed loop count rarely settles enough to exit; train with --loops-sample, or use a looser threshold")
+    }
 }
 
 /// `--weights`: the precision inference stores the block matrices and head in.
@@ -170,3 +177,24 @@ func checkOutputFile(_ path: String) throws {
         throw CommandError("cannot write \(path): it is a folder")
     }
 }
+
+/// `--context T`: tokens per sequence. `--time` is kept as a hidden alias (the name it had in
+/// `info` and `bench`).
+struct ContextOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Tokens per sequence, T (default: the model's context).")
+    var context: Int?
+    @Option(name: .customLong("time"), parsing: .unconditional, help: .hidden)
+    var time: Int?
+
+    var value: Int? { context ?? time }
+
+    func validate() throws {
+        if context != nil && time != nil { throw ValidationError("--time is another name for --context; give one") }
+        if let value, !(1...ModelConfiguration.Limit.contextLength).contains(value) {
+            throw ValidationError("--context must be in 1...\(ModelConfiguration.Limit.contextLength)")
+        }
+    }
+}
+
+/// "1 thread", "2 threads".
+func counted(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }

@@ -112,8 +112,8 @@ struct PrepareCommand: ParsableCommand {
             let heldOut = split.heldOutFraction.map { "the last \(Int(($0 * 100).rounded()))% of the tokens" }
                 ?? split.validationDocuments.joined(separator: ", ")
             print("prepared \(files.count) file(s) with the \(tokenizer.rawValue) tokenizer: \(split.train.count) train tokens, \(split.validation.count) validation tokens (\(heldOut)) → \(output)")
-            print(String(format: "encoded %.1f MB in %.2f s (%.1f MB/s on %d threads)",
-                         Double(bytes) / 1e6, seconds, Double(bytes) / 1e6 / seconds, threads))
+            print(String(format: "encoded %.1f MB in %.2f s (%.1f MB/s on %d thread%@)",
+                         Double(bytes) / 1e6, seconds, Double(bytes) / 1e6 / seconds, threads, threads == 1 ? "" : "s"))
         }
     }
 

@@ -65,3 +65,31 @@ final class SuiteProgress {
 
     func finish() { current?.bar.finish() }
 }
+
+/// Progress of a long evaluation: nothing for the first seconds, then batches done and an
+/// estimate of the time left (on a terminal, one line updated in place).
+final class EvaluationProgress {
+    let start = Date()
+    let label: String
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    var lastLine = Date.distantPast
+    var shown = false
+    static let quietSeconds: TimeInterval = 3
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int, _ total: Int) {
+        let elapsed = Date().timeIntervalSince(start)
+        guard elapsed > Self.quietSeconds, done < total else { return }
+        guard isTerminal || Date().timeIntervalSince(lastLine) > Progress.plainInterval else { return }
+        lastLine = Date()
+        shown = true
+        let eta = elapsed / Double(done) * Double(total - done)
+        let text = "\(label): batch \(done)/\(total), ETA \(Progress.duration(eta))"
+        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8)) } else { printError(text) }
+    }
+
+    func finish() {
+        if shown && isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -56,7 +56,6 @@ struct SampleCommand: ParsableCommand {
         let ids: [Int]
         let loops: Int
         let meanLoops: Double?
-        enum CodingKeys: String, CodingKey { case prompt, text, ids, loops, promptIds = "prompt_ids", meanLoops = "mean_loops" }
     }
 
     func run() throws {
@@ -84,6 +83,7 @@ struct SampleCommand: ParsableCommand {
         }
         let usedLoops = result.loopsPerToken.flatMap { $0 }
         let meanLoops = exit == nil ? nil : Double(usedLoops.reduce(0, +)) / Double(max(usedLoops.count, 1))
+        if let meanLoops, let loops { ExitOptions.noteIfNoneExited(meanLoops: meanLoops, maxLoops: loops) }
         if streaming {
             stdout.write(Data(pending + [UInt8(ascii: "\n")]))
             if let meanLoops { printError(String(format: "mean %.2f loops/token (at most %d)", meanLoops, loops ?? 0)) }
@@ -97,7 +97,11 @@ struct SampleCommand: ParsableCommand {
         if json {
             try outputs.count == 1 && prompts == nil ? printJSON(outputs[0]) : printJSON(outputs)
         } else {
-            for output in outputs { print(output.prompt + output.text) }
+            // Each continuation after its prompt, separated as nanoGPT's sample.py separates them.
+            for (index, output) in outputs.enumerated() {
+                if index > 0 { print(Self.separator) }
+                print(output.prompt + output.text)
+            }
         }
     }
 
@@ -121,6 +125,7 @@ struct SampleCommand: ParsableCommand {
     }
 
     static let maximumPrompts = 4096
+    static let separator = "---------------"
     static let maximumPromptFileBytes = 64 << 20
 }
 

@@ -36,10 +36,6 @@ struct TokenizeCommand: ParsableCommand {
         let seconds: Double, mbPerSecond: Double
         let threads: Int
         let cpu: String
-        enum CodingKeys: String, CodingKey {
-            case implementation, bytes, tokens, seconds, threads, cpu
-            case mbPerSecond = "mb_per_second"
-        }
     }
 
     func run() throws {

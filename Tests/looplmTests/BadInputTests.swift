@@ -126,8 +126,8 @@ import Testing
     @Test func flagsOutOfRangeAreErrorsNotTraps() throws {
         let (checkpoint, data) = try trainedModel()
         let cases: [([String], String)] = [
-            (["info", "tiny", "--time", "0"], "--time"), (["info", "tiny", "--time", "1000000000000"], "--time"),
-            (["info", "tiny", "--time=-1"], "--time"),
+            (["info", "tiny", "--time", "0"], "--context"), (["info", "tiny", "--context", "1000000000000"], "--context"),
+            (["info", "tiny", "--time=-1"], "--context"),
             (["eval", checkpoint, "--data", data + "/val.bin", "--max-batches=-1"], "--max-batches"),
             (["eval", checkpoint, "--data", data + "/val.bin", "--max-batches", "0"], "--max-batches"),
             (["train", "--data", data, "--out", root + "/w", "--width", "1000000000"], "width"),

@@ -126,3 +126,30 @@ import Testing
         #expect(text.status == 0 && json(text.stdout)["loss"] is Double, "\(text.stderr)")
     }
 }
+
+@Suite struct SmallFrictionTests {
+    @Test func presetsAsJSONAndPlurals() throws {
+        let presets = try Looplm.run(["info", "--presets", "--json"])
+        let rows = (try JSONSerialization.jsonObject(with: Data(presets.stdout.utf8)) as? [[String: Any]]) ?? []
+        #expect(rows.contains { $0["name"] as? String == "small-loop" && $0["effective_depth"] as? Int == 4 }, "\(presets.stdout)")
+        let bench = try Looplm.run(["bench", "--preset", "tiny", "--steps", "1", "--warmup", "0", "--no-roofline", "--threads", "1"])
+        #expect(bench.stdout.contains("1 thread × 1 process") && !bench.stdout.contains("1 threads"), "\(bench.stdout)")
+    }
+
+    @Test func severalPromptsAreSeparatedAndTheContextFlagHasOneName() throws {
+        let root = temporaryDirectory("friction")
+        let data = try preparedCorpus(in: root)
+        #expect(try Looplm.run(["train", "--data", data, "--out", root + "/run", "--preset", "tiny", "--steps", "2", "--batch", "2",
+                                "--context", "16", "--eval-batches", "1"]).status == 0)
+        try "one\ntwo\n".write(toFile: root + "/p.txt", atomically: true, encoding: .utf8)
+        let sample = try Looplm.run(["sample", root + "/run", "--prompts", root + "/p.txt", "--tokens", "3", "--temperature", "0"])
+        #expect(sample.status == 0 && sample.stdout.components(separatedBy: "\n---------------\n").count == 2, "\(sample.stdout)")
+        let context = json(try Looplm.run(["info", "tiny", "--context", "32", "--json"]).stdout)
+        let alias = json(try Looplm.run(["info", "tiny", "--time", "32", "--json"]).stdout)
+        #expect(context["forward_flops_per_token"] as? Double == alias["forward_flops_per_token"] as? Double)
+        #expect(try Looplm.run(["info", "tiny", "--context", "32", "--time", "32"]).status == 64)
+        // No token exits: said once.
+        let exit = try Looplm.run(["eval", root + "/run", "--data", data, "--exit-threshold", "0", "--max-batches", "1"])
+        #expect(exit.status == 0 && exit.stderr.contains("the exit rule never fired"), "\(exit.stderr)")
+    }
+}

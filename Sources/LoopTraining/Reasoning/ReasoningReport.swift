@@ -95,9 +95,8 @@ public struct ReasoningReport {
             for group in groups where group[0].loops > 1 {
                 let loops = Array(Set(group[0].accuracy.map(\.loops))).sorted()
                 let series = setup.evaluatedDifficulties.map { d in
-                    LinePlot.Series(name: "difficulty \(d)\(d > hardest ? " (new)" : "")", points: loops.map { l in
-                        (x: Double(l), y: 100 * meanAndSpread(group.compactMap { $0.accuracy(difficulty: d, loops: l) }).mean)
-                    })
+                    LinePlot.Series(name: "difficulty \(d)\(d > hardest ? " (new)" : "")", x: loops.map(Double.init),
+                                    seeds: group.map { result in loops.map { 100 * (result.accuracy(difficulty: d, loops: $0) ?? 0) } })
                 }
                 plots.append(("\(task)_\(group[0].model)_accuracy_vs_loops", LinePlot(
                     title: "\(task): \(group[0].model) (\(group[0].layout)), accuracy against loops at evaluation",
