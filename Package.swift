@@ -27,13 +27,14 @@ let strictImports: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibil
 
 let package = Package(
     name: "LoopLM",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],  // Synchronization's Mutex and Atomic
     products: [
         .executable(name: "looplm", targets: ["looplm"]),
         .library(name: "LoopModel", targets: ["LoopModel"]),
         .library(name: "LoopTraining", targets: ["LoopTraining"]),
         .library(name: "LoopTokenizer", targets: ["LoopTokenizer"]),
         .library(name: "LoopCheckpoint", targets: ["LoopCheckpoint"]),
+        .library(name: "LoopLM", targets: ["LoopLM"]),
     ],
     traits: [
         .trait(name: "MPI", description: "Data-parallel training over MPI (Open MPI: libopenmpi-dev, or Homebrew's open-mpi)"),
@@ -51,6 +52,8 @@ let package = Package(
         .target(name: "LoopCheckpoint", dependencies: ["LoopModel", "LoopKernels"], swiftSettings: strictImports),
         .target(name: "LoopTokenizer", swiftSettings: strictImports),
         .target(name: "LoopTraining", dependencies: ["LoopKernels", "LoopModel", "LoopCheckpoint", "LoopTokenizer"],
+                swiftSettings: strictImports),
+        .target(name: "LoopLM", dependencies: ["LoopModel", "LoopCheckpoint", "LoopTokenizer", "LoopTraining"],
                 swiftSettings: strictImports),
         .executableTarget(
             name: "looplm",

@@ -11,3 +11,5 @@ bash scripts/setup.sh >/dev/null
 swift build -c release --traits MPI -Xswiftc -enable-testing --build-tests
 swift test -c release --traits MPI -Xswiftc -enable-testing --skip-build "$@"
 swift build --scratch-path .build-without-mpi --target LoopMPI
+# The example package: LoopLM used as a library by another package (debug build: compile only).
+swift build --package-path Examples

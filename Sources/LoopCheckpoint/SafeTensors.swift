@@ -1,11 +1,29 @@
 import Foundation
 import LoopModel
 
+/// The element types a safetensors header may name (the ones LoopLM knows the width of).
+public enum SafeTensorDType: String, Sendable, CaseIterable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
+    case i8 = "I8", u8 = "U8", i32 = "I32", u16 = "U16", u32 = "U32", i64 = "I64", bool = "BOOL"
+
+    public var bytesPerElement: Int {
+        switch self {
+        case .i8, .u8, .bool: 1
+        case .f16, .bf16, .u16: 2
+        case .f32, .i32, .u32: 4
+        case .f64, .i64: 8
+        }
+    }
+
+    /// The float types LoopLM reads weights from (widened to float32).
+    public var isReadableFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
+}
+
 /// A tensor stored in a safetensors file: little-endian data after a JSON header.
 /// Format: u64 header length · JSON header (name → dtype, shape, data_offsets) · data.
 public struct SafeTensorEntry: Sendable, Equatable {
     public let name: String
-    public let dtype: String  // "F32", "F16", "BF16", "I32", "U16"…
+    public let dtype: SafeTensorDType
     public let shape: [Int]
     public let elementCount: Int
     public let fileRange: Range<Int>  // byte range inside the whole file
@@ -22,8 +40,6 @@ public final class SafeTensorsFile {
 
     static let headerLengthBytes = 8
     static let maxHeaderBytes = 100_000_000
-    static let bytesPerElement = ["F32": 4, "F16": 2, "BF16": 2, "I32": 4, "U16": 2, "F64": 8,
-                                  "I64": 8, "U8": 1, "I8": 1, "BOOL": 1, "U32": 4]
 
     public convenience init(path: String) throws(CheckpointError) {
         try self.init(file: MappedFile(path: path))
@@ -75,9 +91,10 @@ public final class SafeTensorsFile {
     private static func check(
         name: String, _ raw: Header.Entry, dataStart: Int, fileSize: Int, path: String
     ) throws(CheckpointError) -> SafeTensorEntry {
-        guard let width = bytesPerElement[raw.dtype] else {
+        guard let dtype = SafeTensorDType(rawValue: raw.dtype) else {
             throw .unsupportedDType(path, tensor: name, dtype: raw.dtype)
         }
+        let width = dtype.bytesPerElement
         guard raw.shape.allSatisfy({ $0 >= 0 }), raw.dataOffsets.count == 2, raw.dataOffsets[0] >= 0,
             raw.dataOffsets[1] >= raw.dataOffsets[0]
         else { throw .badHeader(path, detail: "entry '\(name)' has a negative shape or bad data_offsets") }
@@ -91,7 +108,7 @@ public final class SafeTensorsFile {
         guard raw.dataOffsets[1] - raw.dataOffsets[0] == bytes else {
             throw .badHeader(path, detail: "tensor '\(name)' holds \(raw.dataOffsets[1] - raw.dataOffsets[0]) bytes but shape \(raw.shape) of \(raw.dtype) needs \(bytes)")
         }
-        return SafeTensorEntry(name: name, dtype: raw.dtype, shape: raw.shape, elementCount: count,
+        return SafeTensorEntry(name: name, dtype: dtype, shape: raw.shape, elementCount: count,
                                fileRange: (dataStart + raw.dataOffsets[0])..<(dataStart + raw.dataOffsets[1]))
     }
 
@@ -103,7 +120,7 @@ public final class SafeTensorsFile {
     /// The tensor's float32 data in place, when it is F32 and 4-byte aligned in the file.
     public func floatPointer(_ name: String) throws(CheckpointError) -> UnsafePointer<Float>? {
         let entry = try entry(name)
-        guard entry.dtype == "F32", entry.fileRange.lowerBound % MemoryLayout<Float>.alignment == 0 else { return nil }
+        guard entry.dtype == .f32, entry.fileRange.lowerBound % MemoryLayout<Float>.alignment == 0 else { return nil }
         #if _endian(big)
         return nil
         #else
@@ -117,8 +134,8 @@ public final class SafeTensorsFile {
         _ name: String, into destination: UnsafeMutableBufferPointer<Float>
     ) throws(CheckpointError) {
         let entry = try entry(name)
-        guard ["F32", "F16", "BF16"].contains(entry.dtype) else {
-            throw .unsupportedDType(path, tensor: name, dtype: entry.dtype)
+        guard entry.dtype.isReadableFloat else {
+            throw .unsupportedDType(path, tensor: name, dtype: entry.dtype.rawValue)
         }
         guard destination.count == entry.elementCount else {
             throw .shapeMismatch(path, tensor: name, expected: [destination.count], found: entry.shape)
@@ -126,11 +143,11 @@ public final class SafeTensorsFile {
         guard let out = destination.baseAddress else { return }  // no elements
         let base = file.bytes + entry.fileRange.lowerBound
         switch entry.dtype {
-        case "F32":
+        case .f32:
             for i in 0..<entry.elementCount {
                 out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
             }
-        case "BF16":
+        case .bf16:
             for i in 0..<entry.elementCount {
                 let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                 out[i] = Float(bitPattern: UInt32(bits) << 16)
@@ -159,7 +176,7 @@ public final class SafeTensorsFile {
 
     public func int32s(_ name: String) throws(CheckpointError) -> [Int32] {
         let entry = try entry(name)
-        guard entry.dtype == "I32" else { throw .unsupportedDType(path, tensor: name, dtype: entry.dtype) }
+        guard entry.dtype == .i32 else { throw .unsupportedDType(path, tensor: name, dtype: entry.dtype.rawValue) }
         let base = file.bytes + entry.fileRange.lowerBound
         return (0..<entry.elementCount).map { Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
     }

@@ -19,6 +19,19 @@ public enum SGEMMKernel: String, Sendable, CaseIterable {
     /// Whether this CPU can run it.
     public var isSupported: Bool { self == .openBLAS || CPU.hasAVX2Kernels }
 
+    /// The library that runs `.openBLAS`'s products: OpenBLAS on Linux, Accelerate on Apple
+    /// platforms (the case keeps its name so saved runs and scripts keep working).
+    public static let blasLibrary: String = {
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
+        return "OpenBLAS"
+        #endif
+    }()
+
+    /// What runs the products, for reports: "OpenBLAS", "Accelerate" or "LoopLM AVX2+FMA".
+    public var implementation: String { self == .openBLAS ? Self.blasLibrary : "LoopLM AVX2+FMA" }
+
     /// Products with fewer rows in C go to the library even with `.avx2`: for a few rows (batched
     /// decoding) packing the whole weight matrix costs more than it saves, and a 6-row micro-tile
     /// wastes up to two thirds of its work. Measured with `looplm bench --generate --batches …

@@ -15,8 +15,17 @@ public enum CPU {
         }
     }
 
-    /// The CPU's model name (from /proc/cpuinfo on Linux).
+    /// The CPU's model name (from /proc/cpuinfo on Linux, sysctl on Apple platforms).
     public static let model: String = {
+        #if canImport(Darwin)
+        var size = 0
+        if sysctlbyname("machdep.cpu.brand_string", nil, &size, nil, 0) == 0, size > 0 {
+            var name = [CChar](repeating: 0, count: size)
+            if sysctlbyname("machdep.cpu.brand_string", &name, &size, nil, 0) == 0 {
+                return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+        }
+        #endif
         #if os(Linux)
         if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
             for line in info.split(separator: "\n") where line.hasPrefix("model name") {

@@ -40,7 +40,7 @@ extension Attention {
 
     /// Writes the new rows' keys and values into the cache, then computes causal attention of
     /// every new row over its sequence's cached positions (itself included).
-    public static func forwardCached(
+    package static func forwardCached(
         out: UnsafeMutablePointer<Float>,  // (N, C) heads concatenated
         qkv: UnsafePointer<Float>,  // (N, 3C)
         cache: CacheLayer, sequences: [CachedSequence], heads: Int, channels c: Int,

@@ -65,9 +65,17 @@ public final class FloatBuffer {
         }
     }
 
+    /// Element `index`; out of range is a programmer's mistake, checked in debug builds (kernels
+    /// in release builds go through `pointer` without checks).
     public subscript(index: Int) -> Float {
-        get { pointer[index] }
-        set { pointer[index] = newValue }
+        get {
+            assert(index >= 0 && index < count, "FloatBuffer index \(index) out of 0..<\(count)")
+            return pointer[index]
+        }
+        set {
+            assert(index >= 0 && index < count, "FloatBuffer index \(index) out of 0..<\(count)")
+            pointer[index] = newValue
+        }
     }
 
     public func zero() { pointer.update(repeating: 0, count: count) }

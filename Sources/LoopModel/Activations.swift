@@ -58,8 +58,6 @@ final class Activations {
     let time: Int  // T
     let channels: Int  // C
     let recompute: Bool
-    /// Rows of logits held at once when recomputing.
-    static let headChunkRows = 512
     let attentionCount: Int  // B·NH·T·T
     private(set) var layout: LoopLayout  // the loop count of the last forward
     private(set) var gradientLoops: Int  // loop passes kept for backward in the last forward
@@ -112,7 +110,7 @@ final class Activations {
         lnf = try FloatBuffer(count: n * c)
         lnfMean = try FloatBuffer(count: n)
         lnfRstd = try FloatBuffer(count: n)
-        logits = try FloatBuffer(count: (recompute ? min(n, Self.headChunkRows) : n) * config.paddedVocabSize)
+        logits = try FloatBuffer(count: (recompute ? min(n, ModelConfiguration.headChunkRows) : n) * config.paddedVocabSize)
         losses = try FloatBuffer(count: n)
         rowMax = try FloatBuffer(count: n)
         normalizers = try FloatBuffer(count: n)
@@ -214,7 +212,7 @@ public struct ActivationMemory: Sendable, Equatable {
             + (kept < layout.loops ? 2 * layout.looped : 0)  // two scratch sets run the truncated passes
         let streams = recompute ? floats(CheckedSize.product(layout.effectiveDepth, c)) : 0
         let passInputs = config.injectInput || config.loopEmbeddings > 0 ? floats(CheckedSize.product(layout.loops, c)) : 0
-        let logitRows = recompute ? n.map { min($0, Activations.headChunkRows) } : n
+        let logitRows = recompute ? n.map { min($0, ModelConfiguration.headChunkRows) } : n
         let logits = logitRows.flatMap { CheckedSize.product($0, config.paddedVocabSize) }
         let shared = CheckedSize.sum(floats(2 * c + 5), logits)  // encoded, lnf, per-row values; logits
         let backward = CheckedSize.sum(floats(11 * c + 1), attention)  // dResidual … dInjected, ones; dScores

@@ -19,19 +19,36 @@ final class InferenceState {
     var tokens: [Int32]  // (N)
     var positions: [Int32]  // (N)
 
+    /// Floats per row of each buffer: the one table both the allocation and `bytes` read.
+    struct RowSizes {
+        let stream: Int, normed: Int, mean: Int, rstd: Int, qkv: Int, attentionOutput: Int, fc: Int, embedded: Int
+        let saved: Int
+        /// `tokens` and `positions`, an Int32 each: the width of a float.
+        let identifiers = 2
+
+        init(config: ModelConfiguration) {
+            let c = config.channels
+            (stream, normed, mean, rstd, qkv, attentionOutput, fc) = (c, c, 1, 1, 3 * c, c, 4 * c)
+            embedded = config.injectInput ? c : 0
+            saved = c
+        }
+
+        var total: Int { stream + normed + mean + rstd + qkv + attentionOutput + fc + embedded + saved + identifiers }
+    }
+
     init(config: ModelConfiguration, rows: Int, attentionFloats: Int, scratchRows: Int) throws(MemoryError) {
-        let c = config.channels
+        let sizes = RowSizes(config: config)
         self.rows = rows
-        channels = c
-        stream = try FloatBuffer(count: rows * c)
-        normed = try FloatBuffer(count: rows * c)
-        mean = try FloatBuffer(count: rows)
-        rstd = try FloatBuffer(count: rows)
-        qkv = try FloatBuffer(count: rows * 3 * c)
-        attentionOutput = try FloatBuffer(count: rows * c)
-        fc = try FloatBuffer(count: rows * 4 * c)
-        embedded = try FloatBuffer(count: config.injectInput ? rows * c : 0)
-        saved = try FloatBuffer(count: rows * c)
+        channels = config.channels
+        stream = try FloatBuffer(count: rows * sizes.stream)
+        normed = try FloatBuffer(count: rows * sizes.normed)
+        mean = try FloatBuffer(count: rows * sizes.mean)
+        rstd = try FloatBuffer(count: rows * sizes.rstd)
+        qkv = try FloatBuffer(count: rows * sizes.qkv)
+        attentionOutput = try FloatBuffer(count: rows * sizes.attentionOutput)
+        fc = try FloatBuffer(count: rows * sizes.fc)
+        embedded = try FloatBuffer(count: rows * sizes.embedded)
+        saved = try FloatBuffer(count: rows * sizes.saved)
         attentionScratch = try FloatBuffer(count: attentionFloats)
         self.scratchRows = scratchRows
         tokens = Array(repeating: 0, count: rows)
@@ -40,9 +57,7 @@ final class InferenceState {
 
     /// Bytes a state of this shape holds.
     static func bytes(config: ModelConfiguration, rows: Int, attentionFloats: Int) -> Int {
-        let c = config.channels
-        let perRow = c * (1 + 1 + 3 + 1 + 4 + 1 + (config.injectInput ? 1 : 0)) + 2 + 2
-        return (rows * perRow + attentionFloats) * MemoryLayout<Float>.stride
+        (rows * RowSizes(config: config).total + attentionFloats) * MemoryLayout<Float>.stride
     }
 
     /// The in-place buffer plan: input = afterAttention = output = stream.

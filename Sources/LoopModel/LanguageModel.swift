@@ -22,8 +22,6 @@ public final class LanguageModel {
         self.init(weights: model.weights, workers: model.workers)
     }
 
-    /// Rows whose logits are computed at a time when a whole batch is scored.
-    static let headChunkRows = 64
 
     /// Sum of the losses and number of scored rows of B windows of T tokens (rows whose
     /// target is −1 are left out), with in-batch causal attention and nothing kept.
@@ -33,7 +31,7 @@ public final class LanguageModel {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
         try ModelError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
                                   config: config)
-        let n = batch * time, v = config.vocabSize, chunk = Self.headChunkRows
+        let n = batch * time, v = config.vocabSize, chunk = ModelConfiguration.headChunkRows
         let state: InferenceState, logits: UnsafeMutablePointer<Float>, rowMax: FloatBuffer, normalizers: FloatBuffer,
             losses: FloatBuffer
         do throws(MemoryError) {

@@ -109,7 +109,7 @@ public final class LoopGPT {
     /// The head works on these row ranges, one product each, with or without recomputation
     /// (so both give the same bits); recomputation holds one range's logits at a time.
     func headChunks(_ acts: Activations) -> [Range<Int>] {
-        let n = acts.batch * acts.time, size = Activations.headChunkRows
+        let n = acts.batch * acts.time, size = ModelConfiguration.headChunkRows
         return stride(from: 0, to: n, by: size).map { $0..<min($0 + size, n) }
     }
 

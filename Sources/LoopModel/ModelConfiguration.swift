@@ -6,6 +6,10 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
     /// Vocabulary rows are padded to a multiple of this so the logits matmul stays aligned
     /// (50257 → 50304, as nanoGPT and llm.c do). Padded rows are zero and never predicted.
     public static let vocabPaddingMultiple = 64
+    /// Rows whose logits the head computes in one product, in training (recomputing or not,
+    /// so both give the same bits) and when inference scores a batch: 512 rows of GPT-2's
+    /// padded vocabulary are 103 MB, instead of all N × Vp at once.
+    public static let headChunkRows = 512
 
     public let vocabSize: Int  // V
     public let contextLength: Int  // maximum T (GPT-2: n_positions)

@@ -164,7 +164,7 @@ struct BenchCommand: ParsableCommand {
             sgemm: model.workers.sgemm.rawValue)
         guard job.communicator.isMain else { return }
         if json { return try printJSON(report) }
-        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(counted(compute.threads, "thread")) × \(processes == 1 ? "1 process" : "\(processes) processes") on \(CPU.description), sgemm \(report.sgemm)")
+        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(counted(compute.threads, "thread")) × \(processes == 1 ? "1 process" : "\(processes) processes") on \(CPU.description), sgemm \(report.sgemm) (\(model.workers.sgemm.implementation))")
         print(String(format: "  median step %.3f s  ·  %.0f tokens/s  ·  %.1f GFLOP/s (%.1f MFLOP/token)",
                      median, tokensPerSecond, report.gflops, cost.trainingFlopsPerToken / 1e6))
         print(String(format: "  phases: forward %.3f s, backward %.3f s, all-reduce %.3f s, AdamW %.3f s",

@@ -46,7 +46,7 @@ struct ComputeOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Threads for the kernels (each matrix product is split over them).")
     var threads: Int = 2
 
-    @Option(help: "Matrix-product kernel: auto (the faster one on this CPU), openblas, or avx2 (LoopLM's own, AVX2+FMA).")
+    @Option(help: "Matrix-product kernel: auto (the faster one on this CPU), openblas (the BLAS library linked: \(SGEMMKernel.blasLibrary) here), or avx2 (LoopLM's own, AVX2+FMA).")
     var sgemm: SGEMMChoice = .auto
 
     enum SGEMMChoice: String, ExpressibleByArgument, CaseIterable {
