@@ -24,6 +24,8 @@ public struct ExperimentSuite: Sendable {
     public var sweepFactor = 2
     /// Adaptive-exit thresholds evaluated after training (relative state change; none: skip).
     public var exitThresholds: [Float] = []
+    /// The depth study's report too: a per-model table.csv, φ, loss against parameters.
+    public var depthStudy = false
 
     /// A token-file suite by name; `steps` overrides its token budget (for trying a suite out
     /// quickly). Nil for the suites that generate their own problems.
@@ -35,6 +37,13 @@ public struct ExperimentSuite: Sendable {
         case .mini: return try mini(steps: steps ?? 6)
         case .testTime: return try testTime(steps: steps ?? 1000, width: 128, context: 128, batch: 16, evalBatches: 2)
         case .miniTestTime: return try testTime(steps: steps ?? 4, width: 16, context: 16, batch: 2, evalBatches: 2)
+        case .shakespeareDepth:
+            return try shakespeareDepth(
+                name: "shakespeare-depth", summary: "unshared against looped depth on Shakespeare bytes: 1×1, 2×1, 4×1, 1×2, 1×4, 2×2 and 1×4 at random depth, width 128",
+                steps: steps ?? 3000, width: 128, heads: 4, context: 128, batch: 16, lr: 3e-3, finalEvalBatches: 80)
+        case .miniDepth:
+            return try shakespeareDepth(name: "mini-depth", summary: "the depth study at toy size (tests)", steps: steps ?? 4,
+                                        width: 16, heads: 2, context: 16, batch: 2, lr: 1e-3, finalEvalBatches: 2)
         case .reasoning, .miniReasoning: return nil
         }
     }

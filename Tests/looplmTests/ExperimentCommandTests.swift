@@ -1,5 +1,10 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A miniature suite end to end: every table row and plot comes from real runs.
 @Suite struct ExperimentCommandTests {
@@ -105,5 +110,43 @@ import Testing
         #expect(table.contains("| random-1to5 | uniform:1-5 | 0.25 |"))
         let svg = try String(contentsOfFile: out + "/plots/val_loss_vs_mean_loops.svg", encoding: .utf8)
         #expect(svg.components(separatedBy: "<polyline").count == 5 && svg.contains("adaptive exit"))
+    }
+}
+
+/// The depth study's structure at toy size: its per-model table (a `model` column of the form
+/// 4x1 and a `val_loss` column), the worth of a loop, and loss against parameters.
+@Suite struct DepthStudyCommandTests {
+    @Test func miniDepthWritesTheTableTheWorthAndThePlots() throws {
+        let root = temporaryDirectory("depth")
+        _ = try preparedCorpus(in: root)
+        let out = root + "/out"
+        let run = try Looplm.run(["experiment", "--suite", "mini-depth", "--data", root + "/data", "--out", out, "--steps", "3"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let table = try String(contentsOfFile: out + "/table.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = table[0]
+        let model = try #require(header.firstIndex(of: "model")), loss = try #require(header.firstIndex(of: "val_loss"))
+        #expect(table.dropFirst().map { $0[model] } == ["1x1", "2x1", "4x1", "1x2", "1x4", "2x2", "1x4-random"])
+        #expect(table.dropFirst().allSatisfy { Double($0[loss]) != nil })
+        let worth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/worth.json"))) as! [[String: Any]]
+        #expect(worth.map { $0["model"] as? String } == ["1x2", "1x4"])
+        #expect(FileManager.default.fileExists(atPath: out + "/plots/val_loss_vs_parameters.svg"))
+        #expect(try String(contentsOfFile: out + "/table.md", encoding: .utf8).contains("φ"))
+    }
+
+    /// Two processes started with the same command share a token-file suite's runs.
+    @Test func twoProcessesShareATokenSuite() throws {
+        let root = temporaryDirectory("depth-shared")
+        _ = try preparedCorpus(in: root)
+        let out = root + "/out"
+        let arguments = ["experiment", "--suite", "mini-depth", "--data", root + "/data", "--out", out, "--steps", "3"]
+        let locked = out + "/runs/1x1-seed1337"
+        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
+        let descriptor = open(locked + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(descriptor >= 0 && flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+        let partial = try Looplm.run(arguments)
+        #expect(partial.status == 0 && partial.stderr.contains("another process is training it"), "\(partial.stderr)")
+        close(descriptor)
+        let gathered = try Looplm.run(arguments)
+        #expect(gathered.status == 0 && gathered.stderr.contains("== 1x1-seed1337") && !gathered.stderr.contains("== 2x1"), "\(gathered.stderr)")
     }
 }

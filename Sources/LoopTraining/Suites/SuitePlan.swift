@@ -3,6 +3,7 @@ import LoopModel
 /// The suites `looplm experiment` runs.
 public enum SuiteName: String, CaseIterable, Sendable {
     case paper, paperSmall = "paper-small", quick, testTime = "test-time", mini, miniTestTime = "mini-test-time"
+    case shakespeareDepth = "shakespeare-depth", miniDepth = "mini-depth"
     case reasoning, miniReasoning = "mini-reasoning"
 
     /// Whether the suite trains on token files (`--data`); the others generate their problems.

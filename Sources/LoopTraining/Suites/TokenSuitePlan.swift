@@ -80,5 +80,6 @@ public struct TokenSuitePlan: SuitePlan {
 
     public func writeReport(_ results: [RunResult], to directory: String) throws {
         try ExperimentReport(suite: suite, results: results).write(to: directory)
+        if suite.depthStudy { try DepthStudyReport(suite: suite, results: results).write(to: directory) }
     }
 }
