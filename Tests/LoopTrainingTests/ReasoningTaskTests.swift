@@ -45,6 +45,7 @@ import Testing
     /// is exactly `difficulty` hops from its root, and no two questions share a root.
     @Test func chainsEndAtRootsExactlyDifficultyHopsAway() throws {
         let task = PointerChains(cells: 24, questionsPerSequence: 2, extraRoots: 4)
+        #expect(task.maximumDifficulty == 3)
         var generator = SeededGenerator(seed: 11)
         for difficulty in 1...task.maximumDifficulty {
             for _ in 0..<20 {
@@ -61,6 +62,22 @@ import Testing
                 #expect(roots.count == 2)
                 for cell in 0..<24 { #expect(PointerChains.resolve(pointers, from: cell)!.hops <= difficulty) }
             }
+        }
+    }
+
+    /// Every root is equally likely to be asked: guessing from the forest's shape (the largest
+    /// tree, the root with most direct children) is right 1 time in R = 4, at every difficulty.
+    /// The earlier generator let these guesses reach 50–75%.
+    @Test func chainsLeaveNoStructuralShortcut() {
+        let task = PointerChains()
+        #expect(task.trees == 4 && task.maximumDifficulty == 7)
+        for difficulty in [1, 2, 4, 6] {
+            var generator = SeededGenerator(seed: UInt64(100 + difficulty))
+            let problems = (0..<3000).map { _ in task.problem(difficulty: difficulty, generator: &generator) }
+            let guesses = task.structuralGuesses(problems)
+            // 6000 questions: one standard error of a 25% rate is 0.56 points.
+            #expect(abs(guesses.largestTree - 0.25) < 0.025 && abs(guesses.mostChildren - 0.25) < 0.025,
+                    "difficulty \(difficulty): \(guesses)")
         }
     }
 

@@ -58,6 +58,17 @@ public struct ReasoningReport {
                     + ExperimentTable.duration(meanAndSpread(group.map(\.trainingSeconds)).mean) + " | "
                     + cells.joined(separator: " | ") + " | \(group.count) |")
             }
+            if let chains = setup.task as? PointerChains {  // what a guess from the forest's shape scores
+                let guesses = difficulties.map { d in
+                    chains.structuralGuesses(ReasoningEvaluation.heldOut(task: chains, difficulty: d,
+                                                                         questions: suite.questionsPerDifficulty,
+                                                                         seed: ReasoningSuite.evaluationSeed))
+                }
+                for (label, value) in [("guess: root of the largest tree", { (g: (largestTree: Double, mostChildren: Double)) in g.largestTree }),
+                                       ("guess: root with most children", { $0.mostChildren })] {
+                    lines.append("| \(label) | – | – | – | – | – | " + guesses.map { String(format: "%.1f", 100 * value($0)) }.joined(separator: " | ") + " | – |")
+                }
+            }
             let looped = groups.filter { $0[0].loops > 1 }
             if let maxLoops = looped.first?[0].accuracy.map(\.loops).max() {
                 lines += ["", "Looped models at every loop count (accuracy %, by difficulty):", "",

@@ -88,7 +88,7 @@ public struct ReasoningSuite: Sendable {
             setups: [
                 setup(PointerChasing(cells: 16, maxHops: 8, questionsPerSequence: 4), trained: l, evaluated: hops,
                       steps: steps, batch: 64, lr: 1e-3, width: 128, heads: 4),
-                setup(PointerChains(cells: 24, questionsPerSequence: 2, extraRoots: 4), trained: l, evaluated: hops,
+                setup(PointerChains(cells: 32, questionsPerSequence: 2, extraRoots: 2), trained: l, evaluated: hops,
                       steps: steps, batch: 64, lr: 1e-3, width: 128, heads: 4),
                 setup(PHopInduction(alphabet: 4, length: 32), trained: l, evaluated: hops,
                       steps: steps, batch: 64, lr: 1e-3, width: 128, heads: 4),
