@@ -29,6 +29,8 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
     /// Input injection and step embeddings (see ModelConfiguration); absent means off.
     public var loopInjectInput = false
     public var loopEmbeddings = 0
+    /// A learned exit gate (`exit_gate.weight`, `exit_gate.bias`); absent means none.
+    public var loopExitGate = false
     public var bosTokenId: Int?
     public var eosTokenId: Int?
     /// Hugging Face GPT-2 variants LoopLM does not compute (read, never written).
@@ -49,7 +51,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         case loopPrelude = "loop_prelude", loopLooped = "loop_looped", loopCoda = "loop_coda"
         case loopCount = "loop_count", tokenizer = "looplm_tokenizer"
         case looplmFormatVersion = "looplm_format_version"
-        case loopInjectInput = "loop_inject_input", loopEmbeddings = "loop_embeddings"
+        case loopInjectInput = "loop_inject_input", loopEmbeddings = "loop_embeddings", loopExitGate = "loop_exit_gate"
         case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
         case scaleAttentionWeights = "scale_attn_weights"
         case scaleAttentionByInverseLayerIndex = "scale_attn_by_inverse_layer_idx"
@@ -81,6 +83,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         try c.encode(looplmFormatVersion, forKey: .looplmFormatVersion)
         if loopInjectInput { try c.encode(loopInjectInput, forKey: .loopInjectInput) }
         if loopEmbeddings > 0 { try c.encode(loopEmbeddings, forKey: .loopEmbeddings) }
+        if loopExitGate { try c.encode(loopExitGate, forKey: .loopExitGate) }
         try c.encode(bosTokenId, forKey: .bosTokenId)  // null when absent, on purpose
         try c.encode(eosTokenId, forKey: .eosTokenId)
     }
@@ -98,6 +101,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         loopCount = model.layout.loops
         loopInjectInput = model.injectInput
         loopEmbeddings = model.loopEmbeddings
+        loopExitGate = model.exitGate
         self.vocabulary = vocabulary
         if model.vocabSize > Self.gpt2EndOfText {
             bosTokenId = Self.gpt2EndOfText
@@ -137,6 +141,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
         looplmFormatVersion = try c.decodeIfPresent(Int.self, forKey: .looplmFormatVersion) ?? 1
         loopInjectInput = try c.decodeIfPresent(Bool.self, forKey: .loopInjectInput) ?? false
         loopEmbeddings = try c.decodeIfPresent(Int.self, forKey: .loopEmbeddings) ?? 0
+        loopExitGate = try c.decodeIfPresent(Bool.self, forKey: .loopExitGate) ?? false
         bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId)
         eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId)
         scaleAttentionWeights = try c.decodeIfPresent(Bool.self, forKey: .scaleAttentionWeights) ?? true
@@ -169,7 +174,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
                 vocabSize: vocabSize, contextLength: nPositions, channels: nEmbd, heads: nHead,
                 layout: LoopLayout(prelude: loopPrelude, looped: loopLooped, coda: loopCoda,
                                    loops: loopCount),
-                injectInput: loopInjectInput, loopEmbeddings: loopEmbeddings)
+                injectInput: loopInjectInput, loopEmbeddings: loopEmbeddings, exitGate: loopExitGate)
         } catch { throw .badConfig(path, detail: error.description) }
     }
 

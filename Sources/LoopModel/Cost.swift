@@ -9,6 +9,14 @@ public struct ModelCost: Sendable, Equatable {
 
     /// The cost at sequence length `time` (default: the context) and `loops` passes (default:
     /// the configured count).
+    /// Forward FLOPs per token when tokens run `meanLoops` passes on average (adaptive exit):
+    /// the cost outside the loop plus `meanLoops` times one pass's.
+    public static func forwardFlopsPerToken(config: ModelConfiguration, time: Int, meanLoops: Double) -> Double {
+        let one = ModelCost(config: config, time: time, loops: 1).forwardFlopsPerToken
+        let perPass = ModelCost(config: config, time: time, loops: 2).forwardFlopsPerToken - one
+        return one + (meanLoops - 1) * perPass
+    }
+
     public init(config: ModelConfiguration, time: Int? = nil, loops: Int? = nil) {
         let c = Double(config.channels), t = Double(time ?? config.contextLength)
         let perApplication = 24 * c * c + 4 * t * c

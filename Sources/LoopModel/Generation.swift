@@ -11,16 +11,16 @@ public struct GenerationOptions: Sendable {
     public var topK: Int?
     public var topP: Float?
     public var seed: UInt64
-    /// Loop passes (nil: the trained count); with `exit`, the most a token may run.
+    /// Loop passes (nil: the trained count); with an exit rule, the most a token may run.
     public var loops: Int?
-    /// Adaptive exit: a token stops looping once this rule says its state has converged.
-    public var exit: ExitRule?
+    /// When a token stops looping (`fixed`: at `loops`).
+    public var exit: ExitRule
     /// Use the key/value cache (true), or recompute the whole window for every token.
     public var useCache: Bool
 
     public init(
         maxNewTokens: Int, temperature: Float = 0.8, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 1337,
-        loops: Int? = nil, exit: ExitRule? = nil, useCache: Bool = true
+        loops: Int? = nil, exit: ExitRule = .fixed, useCache: Bool = true
     ) {
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
@@ -58,7 +58,7 @@ public struct TextGenerator {
             throw .badShape("every prompt needs at least one token")
         }
         guard options.maxNewTokens >= 0 else { throw .badShape("the number of new tokens must be ≥ 0") }
-        guard options.exit == nil || options.useCache else {
+        guard !options.exit.canExitEarly || options.useCache else {
             throw .badShape("adaptive exit runs through the key/value cache")
         }
         if let loops = options.loops, loops < 1 { throw .badShape("loops must be ≥ 1") }

@@ -45,8 +45,10 @@ public final class IncrementalDecoder {
         gathered = try FloatBuffer(count: slots > 1 ? slots * config.vocabSize : 0)
     }
 
+    /// Rows per pass: `maxRows` when given (scoring many windows at once takes more than one
+    /// context), else `defaultMaxRows` up to one context; never fewer than the slots.
     static func rows(config: ModelConfiguration, slots: Int, maxRows: Int?) -> Int {
-        max(slots, min(maxRows ?? defaultMaxRows, config.contextLength))
+        max(slots, maxRows ?? min(defaultMaxRows, config.contextLength))
     }
 
     /// Bytes a decoder of this shape allocates (cache, scratch and logits).
@@ -67,15 +69,18 @@ public final class IncrementalDecoder {
 
     /// Appends one token to slot 0 and returns the next-token logits.
     @discardableResult
-    public func step(token: Int32, exit: ExitRule? = nil) throws(ModelError) -> UnsafeBufferPointer<Float> {
+    public func step(token: Int32, exit: ExitRule = .fixed) throws(ModelError) -> UnsafeBufferPointer<Float> {
         try append([SlotInput(slot: 0, tokens: [token])], exit: exit)
         return logits(0)
     }
 
     /// Appends each input's tokens to its slot. Afterwards `logits(i)` holds the prediction
     /// after input i's last token and `loopsPerRow` the passes each new token ran.
-    public func append(_ inputs: [SlotInput], exit: ExitRule? = nil) throws(ModelError) {
+    public func append(_ inputs: [SlotInput], exit: ExitRule = .fixed) throws(ModelError) {
         let config = model.config
+        if case .gate = exit, model.weights.exitGate == nil {
+            throw .badShape("the gate exit rule needs a model trained with an exit gate (train --loop-loss gate or --train-gate-only)")
+        }
         var seen = Set<Int>()
         for input in inputs {
             guard input.slot >= 0, input.slot < cache.slots, seen.insert(input.slot).inserted else {
@@ -116,6 +121,23 @@ public final class IncrementalDecoder {
         }
     }
 
+    /// Scores B windows of T tokens (row-major; targets −1 are not scored) in one pass through
+    /// an emptied cache with `exit`: Σ loss, scored rows, and the passes each row ran. Needs
+    /// a decoder of at least B slots and B·T rows.
+    public func score(
+        tokens: [Int32], targets: [Int32], batch: Int, time: Int, exit: ExitRule
+    ) throws(ModelError) -> (sum: Double, rows: Int, loops: [Int]) {
+        let n = batch * time
+        guard batch <= cache.slots, n <= maxRows, time <= cache.capacity, tokens.count == n, targets.count == n else {
+            throw .badShape("scoring \(batch) × \(time) tokens needs a decoder of \(batch) slots and \(n) rows")
+        }
+        cache.reset()
+        try append((0..<batch).map { SlotInput(slot: $0, tokens: Array(tokens[($0 * time)..<(($0 + 1) * time)])) }, exit: exit)
+        model.finalNorm(state, rows: 0..<n)
+        let (sum, rows) = try model.score(state, targets: targets, rows: n)
+        return (sum, rows, loopsPerRow)
+    }
+
     /// Part of an input's tokens that goes into one pass.
     private struct Piece {
         let input: Int
@@ -124,32 +146,22 @@ public final class IncrementalDecoder {
     }
 
     /// One pass of `rows` rows; writes the logits of every input whose last token is in it.
-    private func run(_ pass: [Piece], rows n: Int, exit: ExitRule?, unfinished: Set<Int>) throws(ModelError) {
-        var sequences: [CachedSequence] = [], row = 0
+    private func run(_ pass: [Piece], rows n: Int, exit: ExitRule, unfinished: Set<Int>) throws(ModelError) {
+        var sequences: [CachedSequence] = [], places: [RowPlace] = [], row = 0
         for piece in pass {
             let position = cache.lengths[piece.slot]
             sequences.append(CachedSequence(firstRow: row, count: piece.tokens.count, position: position, slot: piece.slot))
             for (i, token) in piece.tokens.enumerated() {
                 state.tokens[row + i] = token
                 state.positions[row + i] = Int32(position + i)
+                places.append(RowPlace(slot: piece.slot, position: position + i))
             }
             row += piece.tokens.count
         }
         model.embed(state, rows: n)
-        let scratch = state.attentionScratch.pointer, scratchRows = state.scratchRows
-        let cache = self.cache, state = self.state, model = self.model
         let used: [Int]
         do throws(MemoryError) {
-            used = try model.runStack(
-                state, rows: n, layout: cache.layout, exit: exit,
-                attention: { a in .cached(cache.layer(a), sequences, scratch: scratch, scratchRows: scratchRows) },
-                keysAndValuesOnly: { a in
-                    Block.queriesKeysValues(model.weights.blocks[cache.layout.block(forApplication: a)],
-                                            input: state.stream.pointer, buffers: state.buffers, rows: n,
-                                            config: model.config, workers: model.workers)
-                    Attention.storeKeysAndValues(qkv: state.qkv.pointer, cache: cache.layer(a), sequences: sequences,
-                                                 channels: model.config.channels)
-                })
+            used = try model.runStack(state, rows: n, layout: cache.layout, exit: exit, rows: .cached(cache, places))
         } catch { throw .outOfMemory(error) }
         loopsPerRow += used
         var finished: [(input: Int, row: Int)] = []

@@ -13,7 +13,9 @@ final class InferenceState {
     let attentionOutput: FloatBuffer  // (N, C)
     let fc: FloatBuffer  // (N, 4C) before and after GELU
     let embedded: FloatBuffer  // (N, C) stream after the prelude, for input injection
-    let saved: FloatBuffer  // (N, C) state before a pass (adaptive exit); frozen state of exited rows
+    let saved: FloatBuffer  // (N, C) state before a pass (the change exit rule)
+    let work: FloatBuffer  // (N, C) the rows still looping, gathered (adaptive exit)
+    let embeddedWork: FloatBuffer  // (N, C) their embedded input, gathered (input injection)
     let attentionScratch: FloatBuffer  // per thread: T×T (batch) or rows × T (cache)
     let scratchRows: Int  // rows one cached sequence may add per call
     var tokens: [Int32]  // (N)
@@ -22,7 +24,7 @@ final class InferenceState {
     /// Floats per row of each buffer: the one table both the allocation and `bytes` read.
     struct RowSizes {
         let stream: Int, normed: Int, mean: Int, rstd: Int, qkv: Int, attentionOutput: Int, fc: Int, embedded: Int
-        let saved: Int
+        let saved: Int, work: Int, embeddedWork: Int
         /// `tokens` and `positions`, an Int32 each: the width of a float.
         let identifiers = 2
 
@@ -31,9 +33,12 @@ final class InferenceState {
             (stream, normed, mean, rstd, qkv, attentionOutput, fc) = (c, c, 1, 1, 3 * c, c, 4 * c)
             embedded = config.injectInput ? c : 0
             saved = c
+            (work, embeddedWork) = (c, embedded)
         }
 
-        var total: Int { stream + normed + mean + rstd + qkv + attentionOutput + fc + embedded + saved + identifiers }
+        var total: Int {
+            stream + normed + mean + rstd + qkv + attentionOutput + fc + embedded + saved + work + embeddedWork + identifiers
+        }
     }
 
     init(config: ModelConfiguration, rows: Int, attentionFloats: Int, scratchRows: Int) throws(MemoryError) {
@@ -49,6 +54,8 @@ final class InferenceState {
         fc = try FloatBuffer(count: rows * sizes.fc)
         embedded = try FloatBuffer(count: rows * sizes.embedded)
         saved = try FloatBuffer(count: rows * sizes.saved)
+        work = try FloatBuffer(count: rows * sizes.work)
+        embeddedWork = try FloatBuffer(count: rows * sizes.embeddedWork)
         attentionScratch = try FloatBuffer(count: attentionFloats)
         self.scratchRows = scratchRows
         tokens = Array(repeating: 0, count: rows)
@@ -60,11 +67,12 @@ final class InferenceState {
         (rows * RowSizes(config: config).total + attentionFloats) * MemoryLayout<Float>.stride
     }
 
-    /// The in-place buffer plan: input = afterAttention = output = stream.
-    var buffers: BlockBuffers {
+    /// The in-place buffer plan: input = afterAttention = output = the stream given (the full
+    /// stream, or the gathered rows still looping).
+    func buffers(stream: UnsafeMutablePointer<Float>) -> BlockBuffers {
         BlockBuffers(ln1: normed.pointer, ln1Mean: mean.pointer, ln1Rstd: rstd.pointer, qkv: qkv.pointer,
-                     attentionOutput: attentionOutput.pointer, afterAttention: stream.pointer, ln2: normed.pointer,
+                     attentionOutput: attentionOutput.pointer, afterAttention: stream, ln2: normed.pointer,
                      ln2Mean: mean.pointer, ln2Rstd: rstd.pointer, fc: fc.pointer, fcGelu: fc.pointer,
-                     output: stream.pointer)
+                     output: stream)
     }
 }

@@ -31,11 +31,19 @@ public final class LanguageModel {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
         try ModelError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
                                   config: config)
-        let n = batch * time, v = config.vocabSize, chunk = ModelConfiguration.headChunkRows
-        let state: InferenceState, logits: UnsafeMutablePointer<Float>, rowMax: FloatBuffer, normalizers: FloatBuffer,
-            losses: FloatBuffer
+        let state: InferenceState
+        do throws(MemoryError) { state = try runBatch(tokens: tokens, batch: batch, time: time, layout: layout) } catch {
+            throw .outOfMemory(error)
+        }
+        return try score(state, targets: targets, rows: batch * time)
+    }
+
+    /// Σ loss and scored rows of `n` rows whose ln_f is in `state.normed` (and its rstd in
+    /// `state.rstd`), the head applied a chunk of rows at a time.
+    func score(_ state: InferenceState, targets: [Int32], rows n: Int) throws(ModelError) -> (sum: Double, rows: Int) {
+        let v = config.vocabSize, chunk = ModelConfiguration.headChunkRows
+        let logits: UnsafeMutablePointer<Float>, rowMax: FloatBuffer, normalizers: FloatBuffer, losses: FloatBuffer
         do throws(MemoryError) {
-            state = try runBatch(tokens: tokens, batch: batch, time: time, layout: layout)
             logits = try scratchLogits(rows: chunk)
             rowMax = try FloatBuffer(count: chunk)
             normalizers = try FloatBuffer(count: chunk)
@@ -107,9 +115,7 @@ public final class LanguageModel {
         }
         embed(state, rows: n)
         let shape = AttentionShape(batch: batch, time: time, channels: c, heads: config.heads)
-        let scratch = state.attentionScratch.pointer
-        _ = try runStack(state, rows: n, layout: layout, exit: nil,
-                     attention: { _ in .batch(shape, .scratch(scratch)) }, keysAndValuesOnly: nil)
+        _ = try runStack(state, rows: n, layout: layout, exit: .fixed, rows: .batch(shape))
         finalNorm(state, rows: 0..<n)
         return state
     }
@@ -139,75 +145,5 @@ public final class LanguageModel {
         let scratch = try FloatBuffer(count: rows * config.vocabSize)
         logitsScratch = scratch
         return scratch.pointer
-    }
-
-    /// Runs the embedded rows in `state.stream` through every application of `layout`.
-    ///
-    /// With `exit`, each row stops looping after the first pass whose change falls under the
-    /// threshold; from then on its state is frozen, and later applications only compute its
-    /// keys and values from that state, so later tokens attend to it as usual. Returns the
-    /// loop passes each row ran.
-    func runStack(
-        _ state: InferenceState, rows n: Int, layout: LoopLayout, exit: ExitRule?,
-        attention: (Int) -> BlockAttention, keysAndValuesOnly: ((Int) -> Void)?
-    ) throws(MemoryError) -> [Int] {
-        let c = config.channels, x = state.stream.pointer, saved = state.saved.pointer
-        func apply(_ a: Int) {
-            Block.forward(weights.blocks[layout.block(forApplication: a)], input: x, buffers: state.buffers, rows: n,
-                          attention: attention(a), config: config, workers: workers)
-        }
-        for a in 0..<layout.prelude { apply(a) }
-        if config.injectInput { state.embedded.pointer.update(from: x, count: n * c) }
-        var exited = [Bool](repeating: false, count: n), loopsUsed = [Int](repeating: 0, count: n)
-        var before: [[Float]] = []  // KL: predictions before the pass, per row
-        func restoreExited() {
-            for row in 0..<n where exited[row] { (x + row * c).update(from: saved + row * c, count: c) }
-        }
-        for pass in 0..<layout.loops {
-            let first = layout.prelude + pass * layout.looped
-            let active = exited.contains(false)
-            if let exit, active {
-                for row in 0..<n where !exited[row] { (saved + row * c).update(from: x + row * c, count: c) }
-                if exit.criterion == .kl { before = try predictions(state, rows: n) }
-            }
-            if PassInput.addsToStream(pass: pass, config: config) {
-                PassInput.add(pass: pass, to: x, embedded: state.embedded.pointer, rows: n, weights: weights,
-                              workers: workers)
-            }
-            for a in first..<(first + layout.looped) {
-                restoreExited()
-                if !active, let keysAndValuesOnly { keysAndValuesOnly(a) } else { apply(a) }
-            }
-            restoreExited()
-            guard active else { continue }
-            for row in 0..<n where !exited[row] { loopsUsed[row] = pass + 1 }
-            guard let exit, exit.threshold > 0 else { continue }
-            let after = exit.criterion == .kl ? try predictions(state, rows: n) : []
-            for row in 0..<n where !exited[row] {
-                let measure: Float
-                switch exit.criterion {
-                case .change: measure = ExitRule.relativeChange(x + row * c, saved + row * c, count: c)
-                case .kl: measure = ExitRule.divergence(after[row], before[row], count: config.vocabSize)
-                }
-                if measure < exit.threshold {
-                    exited[row] = true
-                    (saved + row * c).update(from: x + row * c, count: c)
-                }
-            }
-        }
-        for a in (layout.prelude + layout.looped * layout.loops)..<layout.effectiveDepth { apply(a) }
-        return loopsUsed
-    }
-
-    /// Next-token probabilities of every row's current state (for the KL exit criterion).
-    private func predictions(_ state: InferenceState, rows n: Int) throws(MemoryError) -> [[Float]] {
-        finalNorm(state, rows: 0..<n)
-        let v = config.vocabSize, logits = try scratchLogits(rows: n)
-        Linear.forward(out: logits, inp: state.normed.pointer, weights: weights.head, bias: nil, rows: n,
-                       inChannels: config.channels, outChannels: v, workers: workers)
-        return (0..<n).map { row in
-            Softmax.inPlace(logits + row * v, count: v)
-            return Array(UnsafeBufferPointer(start: logits + row * v, count: v))
-        }
     }
 }

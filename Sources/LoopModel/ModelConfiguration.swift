@@ -23,13 +23,19 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
     /// Learned per-loop step embeddings: a (loopEmbeddings, C) table whose row n is added to
     /// the stream before pass n (passes past the table use its last row). 0: none.
     public let loopEmbeddings: Int
+    /// A learned exit gate (Ouro): after loop pass t a token's exit probability is
+    /// λ_t = σ(w · ln_f(h_t) + b), C + 1 parameters. Trained with `--loop-loss gate` or
+    /// `--train-gate-only`, read by the `gate:q` exit rule; it does not change the function at a
+    /// fixed loop count.
+    public let exitGate: Bool
 
     public init(
         vocabSize: Int, contextLength: Int, channels: Int, heads: Int, layout: LoopLayout,
-        injectInput: Bool = false, loopEmbeddings: Int = 0
+        injectInput: Bool = false, loopEmbeddings: Int = 0, exitGate: Bool = false
     ) throws(ConfigurationError) {
         self.injectInput = injectInput
         self.loopEmbeddings = loopEmbeddings
+        self.exitGate = exitGate
         self.vocabSize = vocabSize
         self.contextLength = contextLength
         self.channels = channels
@@ -47,7 +53,8 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
             heads: container.decode(Int.self, forKey: .heads),
             layout: container.decode(LoopLayout.self, forKey: .layout),
             injectInput: container.decodeIfPresent(Bool.self, forKey: .injectInput) ?? false,
-            loopEmbeddings: container.decodeIfPresent(Int.self, forKey: .loopEmbeddings) ?? 0)
+            loopEmbeddings: container.decodeIfPresent(Int.self, forKey: .loopEmbeddings) ?? 0,
+            exitGate: container.decodeIfPresent(Bool.self, forKey: .exitGate) ?? false)
     }
 
     /// V rounded up to `vocabPaddingMultiple`.
@@ -58,11 +65,18 @@ public struct ModelConfiguration: Codable, Equatable, Hashable, Sendable {
 
     public var headSize: Int { channels / heads }
 
+    /// The same model with or without an exit gate (its other parameters unchanged).
+    public func with(exitGate gate: Bool) throws(ConfigurationError) -> ModelConfiguration {
+        try ModelConfiguration(
+            vocabSize: vocabSize, contextLength: contextLength, channels: channels, heads: heads, layout: layout,
+            injectInput: injectInput, loopEmbeddings: loopEmbeddings, exitGate: gate)
+    }
+
     /// The same model run with another loop count. Parameters are unchanged.
     public func with(loops: Int) throws(ConfigurationError) -> ModelConfiguration {
         try ModelConfiguration(
             vocabSize: vocabSize, contextLength: contextLength, channels: channels, heads: heads,
-            layout: layout.with(loops: loops), injectInput: injectInput, loopEmbeddings: loopEmbeddings)
+            layout: layout.with(loops: loops), injectInput: injectInput, loopEmbeddings: loopEmbeddings, exitGate: exitGate)
     }
 
     /// Bounds on each size, far above any model a CPU can run, so that every count derived

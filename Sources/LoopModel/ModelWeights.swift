@@ -62,6 +62,8 @@ public struct ModelWeights {
     public let positionEmbedding: UnsafePointer<Float>  // wpe (maxT, C)
     public let finalNormWeight: UnsafePointer<Float>, finalNormBias: UnsafePointer<Float>  // (C)
     public let loopEmbedding: UnsafePointer<Float>?  // (loopEmbeddings, C)
+    /// The exit gate's weight (C) and bias (1), when the model has one.
+    public let exitGate: (weight: UnsafePointer<Float>, bias: UnsafePointer<Float>)?
     /// The tied output head: the token embedding read as (V, C), or a reduced copy of it.
     public let head: LinearWeights
     public let blocks: [BlockWeights]  // one per unique block
@@ -76,6 +78,7 @@ public struct ModelWeights {
         finalNormWeight = p + table.lnfWeight.offset
         finalNormBias = p + table.lnfBias.offset
         loopEmbedding = table.loopEmbedding.map { p + $0.offset }
+        exitGate = table.exitGateWeight.flatMap { w in table.exitGateBias.map { b in (p + w.offset, p + b.offset) } }
         head = .outputMajor(p + table.wte.offset)
         blocks = (0..<config.layout.uniqueBlocks).map { block in
             BlockWeights { p + table.offset(block: block, $0) }
@@ -94,6 +97,7 @@ public struct ModelWeights {
         finalNormWeight = tensor(table.lnfWeight)
         finalNormBias = tensor(table.lnfBias)
         loopEmbedding = table.loopEmbedding.map(tensor)
+        exitGate = table.exitGateWeight.flatMap { w in table.exitGateBias.map { b in (tensor(w), tensor(b)) } }
         head = .outputMajor(tensor(table.wte))
         blocks = (0..<config.layout.uniqueBlocks).map { block in
             BlockWeights { tensor(table.tensors[table.index(block: block, $0)]) }
@@ -108,6 +112,7 @@ public struct ModelWeights {
         finalNormWeight = base.finalNormWeight
         finalNormBias = base.finalNormBias
         loopEmbedding = base.loopEmbedding
+        exitGate = base.exitGate
         self.head = head
         self.blocks = blocks
         self.owners = base.owners + owners

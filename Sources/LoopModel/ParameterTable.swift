@@ -77,6 +77,7 @@ public struct ParameterTable: Sendable {
     public let wpe: TensorSpec  // (maxT, C)
     public let lnfWeight: TensorSpec, lnfBias: TensorSpec  // (C)
     public let loopEmbedding: TensorSpec?  // (loopEmbeddings, C), when the model has them
+    public let exitGateWeight: TensorSpec?, exitGateBias: TensorSpec?  // (C) and (1), with an exit gate
     private let blockIndices: [[Int]]  // [unique block][BlockTensor.rawValue] → index in `tensors`
 
     public init(_ config: ModelConfiguration) {
@@ -117,6 +118,9 @@ public struct ParameterTable: Sendable {
         // Zero at first: the model starts as one without step embeddings.
         loopEmbedding = config.loopEmbeddings > 0
             ? add("loop_embedding.weight", [config.loopEmbeddings, c], decays: true, .zeros) : nil
+        // Zero at first: every pass's exit probability starts at ½.
+        exitGateWeight = config.exitGate ? add("exit_gate.weight", [c], decays: false, .zeros) : nil
+        exitGateBias = config.exitGate ? add("exit_gate.bias", [1], decays: false, .zeros) : nil
         blockIndices = blocks
         tensors = specs
         totalCount = offset

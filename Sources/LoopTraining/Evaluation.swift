@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import LoopModel
 
@@ -38,45 +39,40 @@ public enum Evaluation {
     }
 }
 
-/// Evaluation with adaptive exit: each window goes through the key/value cache, every token
-/// looping until `exit` says it has converged (at most `maxLoops` passes).
+/// Evaluation under an exit rule: what it cost and what it scored.
 public struct AdaptiveEvaluationResult: Sendable {
     public let loss: Double  // nats/token
     public let tokens: Int
     public let meanLoops: Double  // loop passes per token
     public let loopsPerToken: [Int]  // in evaluation order
+    public let seconds: Double  // wall time of the forward passes
 }
 
 extension Evaluation {
+    /// Loss over `batches` with every token looping until `exit` stops it (at most `maxLoops`
+    /// passes): each batch's windows go through a key/value cache in one pass, the rows that
+    /// have exited leaving the batch, so the time follows the mean loop count.
     public static func adaptive(
-        model: LanguageModel, batches: [Batch], exit: ExitRule?, maxLoops: Int
+        model: LanguageModel, batches: [Batch], exit: ExitRule, maxLoops: Int
     ) throws(ModelError) -> AdaptiveEvaluationResult {
+        guard let rows = batches.map(\.rows).max(), let time = batches.map(\.time).max() else {
+            return AdaptiveEvaluationResult(loss: .nan, tokens: 0, meanLoops: 0, loopsPerToken: [], seconds: 0)
+        }
         let decoder: IncrementalDecoder
         do throws(MemoryError) {
-            decoder = try IncrementalDecoder(model: model, loops: maxLoops, maxRows: model.config.contextLength)
+            decoder = try IncrementalDecoder(model: model, slots: rows, loops: maxLoops, maxRows: rows * time)
         } catch { throw .outOfMemory(error) }
-        var total = 0.0, scored = 0, loops: [Int] = []
+        var total = 0.0, scored = 0, loops: [Int] = [], seconds = 0.0
         for b in batches {
-            for row in 0..<b.rows {
-                let window = Array(b.tokens[(row * b.time)..<((row + 1) * b.time)])
-                let targets = Array(b.targets[(row * b.time)..<((row + 1) * b.time)])
-                decoder.cache.reset()
-                // Token by token: each prediction's logits are read before the next token goes in.
-                for (token, target) in zip(window, targets) {
-                    let logits = try decoder.step(token: token, exit: exit)
-                    loops += decoder.loopsPerRow
-                    guard target != -1 else { continue }
-                    var maxLogit = -Float.infinity
-                    for value in logits { maxLogit = max(maxLogit, value) }
-                    var sum = 0.0
-                    for value in logits { sum += exp(Double(value - maxLogit)) }
-                    total += log(sum) - (Double(logits[Int(target)]) - Double(maxLogit))
-                    scored += 1
-                }
-            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let part = try decoder.score(tokens: b.tokens, targets: b.targets, batch: b.rows, time: b.time, exit: exit)
+            seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            total += part.sum
+            scored += part.rows
+            loops += part.loops
         }
         return AdaptiveEvaluationResult(loss: total / Double(max(scored, 1)), tokens: scored,
                                         meanLoops: Double(loops.reduce(0, +)) / Double(max(loops.count, 1)),
-                                        loopsPerToken: loops)
+                                        loopsPerToken: loops, seconds: seconds)
     }
 }

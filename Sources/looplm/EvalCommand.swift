@@ -11,10 +11,10 @@ struct EvalCommand: ParsableCommand {
         discussion: """
             Every token of the file but the first is scored: whole windows of --context tokens, then \
             what is left. --loops N evaluates at another loop count; --loop-sweep A...B prints (and \
-            with --plot draws) loss against loops, the test-time compute curve. --exit-threshold \
-            makes each token stop looping once its state converges (--exit-criterion change|kl, at \
-            most --max-loops passes) and reports the mean loops per token; --trace TEXT shows which \
-            token took how many.
+            with --plot draws) loss against loops, the test-time compute curve. --exit RULE stops \
+            each token's looping by a rule (change:τ, kl:τ, or gate:q for a model with an exit gate; \
+            at most --max-loops passes): rows that have exited leave the batch, and it reports the \
+            mean loops, FLOPs and tokens per second; --trace TEXT shows which token took how many.
             """)
 
     @Argument(help: "Checkpoint directory (e.g. runs/x/latest).")
@@ -68,8 +68,9 @@ struct EvalCommand: ParsableCommand {
         let tokens: Int
         let meanLoops: Double
         let maxLoops: Int
-        let exitCriterion: String
-        let exitThreshold: Double
+        let exit: String
+        let forwardFlopsPerToken: Double
+        let tokensPerSecond: Double
     }
 
     struct Trace: Codable {
@@ -84,7 +85,8 @@ struct EvalCommand: ParsableCommand {
         if let plot { try checkOutputFile(plot) }
         let loaded = try LoadedCheckpoint(path: checkpoint, precision: precision.weights, workers: compute.workers)
         let config = loaded.model.config, trained = config.layout.loops
-        let exit = exitOptions.rule, maxLoops = exitOptions.maxLoops ?? 2 * trained
+        let exit = exitOptions.exit, maxLoops = try exitOptions.cap(loops: loopsOption.loops, trained: trained)
+        try exitOptions.check(loaded.model, path: checkpoint)
         if let trace {
             try loaded.requireDecoder(slots: 1, loops: maxLoops)
             return try traceText(trace, loaded, exit: exit, maxLoops: maxLoops)
@@ -98,20 +100,23 @@ struct EvalCommand: ParsableCommand {
         let batches = try stream.sequentialBatches(rows: batch, time: time, maxBatches: maxBatches)
         let bytes = loaded.tokenizer.decodeBytes(batches.flatMap(\.targets).map(Int.init)).count
 
-        if let exit {
-            try loaded.requireDecoder(slots: 1, loops: maxLoops)
+        if exit != .fixed {
+            guard loopSweep == nil else { throw ValidationError("--loop-sweep evaluates fixed loop counts; drop --exit") }
+            try loaded.requireDecoder(slots: batch, loops: maxLoops)
             let result = try Evaluation.adaptive(model: loaded.model, batches: batches, exit: exit, maxLoops: maxLoops)
             let bitsPerByte = result.loss * Double(result.tokens) / log(2) / Double(max(bytes, 1))
-            ExitOptions.noteIfNoneExited(meanLoops: result.meanLoops, maxLoops: maxLoops)
+            ExitOptions.noteIfNoneExited(meanLoops: result.meanLoops, maxLoops: maxLoops, rule: exit)
+            let flops = ModelCost.forwardFlopsPerToken(config: config, time: time, meanLoops: result.meanLoops)
+            let rate = Double(result.loopsPerToken.count) / max(result.seconds, 1e-9)
             if json {
                 return try printJSON(AdaptiveReport(
                     loss: result.loss, perplexity: exp(result.loss), bitsPerByte: bitsPerByte, tokens: result.tokens,
-                    meanLoops: result.meanLoops, maxLoops: maxLoops, exitCriterion: exit.criterion.rawValue,
-                    exitThreshold: Double(exit.threshold)))
+                    meanLoops: result.meanLoops, maxLoops: maxLoops, exit: exit.description, forwardFlopsPerToken: flops,
+                    tokensPerSecond: rate))
             }
-            print(String(format: "loss %.4f nats/token · perplexity %.2f · %.4f bits/byte · %d tokens · adaptive exit (%@ < %g, at most %d loops): %.2f loops/token",
-                         result.loss, exp(result.loss), bitsPerByte, result.tokens, exit.criterion.rawValue,
-                         Double(exit.threshold), maxLoops, result.meanLoops))
+            print(String(format: "loss %.4f nats/token · perplexity %.2f · %.4f bits/byte · %d tokens · exit %@ (at most %d loops): %.2f loops/token, %.1f MFLOP/token, %.0f tokens/s",
+                         result.loss, exp(result.loss), bitsPerByte, result.tokens, exit.description, maxLoops,
+                         result.meanLoops, flops / 1e6, rate))
             return
         }
         let counts = loopSweep ?? (loopsOption.loops ?? trained)...(loopsOption.loops ?? trained)
@@ -173,7 +178,7 @@ struct EvalCommand: ParsableCommand {
     static let maximumTextBytes = 1 << 30
 
     /// Prints each token of `text` with the loop passes it took (adaptive exit).
-    func traceText(_ text: String, _ loaded: LoadedCheckpoint, exit: ExitRule?, maxLoops: Int) throws {
+    func traceText(_ text: String, _ loaded: LoadedCheckpoint, exit: ExitRule, maxLoops: Int) throws {
         let ids = Array(loaded.tokenizer.encode(text).suffix(loaded.model.config.contextLength)).map(Int32.init)
         guard !ids.isEmpty else { throw ValidationError("--trace needs some text") }
         let decoder = try IncrementalDecoder(model: loaded.model, loops: maxLoops)

@@ -87,33 +87,47 @@ struct LoopsOption: ParsableArguments {
     }
 }
 
-/// Adaptive exit per token: `--exit-threshold`, `--exit-criterion`, `--max-loops`.
+/// When each token stops looping: `--exit` (fixed, change:τ, kl:τ, gate:q) and `--max-loops`,
+/// the cap of every rule.
 struct ExitOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Adaptive exit: a token stops looping once the criterion falls under this.")
-    var exitThreshold: Float?
-    @Option(help: "Adaptive exit criterion: change (relative change of the hidden state) or kl (between successive predictions).")
-    var exitCriterion: ExitRule.Criterion = .change
-    @Option(parsing: .unconditional, help: "Adaptive exit: at most this many loop passes (default: twice the trained count).")
+    @Option(help: "When a token stops looping: fixed (the default), change:τ (relative change of its state under τ), kl:τ (KL between successive predictions under τ) or gate:q (the learned exit gate's cumulative probability reaches q; needs a model trained with one).")
+    var exit: ExitRule = .fixed
+    @Option(parsing: .unconditional, help: "The most loop passes a token may run, under every rule (default: --loops or the trained count; twice the trained count for change and kl).")
     var maxLoops: Int?
 
     func validate() throws {
-        if let exitThreshold, !(exitThreshold >= 0 && exitThreshold.isFinite) {
-            throw ValidationError("--exit-threshold must be a number ≥ 0")
-        }
         if let maxLoops, !(1...ModelConfiguration.Limit.loops).contains(maxLoops) {
             throw ValidationError("--max-loops must be in 1...\(ModelConfiguration.Limit.loops)")
         }
     }
 
-    var rule: ExitRule? { exitThreshold.map { ExitRule(criterion: exitCriterion, threshold: $0) } }
+    /// The loop passes a token may run: `--max-loops`, else `--loops`, else the rule's default.
+    func cap(loops: Int?, trained: Int) throws -> Int {
+        if let maxLoops, let loops, maxLoops != loops {
+            throw ValidationError("--loops \(loops) and --max-loops \(maxLoops) disagree; give one")
+        }
+        switch exit {
+        case .change, .kl: return maxLoops ?? loops ?? 2 * trained
+        case .fixed, .gate: return maxLoops ?? loops ?? trained
+        }
+    }
+
+    /// Refuses the gate rule on a model without a gate, in one sentence.
+    func check(_ model: LanguageModel, path: String) throws {
+        if case .gate = exit, model.weights.exitGate == nil {
+            throw ValidationError("--exit \(exit) needs an exit gate, and \(path) has none; train one with --loop-loss gate or --train-gate-only, or use change:τ or kl:τ")
+        }
+    }
 
     /// Said once when no token exited early: the rule never fired, so adaptive exit cost the
     /// whole cap (a model trained at a fixed loop count seldom converges enough to exit).
-    static func noteIfNoneExited(meanLoops: Double, maxLoops: Int) {
-        guard meanLoops >= Double(maxLoops) else { return }
-        printError("note: every token ran all \(maxLoops) passes: the exit rule never fired, so this cost as much as fixed looping at the cap. A model trained at a fixed loop count rarely settles enough to exit; train with --loops-sample, or use a looser threshold")
+    static func noteIfNoneExited(meanLoops: Double, maxLoops: Int, rule: ExitRule) {
+        guard rule.canExitEarly, meanLoops >= Double(maxLoops) else { return }
+        printError("note: every token ran all \(maxLoops) passes: the exit rule never fired, so this cost as much as fixed looping at the cap. A model trained at a fixed loop count rarely settles enough to exit; train with --loops-sample or --loop-loss gate, or use a looser setting")
     }
 }
+
+extension ExitRule: ExpressibleByArgument {}
 
 /// `--weights`: the precision inference stores the block matrices and head in.
 struct PrecisionOption: ParsableArguments {
@@ -121,7 +135,6 @@ struct PrecisionOption: ParsableArguments {
     var weights: WeightPrecision = .float32
 }
 
-extension ExitRule.Criterion: ExpressibleByArgument {}
 extension WeightPrecision: ExpressibleByArgument {}
 
 /// Prints a value as one line of JSON, keys sorted (for `--json`).

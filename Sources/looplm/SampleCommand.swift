@@ -43,7 +43,7 @@ struct SampleCommand: ParsableCommand {
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
         if let topK, topK < 1 { throw ValidationError("--top-k must be ≥ 1") }
         if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if exitOptions.rule != nil && noCache { throw ValidationError("adaptive exit runs through the cache; drop --no-cache") }
+        if exitOptions.exit.canExitEarly && noCache { throw ValidationError("adaptive exit runs through the cache; drop --no-cache") }
         if prompt != nil && prompts != nil { throw ValidationError("give --prompt or --prompts, not both") }
     }
 
@@ -64,8 +64,9 @@ struct SampleCommand: ParsableCommand {
         let texts = try promptBytes()
         let encoded = texts.map { loaded.tokenizer.encode(bytes: $0).map(Int32.init) }
         guard encoded.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("every prompt must have some text") }
-        let exit = exitOptions.rule
-        let loops = exit == nil ? loopsOption.loops : (exitOptions.maxLoops ?? loopsOption.loops ?? 2 * model.config.layout.loops)
+        let exit = exitOptions.exit
+        try exitOptions.check(model, path: checkpoint)
+        let loops = try exitOptions.cap(loops: loopsOption.loops, trained: model.config.layout.loops)
         try loaded.requireDecoder(slots: texts.count, loops: loops)
         let options = GenerationOptions(maxNewTokens: tokens, temperature: temperature, topK: topK, topP: topP, seed: seed,
                                         loops: loops, exit: exit, useCache: !noCache)
@@ -82,8 +83,8 @@ struct SampleCommand: ParsableCommand {
             }
         }
         let usedLoops = result.loopsPerToken.flatMap { $0 }
-        let meanLoops = exit == nil ? nil : Double(usedLoops.reduce(0, +)) / Double(max(usedLoops.count, 1))
-        if let meanLoops, let loops { ExitOptions.noteIfNoneExited(meanLoops: meanLoops, maxLoops: loops) }
+        let meanLoops = exit == .fixed ? nil : Double(usedLoops.reduce(0, +)) / Double(max(usedLoops.count, 1))
+        if let meanLoops { ExitOptions.noteIfNoneExited(meanLoops: meanLoops, maxLoops: loops, rule: exit) }
         if streaming {
             stdout.write(Data(pending + [UInt8(ascii: "\n")]))
             if let meanLoops { printError(String(format: "mean %.2f loops/token (at most %d)", meanLoops, loops ?? 0)) }

@@ -1,5 +1,5 @@
 import LoopKernels
-import LoopModel
+@testable import LoopModel
 import Testing
 
 /// The inference paths (cached decoding, batched prefill, several sequences at once, whole
@@ -112,13 +112,17 @@ import Testing
 }
 
 @Suite struct AdaptiveExitTests {
-    func model() throws -> LoopGPT {
+    func model(gate: Bool = false) throws -> LoopGPT {
         let config = try ModelConfiguration(vocabSize: 61, contextLength: 16, channels: 24, heads: 3,
                                             layout: LoopLayout(prelude: 1, looped: 1, coda: 1, loops: 4),
-                                            injectInput: true, loopEmbeddings: 2)
+                                            injectInput: true, loopEmbeddings: 2, exitGate: gate)
         var generator = SeededGenerator(seed: 4)
         let model = try LoopGPT(config: config, generator: &generator, workers: Workers(threads: 2))
         for i in 0..<model.parameters.count { model.parameters[i] += Float(generator.nextNormal() * 0.05) }
+        if let weight = model.table.exitGateWeight, let bias = model.table.exitGateBias {  // a gate that says something
+            for i in 0..<weight.count { model.parameters[weight.offset + i] = Float(generator.nextNormal() * 0.8) }
+            model.parameters[bias.offset] = -0.5
+        }
         return model
     }
 
@@ -127,7 +131,7 @@ import Testing
         return randomTokens(16, vocab: 61, generator: &generator)
     }
 
-    func decode(_ model: LoopGPT, _ tokens: [Int32], exit: ExitRule?, loops: Int = 6) throws -> ([[Float]], [Int]) {
+    func decode(_ model: LoopGPT, _ tokens: [Int32], exit: ExitRule, loops: Int = 6) throws -> ([[Float]], [Int]) {
         let decoder = try IncrementalDecoder(model: LanguageModel(model), loops: loops)
         var logits: [[Float]] = [], used: [Int] = []
         for token in tokens {
@@ -137,12 +141,15 @@ import Testing
         return (logits, used)
     }
 
-    @Test func thresholdZeroEqualsTheFixedLoopOutputExactly() throws {
-        let m = try model(), input = tokens()
-        let (fixed, fixedLoops) = try decode(m, input, exit: nil)
-        for criterion in ExitRule.Criterion.allCases {
-            let (adaptive, loops) = try decode(m, input, exit: ExitRule(criterion: criterion, threshold: 0))
-            #expect(adaptive == fixed, "\(criterion)")
+    static let earlyRules: [ExitRule] = [.change(0.3), .kl(0.05), .gate(0.6)]
+
+    /// Threshold 0 and gate:1 never stop a token early: bit for bit the fixed-loop output.
+    @Test func rulesThatNeverFireEqualFixedLoopingExactly() throws {
+        let m = try model(gate: true), input = tokens()
+        let (fixed, fixedLoops) = try decode(m, input, exit: .fixed)
+        for rule in [ExitRule.change(0), .kl(0), .gate(1)] {
+            let (adaptive, loops) = try decode(m, input, exit: rule)
+            #expect(adaptive == fixed, "\(rule)")
             #expect(loops == fixedLoops && loops.allSatisfy { $0 == 6 })
         }
         // …and the fixed-loop decoder equals a full forward (injection and step embeddings included).
@@ -150,22 +157,50 @@ import Testing
         for row in 0..<16 { #expect(relativeError(fixed[row], Array(m.logits(row: row))) < 1e-5) }
     }
 
-    @Test(arguments: ExitRule.Criterion.allCases)
-    func cachedAdaptiveExitEqualsRecomputation(criterion: ExitRule.Criterion) throws {
-        let m = try model(), input = tokens()
-        let rule = ExitRule(criterion: criterion, threshold: criterion == .change ? 0.3 : 0.05)
+    /// Cached generation with exits equals recomputing the window with the same rule: token by
+    /// token on a fresh cache for every prefix, and the whole window in one pass (where the
+    /// rows that exit leave the batch).
+    @Test(arguments: earlyRules)
+    func cachedAdaptiveExitEqualsRecomputation(rule: ExitRule) throws {
+        let m = try model(gate: true), input = tokens()
         let (cached, loops) = try decode(m, input, exit: rule)
         #expect(loops.contains { $0 < 6 }, "some tokens exit early: \(loops)")
         #expect(loops.allSatisfy { $0 >= 1 && $0 <= 6 })
-        // Recompute: a fresh cache for every prefix, the whole prefix fed again.
         for end in 1...input.count {
             let (again, againLoops) = try decode(m, Array(input[..<end]), exit: rule)
             #expect(again.last! == cached[end - 1] && againLoops == Array(loops[..<end]))
         }
-        // A whole window in one batched pass exits the same tokens at the same passes.
         let decoder = try IncrementalDecoder(model: LanguageModel(m), loops: 6)
         try decoder.append([SlotInput(slot: 0, tokens: input)], exit: rule)
         #expect(decoder.loopsPerRow == loops)
         #expect(relativeError(Array(decoder.logits(0)), cached.last!) < 1e-5)
+    }
+
+    /// What later passes read of an exited token: its keys and values from its last pass.
+    @Test func anExitedTokenLeavesItsLastKeysAndValuesToLaterPasses() throws {
+        let m = try model(gate: true), input = tokens()
+        let decoder = try IncrementalDecoder(model: LanguageModel(m), loops: 6)
+        try decoder.append([SlotInput(slot: 0, tokens: input)], exit: .gate(0.6))
+        let layout = decoder.cache.layout, c = m.config.channels
+        var checked = 0
+        for (position, used) in decoder.loopsPerRow.enumerated() where used < layout.loops {
+            let last = decoder.cache.layer(layout.prelude + (used - 1) * layout.looped)
+            for later in used..<layout.loops {
+                let layer = decoder.cache.layer(layout.prelude + later * layout.looped)
+                let at = position * c
+                #expect(Array(UnsafeBufferPointer(start: layer.keys + at, count: c)) == Array(UnsafeBufferPointer(start: last.keys + at, count: c)))
+                #expect(Array(UnsafeBufferPointer(start: layer.values + at, count: c)) == Array(UnsafeBufferPointer(start: last.values + at, count: c)))
+                checked += 1
+            }
+        }
+        #expect(checked > 0)
+    }
+
+    /// The gate rule needs a gate; a model without one is refused with a sentence.
+    @Test func theGateRuleNeedsAGate() throws {
+        let decoder = try IncrementalDecoder(model: LanguageModel(try model(gate: false)), loops: 4)
+        #expect(throws: ModelError.self) { try decoder.append([SlotInput(slot: 0, tokens: [1, 2])], exit: .gate(0.5)) }
+        #expect(ExitRule(argument: "gate:0") == nil && ExitRule(argument: "gate:1.5") == nil && ExitRule(argument: "gate:1") == .gate(1))
+        #expect(ExitRule(argument: "change:-1") == nil && ExitRule(argument: "kl:0.01") == .kl(0.01) && ExitRule(argument: "fixed") == .fixed)
     }
 }

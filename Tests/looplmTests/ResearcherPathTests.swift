@@ -149,7 +149,7 @@ import Testing
         #expect(context["forward_flops_per_token"] as? Double == alias["forward_flops_per_token"] as? Double)
         #expect(try Looplm.run(["info", "tiny", "--context", "32", "--time", "32"]).status == 64)
         // No token exits: said once.
-        let exit = try Looplm.run(["eval", root + "/run", "--data", data, "--exit-threshold", "0", "--max-batches", "1"])
+        let exit = try Looplm.run(["eval", root + "/run", "--data", data, "--exit", "change:0", "--max-batches", "1"])
         #expect(exit.status == 0 && exit.stderr.contains("the exit rule never fired"), "\(exit.stderr)")
     }
 }

@@ -34,17 +34,17 @@ import Testing
         // Threshold 0: every token runs every pass, and the loss is the fixed-loop loss.
         let fixed = json(try Looplm.run(["eval", checkpoint, "--data", val, "--loops", "5", "--max-batches", "1",
                                          "--batch", "2", "--context", "32", "--json"]).stdout)
-        let zero = json(try Looplm.run(["eval", checkpoint, "--data", val, "--exit-threshold", "0", "--max-loops", "5",
+        let zero = json(try Looplm.run(["eval", checkpoint, "--data", val, "--exit", "change:0", "--max-loops", "5",
                                         "--max-batches", "1", "--batch", "2", "--context", "32", "--json"]).stdout)
         #expect(zero["mean_loops"] as? Double == 5)
         #expect(abs((zero["loss"] as! Double) - (fixed["loss"] as! Double)) < 1e-4)
-        let early = json(try Looplm.run(["eval", checkpoint, "--data", val, "--exit-threshold", "0.5", "--max-loops", "5",
+        let early = json(try Looplm.run(["eval", checkpoint, "--data", val, "--exit", "change:0.5", "--max-loops", "5",
                                          "--max-batches", "1", "--batch", "2", "--context", "32", "--json"]).stdout)
         #expect((early["mean_loops"] as! Double) < 5)
-        let trace = json(try Looplm.run(["eval", checkpoint, "--trace", "the king shall", "--exit-threshold", "0.5",
+        let trace = json(try Looplm.run(["eval", checkpoint, "--trace", "the king shall", "--exit", "change:0.5",
                                          "--max-loops", "5", "--json"]).stdout)
         #expect((trace["loops"] as? [Int])?.count == 14 && (trace["tokens"] as? [String])?.joined() == "the king shall")
-        let sample = json(try Looplm.run(["sample", checkpoint, "--tokens", "10", "--exit-threshold", "0.5", "--json"]).stdout)
+        let sample = json(try Looplm.run(["sample", checkpoint, "--tokens", "10", "--exit", "change:0.5", "--json"]).stdout)
         #expect(sample["mean_loops"] is Double)
     }
 }

@@ -57,7 +57,7 @@ public struct TokenSuitePlan: SuitePlan {
             adaptive = try suite.exitThresholds.map { threshold in
                 message("   adaptive exit at change < \(threshold)")
                 let result = try Evaluation.adaptive(model: trainer.inference, batches: batches,
-                                                     exit: ExitRule(criterion: .change, threshold: threshold), maxLoops: maxLoops)
+                                                     exit: .change(threshold), maxLoops: maxLoops)
                 let shown = (Double(threshold) * 1e6).rounded() / 1e6  // 0.3, not 0.30000001
                 return AdaptivePoint(threshold: shown, meanLoops: result.meanLoops, loss: result.loss)
             }
