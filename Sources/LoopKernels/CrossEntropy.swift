@@ -56,12 +56,13 @@ public enum CrossEntropy {
 
     /// dlogits = (softmax − onehot(target)) · lossScale, in place over the logits; 0 for
     /// masked rows.
-    /// `lossScale` is d(loss)/d(row loss): 1/N for a mean, divided again by accumulation steps.
+    /// `lossScale` is d(loss)/d(row loss): 1/N for a mean, divided again by accumulation steps;
+    /// `rowScales` (N), when given, multiplies it row by row (a weighted sum of row losses).
     public static func backward(
         logits: UnsafeMutablePointer<Float>,  // (N, Vp): logits in, dlogits out
         rowMax: UnsafePointer<Float>, normalizers: UnsafePointer<Float>,  // (N)
         targets: UnsafePointer<Int32>,  // (N)
-        lossScale: Float,
+        lossScale: Float, rowScales: UnsafePointer<Float>? = nil,
         rows n: Int, vocabSize v: Int, paddedVocabSize vp: Int, workers: Workers, avx2: Bool = CPU.hasAVX2Kernels
     ) {
         let w = VectorMath.width
@@ -72,7 +73,8 @@ public enum CrossEntropy {
                     x.update(repeating: 0, count: vp)
                     continue
                 }
-                let maxValue = rowMax[row], factor = normalizers[row] * lossScale
+                let scale = lossScale * (rowScales?[row] ?? 1)
+                let maxValue = rowMax[row], factor = normalizers[row] * scale
                 if avx2 {
                     looplm_softmax_scale_avx2(x, v, maxValue, factor)
                 } else {
@@ -84,7 +86,7 @@ public enum CrossEntropy {
                     for i in (vectors * w)..<v { x[i] = VectorMath.exp(x[i] - maxValue) * factor }
                 }
                 (x + v).update(repeating: 0, count: vp - v)
-                x[Int(targets[row])] -= lossScale
+                x[Int(targets[row])] -= scale
             }
         }
     }

@@ -85,6 +85,9 @@ final class Activations {
     var targetCount = 0  // rows with a target in the last forward
     var hasTargets = false
     var backwardDone = false
+    /// The objective of the last forward, and its per-pass buffers when it reads every pass.
+    var objective: LoopObjective = .last
+    private(set) var passHeadBuffers: PassHeadBuffers?
 
     // Backward scratch, shared by all applications.
     let dResidual: FloatBuffer  // (N, C) gradient flowing down the residual stream
@@ -126,6 +129,15 @@ final class Activations {
         dInjected = try FloatBuffer(count: n * c)
         layerNormScratch = try FloatBuffer(count: LayerNorm.scratchCount(channels: c))
         ones = try FloatBuffer([Float](repeating: 1, count: n))
+    }
+
+    /// Per-pass head buffers for `passes` passes (made once, remade for more passes).
+    func passHeads(passes: Int) throws(MemoryError) -> PassHeadBuffers {
+        if let buffers = passHeadBuffers, buffers.passes == passes { return buffers }
+        passHeadBuffers = nil
+        let buffers = try PassHeadBuffers(passes: passes, rows: batch * time, channels: channels)
+        passHeadBuffers = buffers
+        return buffers
     }
 
     private func makeSet() throws(MemoryError) -> ApplicationActivations {

@@ -46,7 +46,13 @@ extension LoopGPT {
         if config.injectInput { acts.dInjected.zero() }
         let loopEnd = layout.prelude + layout.looped * layout.loops
         var a = layout.effectiveDepth - 1
+        let heads = acts.objective.perPass ? acts.passHeadBuffers : nil
         while a >= 0 {
+            // Where a pass ends, its own prediction's gradient joins the stream's.
+            if let heads, let (pass, index) = layout.pass(ofApplication: a), index == layout.looped - 1, pass < layout.loops - 1 {
+                Residual.forward(out: acts.dResidual.pointer, a: acts.dResidual.pointer, b: heads.dStates[pass].pointer,
+                                 count: n * c, workers: workers)
+            }
             if acts.recompute { recomputeApplication(a, acts) }
             runner.backward(block: layout.block(forApplication: a), input: acts.inputs[a],
                             activations: acts.perApplication[a], scratch: acts, parameters: p, gradients: g)

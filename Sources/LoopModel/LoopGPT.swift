@@ -54,9 +54,11 @@ public final class LoopGPT {
     /// `gradientLoops` keeps only the last k loop passes for backward (truncated
     /// backpropagation): earlier passes run without storing activations and pass no gradient.
     @discardableResult
+    /// `objective` says what the returned value (and `backward`) is: the last pass's loss, or
+    /// one that reads every pass (`LoopObjective`; those need every pass kept, and no coda).
     public func forward(
         tokens: [Int32], targets: [Int32]? = nil, batch: Int, time: Int, loops: Int? = nil,
-        gradientLoops: Int? = nil
+        gradientLoops: Int? = nil, objective: LoopObjective = .last
     ) throws(ModelError) -> Float? {
         let layout = config.layout.with(loops: loops ?? config.layout.loops)
         try ModelError.check(tokens: tokens, targets: targets, batch: batch, time: time, layout: layout,
@@ -71,7 +73,16 @@ public final class LoopGPT {
         acts.tokens = tokens
         acts.hasTargets = targets != nil
         acts.backwardDone = false
+        acts.objective = targets == nil ? .last : objective
         if let targets { acts.targets = targets }
+        if objective.perPass && targets != nil {
+            guard layout.coda == 0, (gradientLoops ?? layout.loops) >= layout.loops else {
+                throw .badShape("the \(objective) objective reads every loop pass: it needs no coda blocks and every pass kept (no truncated backpropagation)")
+            }
+            guard !objective.usesGate || weights.exitGate != nil else {
+                throw .badShape("the \(objective) objective needs a model with an exit gate")
+            }
+        }
 
         acts.tokens.withUnsafeBufferPointer { ids in
             acts.positions.withUnsafeBufferPointer { positions in
@@ -81,6 +92,12 @@ public final class LoopGPT {
             }
         }
         forwardStack(acts)
+        if acts.objective.perPass {
+            acts.targetCount = acts.targets.withUnsafeBufferPointer { CrossEntropy.targetCount($0.baseAddress!, rows: n) }
+            do throws(MemoryError) { return try passHeadsForward(acts, objective: acts.objective) } catch {
+                throw .outOfMemory(error)
+            }
+        }
         LayerNorm.forward(out: acts.lnf.pointer, mean: acts.lnfMean.pointer,
                           rstd: acts.lnfRstd.pointer, inp: acts.finalResidual.pointer,
                           weight: weights.finalNormWeight, bias: weights.finalNormBias,
@@ -135,6 +152,16 @@ public final class LoopGPT {
         acts.backwardDone = true
         let n = acts.batch * acts.time, c = config.channels, vp = config.paddedVocabSize
         let p = parameters.pointer, g = gradients.pointer
+        if acts.objective.perPass {
+            precondition(lossScale == 1, "per-pass objectives are backpropagated at scale 1")
+            guard passHeadsBackward(acts, objective: acts.objective) else { return }  // only the gate learns
+            backwardStack(acts)
+            acts.tokens.withUnsafeBufferPointer { ids in
+                Embedding.backward(dwte: g + table.wte.offset, dwpe: g + table.wpe.offset, dout: acts.dResidual.pointer,
+                                   tokens: ids.baseAddress!, batch: acts.batch, time: acts.time, channels: c)
+            }
+            return
+        }
         let scale = lossScale / Float(max(acts.targetCount, 1))
         acts.targets.withUnsafeBufferPointer { ids in
             for rows in headChunks(acts) {

@@ -39,12 +39,26 @@ public enum StrictJSON {
         return value
     }
 
+    /// Which missing keys a reader tolerates: none, those added after the file was written
+    /// (dotted paths), or any (files from before every key was written).
+    public enum MissingKeys: Sendable {
+        case none, these(Set<String>), any
+
+        func allows(_ path: String) -> Bool {
+            switch self {
+            case .none: false
+            case .these(let keys): keys.contains(path)
+            case .any: true
+            }
+        }
+    }
+
     /// Decodes `T` after checking that the JSON has no duplicate keys and exactly the keys `T`
     /// writes when encoded (nested objects included, null-valued keys counted): an unknown or
-    /// misspelled key is refused, and so is a missing one unless `allowMissing`.
+    /// misspelled key is refused, and so is a missing one unless `allowMissing` allows it.
     public static func decodeExactly<T: Codable>(
         _ type: T.Type, from data: Data, decoder: JSONDecoder = JSONFormat.decoder(),
-        encoder: JSONEncoder = JSONFormat.encoder(), allowMissing: Bool = false
+        encoder: JSONEncoder = JSONFormat.encoder(), allowMissing: MissingKeys = .none
     ) throws -> T {
         let given = try parse(data)
         let value = try decoder.decode(T.self, from: data)
@@ -53,7 +67,7 @@ public enum StrictJSON {
         return value
     }
 
-    static func compareKeys(_ given: Value, _ expected: Value, path: String, allowMissing: Bool) throws(StrictJSONError) {
+    static func compareKeys(_ given: Value, _ expected: Value, path: String, allowMissing: MissingKeys) throws(StrictJSONError) {
         switch (given, expected) {
         case let (.object(a), .object(b)):
             let known = Set(b.map(\.key))
@@ -62,7 +76,7 @@ public enum StrictJSON {
             }
             for (key, value) in b {
                 guard let other = a.first(where: { $0.key == key }) else {
-                    if allowMissing { continue }
+                    if allowMissing.allows(path + key) { continue }
                     throw StrictJSONError(detail: "key '\(path + key)' is missing")
                 }
                 try compareKeys(other.value, value, path: path + key + ".", allowMissing: allowMissing)

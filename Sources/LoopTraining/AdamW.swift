@@ -19,9 +19,11 @@ public final class AdamW {
     /// Squares summed in float before a block's sum joins the double total.
     static let normBlock = 4096
 
+    /// `only`: the tensors to update, by name (nil: all); the others stay exactly as they are
+    /// (no step, no weight decay), as when only the exit gate trains.
     public init(
         table: ParameterTable, hyper: AdamWHyperparameters = AdamWHyperparameters(),
-        weightDecay: Float = 0.1, maxGradientNorm: Float? = 1.0
+        weightDecay: Float = 0.1, maxGradientNorm: Float? = 1.0, only: Set<String>? = nil
     ) throws(MemoryError) {
         self.hyper = hyper
         self.weightDecay = weightDecay
@@ -30,7 +32,7 @@ public final class AdamW {
         secondMoment = try FloatBuffer(count: table.totalCount)
         // Adjacent tensors with the same decay rule merge into one range.
         var merged: [(range: Range<Int>, decays: Bool)] = []
-        for spec in table.tensors {
+        for spec in table.tensors where only?.contains(spec.name) ?? true {
             let range = spec.offset..<(spec.offset + spec.allocatedCount)
             if let last = merged.last, last.decays == spec.decays, last.range.upperBound == range.lowerBound {
                 merged[merged.count - 1].range = last.range.lowerBound..<range.upperBound

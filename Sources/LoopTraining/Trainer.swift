@@ -56,8 +56,12 @@ public final class Trainer {
         self.data = data
         self.generator = generator
         self.communicator = communicator
+        var trained: Set<String>?
+        if case .gateOnly = options.loopObjective {
+            trained = Set([model.table.exitGateWeight, model.table.exitGateBias].compactMap { $0?.name })
+        }
         optimizer = try AdamW(table: model.table, hyper: options.adam, weightDecay: options.weightDecay,
-                          maxGradientNorm: options.maxGradientNorm)
+                              maxGradientNorm: options.maxGradientNorm, only: trained)
         inference = LanguageModel(model)
         var probeGenerator = SeededGenerator(seed: options.seed ^ Self.probeSeed)
         probe = try data.batch(rows: 1, time: options.time, generator: &probeGenerator)
@@ -92,7 +96,8 @@ public final class Trainer {
             }
             let t0 = now()
             let loss = try model.forward(tokens: b.tokens, targets: b.targets, batch: b.rows, time: b.time,
-                                         loops: loops, gradientLoops: options.gradientLoops) ?? .nan
+                                         loops: loops, gradientLoops: options.gradientLoops,
+                                         objective: options.loopObjective ?? .last) ?? .nan
             lossSum += Double(loss)
             let t1 = now()
             model.backward()

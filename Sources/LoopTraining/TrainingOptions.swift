@@ -22,6 +22,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var gradientLoops: Int?
     /// Recompute each block's internals during backward instead of keeping them (nil: off).
     public var recompute: Bool?
+    /// What training minimizes over the loop passes (nil: the last pass's loss).
+    public var loopObjective: LoopObjective?
 
     /// The defaults of `looplm train` and of this initialiser: one place for each.
     public enum Default {
@@ -68,7 +70,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case warmupSteps = "schedule.warmup_steps", weightDecay = "weight_decay"
         case maxGradientNorm = "max_gradient_norm", adam, evalInterval = "eval_interval"
         case evalBatches = "eval_batches", checkpointInterval = "checkpoint_interval"
-        case loopSampling = "loop_sampling", gradientLoops = "gradient_loops"
+        case loopSampling = "loop_sampling", gradientLoops = "gradient_loops", loopObjective = "loop_objective"
     }
 
     /// An option outside what training can run with: which one, and what it must be.
@@ -104,6 +106,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try check(loopSampling?.isValid ?? true, .loopSampling, "bounds must be in 1...\(ModelConfiguration.Limit.loops) and in order")
         try check(gradientLoops.map { (1...ModelConfiguration.Limit.loops).contains($0) } ?? true, .gradientLoops,
                   "must be in 1...\(ModelConfiguration.Limit.loops)")
+        try check(loopObjective?.isValid ?? true, .loopObjective, "needs an entropy weight ≥ 0, a sharpness > 0 and a finite margin")
+        try check(!(loopObjective?.perPass ?? false) || gradientLoops == nil, .loopObjective,
+                  "reads every loop pass, so it cannot be combined with truncated backpropagation")
     }
 
     /// Bounds batch sizes so token counts cannot overflow (memory is checked separately).
@@ -113,7 +118,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case batch, time, microBatches, schedule, weightDecay, maxGradientNorm, adam, seed, evalInterval, evalBatches
-        case checkpointInterval, loopSampling, gradientLoops, recompute
+        case checkpointInterval, loopSampling, gradientLoops, recompute, loopObjective
     }
 
     /// Every key is written, the ones that are off as null, so a reader can tell a missing
@@ -134,6 +139,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try c.encode(loopSampling, forKey: .loopSampling)
         try c.encode(gradientLoops, forKey: .gradientLoops)
         try c.encode(recompute, forKey: .recompute)
+        try c.encode(loopObjective, forKey: .loopObjective)
     }
 }
 

@@ -135,6 +135,7 @@ public final class TrainingSession {
         data: (ModelConfiguration, TrainingOptions) throws -> TrainingData
     ) throws -> TrainingSession {
         do { try run.options.validate(contextLength: run.config.contextLength) } catch { throw TrainingError.invalidOption(error) }
+        try checkCompatible(run.config, run.options)
         let lock = try prepare(directory, communicator: communicator)
         if FileManager.default.fileExists(atPath: directory + "/latest") {
             throw TrainingError.resume("\(directory)/latest already holds a run; pass --resume to continue it or choose another --out")
@@ -157,18 +158,37 @@ public final class TrainingSession {
     }
 
     /// Copies the weights of the checkpoint at `path` into `model`, which must have the same
-    /// tensors (its loop count may differ: loops share the same weights) and vocabulary.
+    /// tensors (its loop count may differ: loops share the same weights) and vocabulary. An
+    /// exit gate the checkpoint lacks starts from its initialisation (to train it alone).
     static func initialise(_ model: LoopGPT, from path: String, vocabulary: Vocabulary) throws {
         let (source, file) = try Checkpoint.load(from: path, workers: model.workers)
         guard file.vocabulary == vocabulary else {
             throw TrainingError.incompatibleOptions("\(path) was trained with the tokenizer '\(file.vocabulary)' but the data is '\(vocabulary)'; prepare the data with that tokenizer")
         }
-        guard source.table.tensors.map(\.shape) == model.table.tensors.map(\.shape),
-            source.table.tensors.map(\.name) == model.table.tensors.map(\.name)
-        else {
+        let gate = Set([model.table.exitGateWeight, model.table.exitGateBias].compactMap { $0?.name })
+        let sourceNames = Set(source.table.tensors.map(\.name)), targetNames = Set(model.table.tensors.map(\.name))
+        guard sourceNames.subtracting(gate) == targetNames.subtracting(gate), sourceNames.isSubset(of: targetNames) else {
             throw TrainingError.incompatibleOptions("\(path) holds a \(source.config.layout.summary) model of width \(source.config.channels); the run asks for \(model.config.layout.summary) of width \(model.config.channels)")
         }
-        model.parameters.pointer.update(from: source.parameters.pointer, count: model.parameters.count)
+        for spec in model.table.tensors {
+            guard let from = source.table.spec(named: spec.name) else { continue }  // the new gate
+            guard from.shape == spec.shape else {
+                throw TrainingError.incompatibleOptions("\(path): tensor \(spec.name) has shape \(from.shape), the run needs \(spec.shape)")
+            }
+            (model.parameters.pointer + spec.offset).update(from: source.parameters.pointer + from.offset, count: spec.allocatedCount)
+        }
+    }
+
+    /// Options that need a particular model: per-pass objectives read every pass's state (no
+    /// coda), the gate objectives need an exit gate.
+    static func checkCompatible(_ config: ModelConfiguration, _ options: TrainingOptions) throws {
+        guard let objective = options.loopObjective, objective.perPass else { return }
+        guard config.layout.coda == 0 else {
+            throw TrainingError.incompatibleOptions("the \(objective) loop objective reads the state after every loop pass, which a coda would have to process again for each: use a layout without coda blocks (a prelude is fine)")
+        }
+        if objective.usesGate && !config.exitGate {
+            throw TrainingError.incompatibleOptions("the \(objective) loop objective trains an exit gate, and this model has none")
+        }
     }
 
     /// Continues the run saved in `directory/latest` with its saved options, on data whose ids
@@ -192,6 +212,7 @@ public final class TrainingSession {
         var options = saved.options
         let changed = try changes.apply(to: &options, step: saved.step, contextLength: config.contextLength)
         let state = saved.with(options: options)
+        try checkCompatible(config, state.options)
         guard state.options.microBatches % communicator.size == 0 else {
             throw TrainingError.resume("\(latest) was trained with \(state.options.microBatches) micro-batches per step over \(state.ranks) processes; \(communicator.size) processes cannot split them evenly — resume with a process count that divides \(state.options.microBatches)")
         }

@@ -36,7 +36,10 @@ public struct TrainingState: Sendable, Equatable {
 
     /// 2: options in snake_case with every key present (null when off). States without a
     /// version (written before) have camelCase options that leave out the keys that are off.
-    static let version = 2
+    /// 3: the loop objective (`loop_objective`), which version 2 states do not have.
+    static let version = 3
+    /// Option keys added by each version, which older states may lack.
+    static let keysAddedAfter: [Int: Set<String>] = [2: ["loop_objective"]]
     /// The metadata keys a state may hold; any other is refused.
     static let metadataKeys: Set<String> = ["format", "version", "step", "generator", "options", "ranks", "threads",
                                             "sgemm", "best_validation_loss"]
@@ -96,8 +99,9 @@ public struct TrainingState: Sendable, Equatable {
         do {
             options = version == 1
                 ? try StrictJSON.decodeExactly(TrainingOptions.self, from: optionsData, decoder: JSONDecoder(),
-                                               encoder: JSONEncoder(), allowMissing: true)
-                : try StrictJSON.decodeExactly(TrainingOptions.self, from: optionsData)
+                                               encoder: JSONEncoder(), allowMissing: .any)
+                : try StrictJSON.decodeExactly(TrainingOptions.self, from: optionsData,
+                                               allowMissing: .these(keysAddedAfter[version] ?? []))
         } catch {
             throw bad("the training options do not parse (\(JSONFormat.describe(error)))")
         }

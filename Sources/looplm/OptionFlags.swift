@@ -21,6 +21,7 @@ extension TrainingOptions.Field {
         case .checkpointInterval: "--checkpoint-interval"
         case .loopSampling: "--loops-sample"
         case .gradientLoops: "--backprop-loops"
+        case .loopObjective: "--loop-loss"
         }
     }
 }

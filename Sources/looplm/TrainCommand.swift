@@ -64,6 +64,30 @@ struct TrainCommand: ParsableCommand {
     var backpropLoops: Int?
     @Flag(help: "Keep only the stream between block applications and recompute each block in backward: activation memory no longer grows with depth, for about a third more compute. Same gradients.")
     var recompute = false
+    @Option(help: "What training minimizes over the loop passes: last (the last pass's loss, the default), all (the mean over every pass's prediction) or gate (Ouro's stage I: an exit gate learns where each token stops; adds C + 1 parameters). all and gate need a layout without coda.")
+    var loopLoss: LoopLossChoice?
+    @Option(parsing: .unconditional, help: "With --loop-loss gate: the weight β of the exit distribution's entropy (default: \(LoopObjective.defaultEntropy)).")
+    var exitEntropy: Float?
+    @Flag(help: "Ouro's stage II: freeze the model of --init and train only its exit gate, against labels from the detached per-pass losses.")
+    var trainGateOnly = false
+    @Option(parsing: .unconditional, help: "With --train-gate-only: the label's sharpness k in σ(k · (improvement − margin)) (default: \(LoopObjective.defaultSharpness)).")
+    var gateSharpness: Float?
+    @Option(parsing: .unconditional, help: "With --train-gate-only: the loss improvement below which a pass is not worth running (default: \(LoopObjective.defaultMargin)).")
+    var gateMargin: Float?
+
+    enum LoopLossChoice: String, ExpressibleByArgument, CaseIterable { case last, all, gate }
+
+    /// The objective the flags ask for (nil: the default, the last pass's loss).
+    var objective: LoopObjective? {
+        if trainGateOnly {
+            return .gateOnly(sharpness: gateSharpness ?? LoopObjective.defaultSharpness, margin: gateMargin ?? LoopObjective.defaultMargin)
+        }
+        switch loopLoss {
+        case nil, .last?: return nil
+        case .all?: return .all
+        case .gate?: return .gate(entropy: exitEntropy ?? LoopObjective.defaultEntropy)
+        }
+    }
     @Flag(help: "Continue the run saved in OUT/latest with its saved options.")
     var resume = false
     @Option(parsing: .unconditional, help: "Stop after this step as if interrupted: save OUT/latest and exit 0.")
@@ -80,6 +104,14 @@ struct TrainCommand: ParsableCommand {
         if let stopAt, stopAt < 0 { throw ValidationError("--stop-at must be ≥ 0") }
         if steps != nil && maxTokens != nil { throw ValidationError("give --steps or --max-tokens, not both") }
         if resume && `init` != nil { throw ValidationError("--init starts a new run and --resume continues one; give one") }
+        if trainGateOnly && `init` == nil && !resume {
+            throw ValidationError("--train-gate-only trains the exit gate of a trained model: give it with --init CKPT")
+        }
+        if trainGateOnly && loopLoss != nil { throw ValidationError("--train-gate-only is its own objective; drop --loop-loss") }
+        if exitEntropy != nil && loopLoss != .gate { throw ValidationError("--exit-entropy weighs the gate objective; give --loop-loss gate") }
+        if (gateSharpness != nil || gateMargin != nil) && !trainGateOnly {
+            throw ValidationError("--gate-sharpness and --gate-margin set --train-gate-only's labels; give --train-gate-only")
+        }
     }
 
     func run() throws {
@@ -116,12 +148,14 @@ struct TrainCommand: ParsableCommand {
         if let start = `init` {
             let path = checkpointPath(start)
             config = try model.configuration(startingFrom: Checkpoint.readConfig(from: path).model)
+                .with(exitGate: (objective?.usesGate ?? false) || Checkpoint.readConfig(from: path).model.exitGate)
             let run = NewRun(config: config, options: try trainingOptions(config: config, processes: job.communicator.size),
                              vocabulary: Vocabulary(tokenizer), initialWeights: path)
             return try TrainingSession.start(run, in: out, workers: compute.workers, communicator: job.communicator,
                                              data: load(tokenizer))
         }
         config = try model.configuration(vocabSize: tokenizer == .bytes ? ByteTokenizer().vocabSize : Preset.gpt2VocabSize)
+            .with(exitGate: objective?.usesGate ?? false)
         if tokenizer == .gpt2, model.presetHasByteVocabulary {
             let parameters = ParameterTable(config).parameterCount
             printError("note: the data is GPT-2 tokens, so the \(model.preset ?? ModelOptions.defaultPreset) preset's vocabulary is widened to \(config.vocabSize) ids: \(parameters) parameters, most of them in the embedding")
@@ -156,6 +190,7 @@ struct TrainCommand: ParsableCommand {
         options.loopSampling = loopsSample
         options.gradientLoops = backpropLoops
         options.recompute = recompute ? true : nil
+        options.loopObjective = objective
         try options.validateFlags(contextLength: config.contextLength)
         return options
     }

@@ -45,6 +45,9 @@ extension TrainCommand {
         }
         if let loopsSample, loopsSample != saved.loopSampling { found.append("--loops-sample \(loopsSample) (saved: \(saved.loopSampling?.description ?? "none"))") }
         if recompute && saved.recompute != true { found.append("--recompute (saved: off)") }
+        if loopLoss != nil || trainGateOnly, objective != saved.loopObjective {
+            found.append("the loop objective \(objective?.description ?? "last") (saved: \(saved.loopObjective?.description ?? "last"))")
+        }
         return found
     }
 }

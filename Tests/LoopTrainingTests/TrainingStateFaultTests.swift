@@ -93,7 +93,9 @@ import Testing
             ("unknown key 'surprise'", options { $0["surprise"] = 1 }),
             ("unknown metadata key", { metadata, _ in metadata["stepp"] = "3" }),
             ("not an integer", { metadata, _ in metadata["step"] = "9223372036854775808" }),
-            ("version", { metadata, _ in metadata["version"] = "3" }),
+            ("version", { metadata, _ in metadata["version"] = "99" }),
+            // A key added in version 3 may be missing from a version 2 state, not from a version 3 one.
+            ("'loop_objective' is missing", options { $0.removeValue(forKey: "loop_objective") }),
             ("appears twice", { metadata, _ in
                 metadata["options"] = metadata["options"]!.replacingOccurrences(of: "{\"adam\"", with: "{\"seed\":1,\"adam\"") }),
             ("options", { metadata, _ in metadata["options"] = "{" }),
@@ -102,5 +104,12 @@ import Testing
         for (word, edit) in cases {
             expectRefused(try damagedRun(edit), mentioning: [word])
         }
+        let versionTwo = try damagedRun { metadata, _ in
+            metadata["version"] = "2"
+            var object = try! JSONSerialization.jsonObject(with: Data(metadata["options"]!.utf8)) as! [String: Any]
+            object.removeValue(forKey: "loop_objective")
+            metadata["options"] = String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        }
+        #expect(throws: Never.self) { _ = try run.resume(data: data, out: versionTwo) }
     }
 }

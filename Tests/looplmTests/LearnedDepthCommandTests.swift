@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// Learned depth with the real binary (issue 18): a gate trained with the model (stage I) or
+/// alone (stage II), one --exit flag for every rule, and the errors a user can cause.
+@Suite(.serialized) struct LearnedDepthCommandTests {
+    let root = temporaryDirectory("learned-depth")
+
+    func train(_ data: String, _ out: String, _ extra: [String]) throws -> CommandResult {
+        try Looplm.run(["train", "--data", data, "--out", out, "--preset", "tiny", "--looped", "1", "--loops", "3",
+                        "--steps", "6", "--batch", "2", "--context", "16", "--eval-batches", "1"] + extra)
+    }
+
+    @Test func gateTrainingExitAndStageTwo() throws {
+        let data = try preparedCorpus(in: root)
+        for loss in ["all", "gate"] {
+            let run = try train(data, root + "/\(loss)", ["--loop-loss", loss])
+            #expect(run.status == 0, "\(loss): \(run.stderr)")
+        }
+        let config = try String(contentsOfFile: root + "/gate/latest/config.json", encoding: .utf8)
+        #expect(config.contains("\"loop_exit_gate\" : true"))
+        // gate:1 never exits early: the fixed-depth loss; gate:q reports what it spent.
+        func eval(_ extra: [String]) throws -> [String: Any] {
+            let result = try Looplm.run(["eval", root + "/gate", "--data", data, "--max-batches", "1", "--batch", "2",
+                                         "--context", "16", "--json"] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            return json(result.stdout)
+        }
+        let fixed = try eval([]), never = try eval(["--exit", "gate:1"]), early = try eval(["--exit", "gate:0.01"])
+        #expect(fixed["loss"] as? Double == never["loss"] as? Double && never["mean_loops"] as? Double == 3)
+        #expect((early["mean_loops"] as? Double ?? 3) < 3 && early["forward_flops_per_token"] is Double
+                && early["tokens_per_second"] is Double, "\(early)")
+        // Stage II: the model frozen, only the gate moves.
+        let stageTwo = try Looplm.run(["train", "--data", data, "--out", root + "/stage2", "--init", root + "/all",
+                                       "--train-gate-only", "--steps", "4", "--batch", "2", "--context", "16",
+                                       "--eval-batches", "1", "--json"])
+        #expect(stageTwo.status == 0, "\(stageTwo.stderr)")
+        let before = json(try Looplm.run(["eval", root + "/all", "--data", data, "--max-batches", "1", "--json"]).stdout)
+        let after = json(try Looplm.run(["eval", root + "/stage2", "--data", data, "--max-batches", "1", "--json"]).stdout)
+        #expect(before["loss"] as? Double == after["loss"] as? Double, "the frozen model's loss is unchanged")
+        let sample = try Looplm.run(["sample", root + "/stage2", "--tokens", "4", "--exit", "gate:0.5", "--json"])
+        #expect(sample.status == 0 && json(sample.stdout)["mean_loops"] is Double, "\(sample.stderr)")
+    }
+
+    @Test func eachMistakeIsOneClearError() throws {
+        let data = try preparedCorpus(in: root)
+        #expect(try train(data, root + "/plain", []).status == 0)
+        let noGate = try Looplm.run(["eval", root + "/plain", "--data", data, "--exit", "gate:0.5"])
+        #expect(noGate.status == 64 && noGate.stderr.contains("needs an exit gate"), "\(noGate.stderr)")
+        for bad in ["gate:0", "gate:1.5", "gate:-1", "change:-2", "kl:nan", "sometimes"] {
+            let result = try Looplm.run(["sample", root + "/plain", "--exit", bad])
+            #expect(result.status == 64 && result.stderr.contains("--exit"), "\(bad): \(result.stderr)")
+        }
+        let alone = try train(data, root + "/alone", ["--train-gate-only"])
+        #expect(alone.status == 64 && alone.stderr.contains("--init"), "\(alone.stderr)")
+        let coda = try Looplm.run(["train", "--data", data, "--out", root + "/coda", "--preset", "tiny-loop", "--loop-loss", "gate"])
+        #expect(coda.status == 1 && coda.stderr.contains("coda"), "\(coda.stderr)")
+        let truncated = try train(data, root + "/truncated", ["--loop-loss", "all", "--backprop-loops", "1"])
+        #expect(truncated.status == 64 && truncated.stderr.contains("--loop-loss"), "\(truncated.stderr)")
+    }
+}
