@@ -41,7 +41,7 @@ public enum ExitRule: Sendable, Equatable, CustomStringConvertible {
     public var name: String { String(description.prefix { $0 != ":" }) }
 
     /// "0.3", not "0.30000001".
-    static func format(_ value: Float) -> String {
+    public static func format(_ value: Float) -> String {
         let rounded = (Double(value) * 1e6).rounded() / 1e6
         return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
     }

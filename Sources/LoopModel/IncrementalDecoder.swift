@@ -138,6 +138,19 @@ public final class IncrementalDecoder {
         return (sum, rows, loopsPerRow)
     }
 
+    /// Runs B windows as `score` does and returns every row's most likely next token (its
+    /// greedy prediction) and the passes each row ran.
+    public func predict(tokens: [Int32], batch: Int, time: Int, exit: ExitRule) throws(ModelError) -> (next: [Int32], loops: [Int]) {
+        let n = batch * time
+        guard batch <= cache.slots, n <= maxRows, time <= cache.capacity, tokens.count == n else {
+            throw .badShape("predicting \(batch) × \(time) tokens needs a decoder of \(batch) slots and \(n) rows")
+        }
+        cache.reset()
+        try append((0..<batch).map { SlotInput(slot: $0, tokens: Array(tokens[($0 * time)..<(($0 + 1) * time)])) }, exit: exit)
+        model.finalNorm(state, rows: 0..<n)
+        return (try model.greedy(state, rows: n), loopsPerRow)
+    }
+
     /// Part of an input's tokens that goes into one pass.
     private struct Piece {
         let input: Int

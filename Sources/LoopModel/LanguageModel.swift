@@ -38,6 +38,29 @@ public final class LanguageModel {
         return try score(state, targets: targets, rows: batch * time)
     }
 
+    /// The most likely next token of `n` rows whose ln_f is in `state.normed`.
+    func greedy(_ state: InferenceState, rows n: Int) throws(ModelError) -> [Int32] {
+        let v = config.vocabSize, chunk = ModelConfiguration.headChunkRows
+        let logits: UnsafeMutablePointer<Float>
+        do throws(MemoryError) { logits = try scratchLogits(rows: chunk) } catch { throw .outOfMemory(error) }
+        guard LayerNorm.rowsWereFinite(rstd: state.rstd.pointer, rows: n) else { throw .overflow }
+        var best = [Int32](repeating: 0, count: n), start = 0
+        while start < n {
+            let rows = min(chunk, n - start)
+            Linear.forward(out: logits, inp: state.normed.pointer + start * config.channels, weights: weights.head,
+                           bias: nil, rows: rows, inChannels: config.channels, outChannels: v, workers: workers)
+            guard VectorMath.allFinite(logits, count: rows * v) else { throw .overflow }
+            for r in 0..<rows {
+                let row = logits + r * v
+                var top = 0
+                for id in 1..<v where row[id] > row[top] { top = id }
+                best[start + r] = Int32(top)
+            }
+            start += rows
+        }
+        return best
+    }
+
     /// Σ loss and scored rows of `n` rows whose ln_f is in `state.normed` (and its rstd in
     /// `state.rstd`), the head applied a chunk of rows at a time.
     func score(_ state: InferenceState, targets: [Int32], rows n: Int) throws(ModelError) -> (sum: Double, rows: Int) {

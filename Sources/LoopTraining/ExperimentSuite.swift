@@ -44,7 +44,7 @@ public struct ExperimentSuite: Sendable {
         case .miniDepth:
             return try shakespeareDepth(name: "mini-depth", summary: "the depth study at toy size (tests)", steps: steps ?? 4,
                                         width: 16, heads: 2, context: 16, batch: 2, lr: 1e-3, finalEvalBatches: 2)
-        case .reasoning, .miniReasoning: return nil
+        case .reasoning, .miniReasoning, .depth, .miniFrontier: return nil
         }
     }
 

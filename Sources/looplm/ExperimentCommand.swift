@@ -55,7 +55,9 @@ struct ExperimentCommand: ParsableCommand {
             }
             guard data != nil else { throw ValidationError("--suite \(suite.rawValue) trains on token files: give --data DIR") }
         } else {
-            guard data == nil else { throw ValidationError("--suite \(suite.rawValue) generates its own problems; drop --data") }
+            guard data == nil || suite.acceptsData else {
+                throw ValidationError("--suite \(suite.rawValue) generates its own problems; drop --data")
+            }
             guard evalBatches == nil else {
                 throw ValidationError("--eval-batches is for the suites that train on token files; reasoning suites evaluate held-out questions")
             }
@@ -86,6 +88,15 @@ struct ExperimentCommand: ParsableCommand {
             let size = "\(tokenSuite.models.count) models × \(seeds) seed\(seeds == 1 ? "" : "s"), \(tokenSuite.options.schedule.totalSteps) steps of \(tokenSuite.options.tokensPerStep * job.communicator.size) tokens each"
             try run(plan, job: job, size: size, steps: { _ in tokenSuite.options.schedule.totalSteps }) { results in
                 ExperimentTable.markdown(results)
+            }
+        } else if let frontier = try DepthFrontierPlan.named(suite, steps: steps, data: data) {
+            guard tasks.isEmpty && models.isEmpty && lr == nil else {
+                throw ValidationError("--task, --model and --lr are for the reasoning suites")
+            }
+            let size = "2 tasks × 4 objectives (last, all, gate, gate retrained alone) × \(seeds) seed\(seeds == 1 ? "" : "s")"
+            try run(frontier, job: job, size: size, steps: frontier.steps(ofRun:)) { results in
+                let table = (try? String(contentsOfFile: out + "/table.md", encoding: .utf8)) ?? ""  // written by the report just before
+                return table + "\nfrontier: \(out)/frontier.csv (\(results.count) runs)"
             }
         } else if var reasoning = ReasoningSuite.named(suite, steps: steps, loops: loops) {
             reasoning = try reasoning.restricted(tasks: tasks, models: models)

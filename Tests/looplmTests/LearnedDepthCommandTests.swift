@@ -59,3 +59,29 @@ import Testing
         #expect(truncated.status == 64 && truncated.stderr.contains("--loop-loss"), "\(truncated.stderr)")
     }
 }
+
+/// The learned-depth suite end to end at toy size: every objective, every rule, frontier.csv
+/// with the columns the report promises, and a plot per task.
+@Suite struct DepthFrontierCommandTests {
+    @Test func miniFrontierWritesTheFrontier() throws {
+        let root = temporaryDirectory("frontier")
+        let data = try preparedCorpus(in: root)
+        let out = root + "/out"
+        let run = try Looplm.run(["experiment", "--suite", "mini-frontier", "--data", data, "--out", out])
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = try String(contentsOfFile: out + "/frontier.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        #expect(rows[0].prefix(8) == ["task", "model", "rule", "setting", "mean_loops", "flops_per_token", "metric", "tokens_per_second"])
+        let body = rows.dropFirst()
+        for task in ["chains", "shakespeare"] {
+            for model in ["last", "all", "gate", "gate-stage2"] {
+                let mine = body.filter { $0[0] == task && $0[1] == model }
+                #expect(Set(mine.map { $0[2] }) == (model.hasPrefix("gate") ? ["fixed", "change", "kl", "gate"] : ["fixed", "change", "kl"]),
+                        "\(task) \(model)")
+                #expect(mine.allSatisfy { Double($0[4])! >= 1 && Double($0[4])! <= 3 })
+            }
+            #expect(FileManager.default.fileExists(atPath: out + "/plots/\(task)_frontier.svg"))
+        }
+        // Fixed L loops costs L passes exactly.
+        #expect(body.filter { $0[2] == "fixed" }.allSatisfy { Double($0[3]) == Double($0[4]) })
+    }
+}

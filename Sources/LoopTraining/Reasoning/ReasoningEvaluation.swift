@@ -1,3 +1,4 @@
+import Dispatch
 import LoopKernels
 import LoopModel
 
@@ -35,6 +36,45 @@ public enum ReasoningEvaluation {
             start += chunk
         }
         return (solved, asked)
+    }
+
+    /// What an exit rule scores and spends on `problems`: questions solved and asked, the mean
+    /// passes per real token (padding left out), tokens and seconds of the forward passes.
+    public struct AdaptiveAccuracy: Sendable {
+        public let solved: Int, asked: Int
+        public let meanLoops: Double
+        public let tokens: Int
+        public let seconds: Double
+        public var accuracy: Double { Double(solved) / Double(max(asked, 1)) }
+    }
+
+    /// Accuracy with every token looping until `exit` stops it (at most `maxLoops` passes),
+    /// the rows that have exited leaving the batch.
+    public static func accuracy(
+        model: LanguageModel, task: any ReasoningTask, problems: [Problem], exit: ExitRule, maxLoops: Int
+    ) throws -> AdaptiveAccuracy {
+        let time = problems.map { $0.tokens.count - 1 }.max() ?? 1, rows = min(chunk, problems.count)
+        let decoder = try IncrementalDecoder(model: model, slots: rows, loops: maxLoops, maxRows: rows * time)
+        var solved = 0, asked = 0, loops = 0, tokens = 0, seconds = 0.0, start = 0
+        while start < problems.count {
+            let part = Array(problems[start..<min(start + chunk, problems.count)])
+            let batch = task.batch(part, time: time)
+            let clock = DispatchTime.now().uptimeNanoseconds
+            let (next, used) = try decoder.predict(tokens: batch.tokens, batch: part.count, time: time, exit: exit)
+            seconds += Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9
+            for (row, problem) in part.enumerated() {
+                let real = problem.tokens.count - 1
+                loops += used[(row * time)..<(row * time + real)].reduce(0, +)
+                tokens += real
+                for question in problem.questions {
+                    asked += 1
+                    if question.positions.allSatisfy({ next[row * time + $0 - 1] == problem.tokens[$0] }) { solved += 1 }
+                }
+            }
+            start += chunk
+        }
+        return AdaptiveAccuracy(solved: solved, asked: asked, meanLoops: Double(loops) / Double(max(tokens, 1)),
+                                tokens: tokens, seconds: seconds)
     }
 
     /// Held-out problems of one difficulty, the same for every model: drawn from a generator

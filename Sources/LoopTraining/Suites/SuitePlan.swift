@@ -4,15 +4,20 @@ import LoopModel
 public enum SuiteName: String, CaseIterable, Sendable {
     case paper, paperSmall = "paper-small", quick, testTime = "test-time", mini, miniTestTime = "mini-test-time"
     case shakespeareDepth = "shakespeare-depth", miniDepth = "mini-depth"
+    case depth, miniFrontier = "mini-frontier"
     case reasoning, miniReasoning = "mini-reasoning"
 
-    /// Whether the suite trains on token files (`--data`); the others generate their problems.
+    /// Whether the suite trains on token files only (`--data` required).
     public var trainsOnTokenFiles: Bool {
         switch self {
-        case .reasoning, .miniReasoning: false
+        case .reasoning, .miniReasoning, .depth, .miniFrontier: false
         default: true
         }
     }
+
+    /// Whether `--data` is accepted: the token-file suites, and the learned-depth suite (whose
+    /// language task otherwise reads the cached Shakespeare corpus).
+    public var acceptsData: Bool { trainsOnTokenFiles || self == .depth || self == .miniFrontier }
 }
 
 /// One run of a suite: everything that decides its result. Saved as `run.json` in the run's
@@ -30,11 +35,14 @@ public struct PlannedRun: Codable, Equatable, Sendable {
     public let vocabulary: Vocabulary
     /// The evaluation after training, described (batches, loop counts, thresholds…).
     public let evaluation: String
+    /// A run of the same suite whose final weights this one starts from (nil: a fresh model).
+    public let initialisedFrom: String?
 
     public init(
         name: String, model: String, task: String?, seed: UInt64, config: ModelConfiguration, options: TrainingOptions,
-        vocabulary: Vocabulary, evaluation: String
+        vocabulary: Vocabulary, evaluation: String, initialisedFrom: String? = nil
     ) {
+        self.initialisedFrom = initialisedFrom
         self.name = name
         self.model = model
         self.task = task

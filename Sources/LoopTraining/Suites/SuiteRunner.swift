@@ -47,6 +47,13 @@ public final class SuiteRunner<Plan: SuitePlan> {
         var pending = 0
         for run in runs where !FileManager.default.fileExists(atPath: runDirectory(run) + "/" + Self.resultFile) {
             if communicator.isMain { onMessage("== \(run.name) (\(run.config.layout.summary))") }
+            if let source = run.initialisedFrom,
+                !FileManager.default.fileExists(atPath: directory + "/runs/" + source + "/" + Self.resultFile)
+            {
+                onMessage("   it starts from \(source), which is not finished; it waits for a later run of the command")
+                pending += 1
+                continue
+            }
             do {
                 guard try train(run) else {  // stopped
                     let results = try finishedResults(runs)
@@ -116,7 +123,9 @@ public final class SuiteRunner<Plan: SuitePlan> {
             var options = run.options
             options.microBatches *= communicator.size
             options = try fitted(options, config: run.config, name: run.model)
-            session = try TrainingSession.start(NewRun(config: run.config, options: options, vocabulary: run.vocabulary),
+            let initial = run.initialisedFrom.map { directory + "/runs/" + $0 + "/latest" }
+            session = try TrainingSession.start(NewRun(config: run.config, options: options, vocabulary: run.vocabulary,
+                                                       initialWeights: initial),
                                                 in: folder, workers: workers, communicator: communicator,
                                                 data: plan.data(for: run))
         }
