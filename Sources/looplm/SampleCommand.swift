@@ -87,13 +87,13 @@ struct SampleCommand: ParsableCommand {
         if let meanLoops { ExitOptions.noteIfNoneExited(meanLoops: meanLoops, maxLoops: loops, rule: exit) }
         if streaming {
             stdout.write(Data(pending + [UInt8(ascii: "\n")]))
-            if let meanLoops { printError(String(format: "mean %.2f loops/token (at most %d)", meanLoops, loops ?? 0)) }
+            if let meanLoops { printError(String(format: "mean %.2f loops/token (at most %d)", meanLoops, loops)) }
             return
         }
         let outputs = texts.indices.map { i in
             Output(prompt: String(decoding: texts[i], as: UTF8.self), promptIds: encoded[i].map(Int.init),
                    text: loaded.tokenizer.decode(result.tokens[i]), ids: result.tokens[i],
-                   loops: loops ?? model.config.layout.loops, meanLoops: meanLoops)
+                   loops: loops, meanLoops: meanLoops)
         }
         if json {
             try outputs.count == 1 && prompts == nil ? printJSON(outputs[0]) : printJSON(outputs)
