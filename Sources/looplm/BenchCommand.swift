@@ -42,6 +42,7 @@ struct BenchCommand: ParsableCommand {
     var tokens = 128
     @Option(help: "With --generate: batch sizes of batched generation, comma separated.")
     var batches = "1,8,32"
+    @OptionGroup var exitOptions: ExitOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -50,6 +51,9 @@ struct BenchCommand: ParsableCommand {
         }
         _ = try batchSizes()
         guard promptTokens >= 1, tokens >= 1 else { throw ValidationError("--prompt-tokens and --tokens must be ≥ 1") }
+        if !generate, exitOptions.exit != .fixed || exitOptions.maxLoops != nil {
+            throw ValidationError("--exit and --max-loops time generation: add --generate")
+        }
     }
 
     static let maximumGenerationBatch = 1024
@@ -98,7 +102,7 @@ struct BenchCommand: ParsableCommand {
         let start = GenerationBenchmark.now()
         let model: LanguageModel
         if let checkpoint {
-            model = try Checkpoint.loadLanguageModel(from: checkpoint, precision: precision.weights, workers: workers).model
+            model = try Checkpoint.loadLanguageModel(from: checkpointPath(checkpoint), precision: precision.weights, workers: workers).model
         } else {
             var config = try Preset.named(preset).configuration()
             if let loops { config = try config.with(loops: loops) }
@@ -109,12 +113,15 @@ struct BenchCommand: ParsableCommand {
             model = LanguageModel(weights: try weights.converted(to: precision.weights, workers: workers), workers: workers)
         }
         let loadSeconds = GenerationBenchmark.now() - start
+        try exitOptions.check(model, path: checkpoint ?? "preset \(preset)")
         let sizes = try batchSizes(), context = model.config.contextLength
         guard tokens < context, promptTokens + tokens <= context else {
             throw ValidationError("--prompt-tokens + --tokens must fit in the model's context of \(context) (they are \(promptTokens) + \(tokens))")
         }
+        let cap = try exitOptions.cap(loops: nil, trained: model.config.layout.loops)
         let report = try GenerationBenchmark(model: model, precision: precision.weights, loadSeconds: loadSeconds,
-                                             promptTokens: promptTokens, newTokens: tokens, batches: sizes).run()
+                                             promptTokens: promptTokens, newTokens: tokens, batches: sizes,
+                                             exit: exitOptions.exit, maxLoops: cap).run()
         if json { return try printJSON(report) }
         print(GenerationBenchmark.describe(report))
     }

@@ -15,6 +15,10 @@ struct GenerationBenchmark {
     let promptTokens: Int
     let newTokens: Int
     let batches: [Int]
+    /// `--exit` and its cap: when the rule can exit early, decoding is timed under it and under
+    /// fixed looping at the cap, in the same run.
+    let exit: ExitRule
+    let maxLoops: Int
 
     struct Throughput: Codable {
         let batch: Int
@@ -28,7 +32,15 @@ struct GenerationBenchmark {
         let decodeTokensPerSecond: Double, bytesPerToken: Double, achievedBytesPerSecond: Double
         let bandwidthBytesPerSecond: Double, fractionOfBandwidth: Double, ceilingTokensPerSecond: Double
         let batched: [Throughput]
+        let exit: ExitDecode?
         let peakResidentBytes: Int
+    }
+
+    /// Greedy decoding of one prompt under an exit rule, beside fixed looping at its cap.
+    struct ExitDecode: Codable {
+        let rule: String, maxLoops: Int, meanLoops: Double
+        let forwardFlopsPerToken: Double, fixedForwardFlopsPerToken: Double
+        let tokensPerSecond: Double, fixedTokensPerSecond: Double
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -82,13 +94,37 @@ struct GenerationBenchmark {
                 prompts: prompts, options: GenerationOptions(maxNewTokens: newTokens, temperature: 0))
             batched.append(Throughput(batch: batch, tokensPerSecond: Double(batch * newTokens) / (result.decodeSeconds + result.prefillSeconds)))
         }
+        let exitDecode = exit.canExitEarly ? try decodeUnderExit() : nil
         return Report(
             layout: config.layout.summary, weights: precision.rawValue, parameters: ParameterTable(config).parameterCount,
             threads: model.workers.threads, cpu: CPU.description, loadSeconds: loadSeconds, firstTokenSeconds: firstToken,
             prefillTokens: prompt.count, prefillTokensPerSecond: Double(prompt.count) / prefillSeconds,
             decodeTokensPerSecond: decodeRate, bytesPerToken: bytes, achievedBytesPerSecond: bytes * decodeRate,
             bandwidthBytesPerSecond: bandwidth, fractionOfBandwidth: bytes * decodeRate / bandwidth,
-            ceilingTokensPerSecond: bandwidth / bytes, batched: batched, peakResidentBytes: SystemMemory.peakResidentBytes())
+            ceilingTokensPerSecond: bandwidth / bytes, batched: batched, exit: exitDecode, peakResidentBytes: SystemMemory.peakResidentBytes())
+    }
+
+    /// The same prompt decoded greedily under `exit` and under fixed looping at `maxLoops`,
+    /// alternating twice and keeping each side's faster run (the machine is shared).
+    func decodeUnderExit() throws -> ExitDecode {
+        let prompt = [tokens(min(promptTokens, 64), seed: 3)]
+        func decode(_ rule: ExitRule) throws -> (seconds: Double, meanLoops: Double) {
+            let options = GenerationOptions(maxNewTokens: newTokens, temperature: 0, loops: maxLoops, exit: rule)
+            let result = try TextGenerator(model: model).generate(prompts: prompt, options: options)
+            let used = result.loopsPerToken[0].dropFirst(prompt[0].count)  // the decoded tokens' passes
+            return (result.decodeSeconds, Double(used.reduce(0, +)) / Double(max(used.count, 1)))
+        }
+        var adaptive = try decode(exit), fixed = try decode(.fixed)
+        let again = (try decode(exit), try decode(.fixed))
+        adaptive.seconds = min(adaptive.seconds, again.0.seconds)
+        fixed.seconds = min(fixed.seconds, again.1.seconds)
+        let flops = { (loops: Double) in
+            ModelCost.forwardFlopsPerToken(config: model.config, time: prompt[0].count + newTokens / 2, meanLoops: loops)
+        }
+        let decoded = Double(max(newTokens - 1, 1))  // the first new token comes from the prefill
+        return ExitDecode(rule: exit.description, maxLoops: maxLoops, meanLoops: adaptive.meanLoops,
+                          forwardFlopsPerToken: flops(adaptive.meanLoops), fixedForwardFlopsPerToken: flops(Double(maxLoops)),
+                          tokensPerSecond: decoded / adaptive.seconds, fixedTokensPerSecond: decoded / fixed.seconds)
     }
 
     func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
@@ -105,6 +141,10 @@ struct GenerationBenchmark {
               prefill: \(r.prefillTokens) tokens at \(String(format: "%.0f", r.prefillTokensPerSecond)) tokens/s
               decode: \(String(format: "%.1f", r.decodeTokensPerSecond)) tokens/s · \(mb(r.bytesPerToken)) read per token · \(String(format: "%.1f", r.achievedBytesPerSecond / 1e9)) GB/s of a measured \(String(format: "%.1f", r.bandwidthBytesPerSecond / 1e9)) GB/s (\(String(format: "%.0f", 100 * r.fractionOfBandwidth))%; ceiling \(String(format: "%.1f", r.ceilingTokensPerSecond)) tokens/s)
               batched generation: \(r.batched.map { "batch \($0.batch): \(String(format: "%.1f", $0.tokensPerSecond)) tokens/s" }.joined(separator: " · "))
-            """
+            """ + (r.exit.map { e in
+                String(format: "\n  exit %@: mean %.2f of %d loops · %.2f MFLOP/token (fixed: %.2f) · %.1f tokens/s against %.1f fixed (%.2f×)",
+                       e.rule, e.meanLoops, e.maxLoops, e.forwardFlopsPerToken / 1e6, e.fixedForwardFlopsPerToken / 1e6,
+                       e.tokensPerSecond, e.fixedTokensPerSecond, e.tokensPerSecond / e.fixedTokensPerSecond)
+            } ?? "")
     }
 }

@@ -40,6 +40,14 @@ import Testing
         #expect(before["loss"] as? Double == after["loss"] as? Double, "the frozen model's loss is unchanged")
         let sample = try Looplm.run(["sample", root + "/stage2", "--tokens", "4", "--exit", "gate:0.5", "--json"])
         #expect(sample.status == 0 && json(sample.stdout)["mean_loops"] is Double, "\(sample.stderr)")
+        // bench --generate times decoding under the rule and under fixed looping at its cap.
+        let bench = try Looplm.run(["bench", "--generate", "--checkpoint", root + "/gate", "--exit", "gate:0.01",
+                                    "--prompt-tokens", "8", "--tokens", "8", "--batches", "1", "--threads", "1", "--json"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let decode = json(bench.stdout)["exit"] as? [String: Any] ?? [:]
+        #expect(decode["rule"] as? String == "gate:0.01" && decode["max_loops"] as? Int == 3, "\(decode)")
+        #expect((decode["mean_loops"] as? Double ?? 3) < 3 && (decode["forward_flops_per_token"] as? Double ?? 0)
+                < (decode["fixed_forward_flops_per_token"] as? Double ?? 0) && decode["tokens_per_second"] is Double)
     }
 
     @Test func eachMistakeIsOneClearError() throws {
@@ -47,6 +55,10 @@ import Testing
         #expect(try train(data, root + "/plain", []).status == 0)
         let noGate = try Looplm.run(["eval", root + "/plain", "--data", data, "--exit", "gate:0.5"])
         #expect(noGate.status == 64 && noGate.stderr.contains("needs an exit gate"), "\(noGate.stderr)")
+        let benchNoGate = try Looplm.run(["bench", "--generate", "--checkpoint", root + "/plain", "--exit", "gate:0.5"])
+        #expect(benchNoGate.status == 64 && benchNoGate.stderr.contains("needs an exit gate"), "\(benchNoGate.stderr)")
+        let benchTraining = try Looplm.run(["bench", "--exit", "kl:0.1"])
+        #expect(benchTraining.status == 64 && benchTraining.stderr.contains("--generate"), "\(benchTraining.stderr)")
         for bad in ["gate:0", "gate:1.5", "gate:-1", "change:-2", "kl:nan", "sometimes"] {
             let result = try Looplm.run(["sample", root + "/plain", "--exit", bad])
             #expect(result.status == 64 && result.stderr.contains("--exit"), "\(bad): \(result.stderr)")
