@@ -1,3 +1,5 @@
+import CKernels
+
 /// New rows of one sequence in a batch that attends over a key/value cache: rows
 /// `firstRow ..< firstRow + count` of the batch sit at positions `position ..< position + count`
 /// of the sequence held in cache slot `slot`.
@@ -45,7 +47,7 @@ extension Attention {
         qkv: UnsafePointer<Float>,  // (N, 3C)
         cache: CacheLayer, sequences: [CachedSequence], heads: Int, channels c: Int,
         scratch: UnsafeMutablePointer<Float>,  // cachedScratchCount(...)
-        scratchRows: Int, workers: Workers
+        scratchRows: Int, workers: Workers, useAVX2: Bool = CPU.hasAVX2Kernels
     ) {
         let hs = c / heads, capacity = cache.capacity
         let scale = 1 / Float(hs).squareRoot()
@@ -73,6 +75,12 @@ extension Attention {
                 }
                 for i in 0..<sequence.count {
                     let valid = sequence.position + i + 1, qi = q + i * 3 * c, yi = y + i * c
+                    if useAVX2 && hs % 8 == 0 {
+                        looplm_attention_scores_avx2(qi, keys, c, valid, hs, scale, scores)
+                        Softmax.inPlace(scores, count: valid)
+                        looplm_attention_weighted_sum_avx2(scores, values, c, valid, hs, yi)
+                        continue
+                    }
                     for j in 0..<valid { scores[j] = scale * dot(qi, keys + j * c, hs) }
                     Softmax.inPlace(scores, count: valid)
                     yi.update(repeating: 0, count: hs)
