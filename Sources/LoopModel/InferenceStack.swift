@@ -130,12 +130,14 @@ struct ExitTracker {
     let model: LanguageModel
     private var survival: [Float]  // gate: ∏ (1 − λ) so far, per row
     private var before: [[Float]]  // kl: predictions before the pass, per active row
+    private var latest: [[Float]?]  // kl: each row's prediction after its last pass, reused before the next
 
     init(rule: ExitRule, rows: Int, model: LanguageModel) throws(MemoryError) {
         self.rule = rule
         self.model = model
         survival = Array(repeating: 1, count: rows)
         before = []
+        latest = Array(repeating: nil, count: rows)
         if case .gate = rule, model.weights.exitGate == nil {
             preconditionFailure("the gate rule needs a model with an exit gate (checked by the callers)")
         }
@@ -148,7 +150,13 @@ struct ExitTracker {
         case .change:
             for k in 0..<m { (state.saved.pointer + k * c).update(from: x + k * c, count: c) }
         case .kl:
-            before = try model.predictions(of: x, rows: m, state: state)
+            // After the first pass, a row's prediction before this pass is the one its last
+            // pass ended with: only the first pass computes it.
+            if active.allSatisfy({ latest[$0] != nil }) {
+                before = active.map { latest[$0]! }
+            } else {
+                before = try model.predictions(of: x, rows: m, state: state)
+            }
         case .fixed, .gate:
             break
         }
@@ -167,6 +175,7 @@ struct ExitTracker {
             }
         case .kl(let threshold):
             let after = try model.predictions(of: x, rows: m, state: state)
+            for k in 0..<m { latest[active[k]] = after[k] }
             for k in 0..<m {
                 let kl = after[k].withUnsafeBufferPointer { p in
                     before[k].withUnsafeBufferPointer { q in ExitRule.divergence(p.baseAddress!, q.baseAddress!, count: p.count) }
