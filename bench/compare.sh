@@ -3,6 +3,8 @@
 # configuration, alternating, on this machine in this run, and prints the tokens/s ratio.
 #   bash bench/compare.sh [rounds]        (needs: pip install torch)
 #   PEER=openblas bash bench/compare.sh [rounds]
+#   LOOPLM_ARGS="--preset small --batch 16 --context 128" TORCH_ARGS="--blocks 2 ..." bash bench/compare.sh
+#                                         another model on both sides (bench/compare_small.sh sets them)
 #                                         the peer is LoopLM itself with --sgemm openblas (its matrix
 #                                         products in OpenBLAS instead of its own kernel)
 set -euo pipefail
@@ -14,14 +16,14 @@ looplm=${LOOPLM:-.build/release/looplm}
 peer=${PEER:-pytorch}
 case "$peer" in
   pytorch) python3 -c 'import torch' 2>/dev/null || { echo "compare.sh needs torch: pip install torch" >&2; exit 1; }
-           peer_name="pytorch eager"; peer_command=(python3 bench/torch_train_bench.py --json) ;;
-  openblas) peer_name="looplm --sgemm openblas"; peer_command=("$looplm" bench --no-roofline --sgemm openblas --json) ;;
+           peer_name="pytorch eager"; peer_command=(python3 bench/torch_train_bench.py ${TORCH_ARGS:-} --json) ;;
+  openblas) peer_name="looplm --sgemm openblas"; peer_command=("$looplm" bench ${LOOPLM_ARGS:-} --no-roofline --sgemm openblas --json) ;;
   *) echo "PEER must be pytorch or openblas" >&2; exit 1 ;;
 esac
 tokens_per_second() { "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_second"])'; }
 ours=(); theirs=()
 for ((i = 1; i <= rounds; i++)); do
-  ours+=("$(tokens_per_second "$looplm" bench --no-roofline --json)")
+  ours+=("$(tokens_per_second "$looplm" bench ${LOOPLM_ARGS:-} --no-roofline --json)")
   theirs+=("$(tokens_per_second "${peer_command[@]}")")
   echo "round $i: looplm ${ours[-1]} tokens/s, $peer_name ${theirs[-1]} tokens/s"
 done

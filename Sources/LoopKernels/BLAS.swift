@@ -11,7 +11,7 @@ public enum SGEMMKernel: String, Sendable, CaseIterable {
     case openBLAS = "openblas"
     case avx2
 
-    /// The faster one on this CPU, as measured (README, Performance): LoopLM's kernel on CPUs with
+    /// The faster one on this CPU, as measured (docs/performance.md): LoopLM's kernel on CPUs with
     /// AVX2 and FMA but no AVX-512, where it beat OpenBLAS 0.3.21 on the training step; the BLAS
     /// library elsewhere (with AVX-512, its 512-bit kernels do twice the work per instruction).
     public static let preferred: SGEMMKernel = CPU.simd == .avx2 && CPU.hasAVX2Kernels ? .avx2 : .openBLAS

@@ -82,6 +82,9 @@ struct ExportHFCommand: ParsableCommand {
         let (model, file) = try Checkpoint.load(from: checkpointPath(checkpoint), workers: Workers(threads: 2))
         try HuggingFace.export(model, vocabulary: file.vocabulary, to: output, inputs: [checkpoint], replacing: force)
         let depth = model.config.layout.effectiveDepth
+        if model.config.exitGate {
+            printError("note: the exit gate is left out (GPT-2 has none): the export computes the model at its fixed \(model.config.layout.loops) loops")
+        }
         if json {
             try printJSON(Exported(output: output, nLayer: depth, layout: model.config.layout.summary))
         } else {

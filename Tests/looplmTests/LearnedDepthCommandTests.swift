@@ -40,6 +40,9 @@ import Testing
         #expect(before["loss"] as? Double == after["loss"] as? Double, "the frozen model's loss is unchanged")
         let sample = try Looplm.run(["sample", root + "/stage2", "--tokens", "4", "--exit", "gate:0.5", "--json"])
         #expect(sample.status == 0 && json(sample.stdout)["mean_loops"] is Double, "\(sample.stderr)")
+        // Export keeps the fixed-depth model and says that the gate is left out.
+        let export = try Looplm.run(["export-hf", root + "/gate", "--output", root + "/gate-hf"])
+        #expect(export.status == 0 && export.stderr.contains("exit gate is left out"), "\(export.stderr)")
         // bench --generate times decoding under the rule and under fixed looping at its cap.
         let bench = try Looplm.run(["bench", "--generate", "--checkpoint", root + "/gate", "--exit", "gate:0.01",
                                     "--prompt-tokens", "8", "--tokens", "8", "--batches", "1", "--threads", "1", "--json"])

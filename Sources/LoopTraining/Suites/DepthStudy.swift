@@ -5,7 +5,7 @@ import LoopTokenizer
 
 /// The depth study on Shakespeare bytes: unshared depth (1×1, 2×1, 4×1) against looped depth
 /// with the parameters of one or two blocks (1×2, 1×4, 2×2), and 1×4 trained at a random
-/// loop count, all at one width, budget and schedule. Calibrated (README) so that 4×1 beats
+/// loop count, all at one width, budget and schedule. Calibrated (docs/language.md) so that 4×1 beats
 /// 1×1 by more than 0.05 nats, within two hours on two cores for three seeds in two processes.
 extension ExperimentSuite {
     static func shakespeareDepth(
