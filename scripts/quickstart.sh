@@ -6,7 +6,7 @@
 #      any it saw in training.
 #   2. A small loop model on Shakespeare for a minute, trained meanwhile, for a sample.
 #   3. A three-line verdict with the numbers, then the sample.
-# About 10 minutes on a fresh 2-core machine, the build included. QUICKSTART_STEPS=N shortens
+# About 7–10 minutes on a fresh 2-core machine, the build included. QUICKSTART_STEPS=N shortens
 # the reasoning runs (the tests use it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +47,9 @@ print(f"1. Depth is needed: one block solves {shallow:.0f}% of 2-hop chains (a g
       f"the same block looped twice solves {looped:.0f}%, with the same {params:,} parameters.")
 print(f"2. Loops are test-time compute: trained on chains of at most 2 hops, the looped block resolves 3-hop chains "
       f"{accuracy('1x2', 3, 2):.0f}% of the time at its 2 trained loops and {accuracy('1x2', 3, 3):.0f}% when run for 3.")
-print("3. On language, loops pay less than on reasoning: see docs/results/shakespeare-depth for the measured worth of a loop.")
+worth = {w["model"]: w["phi"] for w in json.load(open("docs/results/shakespeare-depth/worth.json"))}
+print(f"3. On language, loops pay less than on reasoning: in the committed Shakespeare study (docs/language.md) "
+      f"a second pass is worth {worth['1x2']:.2f} of a new block, and four passes {worth['1x4']:.2f} each.")
 PY
 echo
 echo "== a sample from the loop model trained on Shakespeare (2 blocks × 2 loops, $language_steps steps)"
