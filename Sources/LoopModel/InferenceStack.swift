@@ -151,12 +151,8 @@ struct ExitTracker {
             for k in 0..<m { (state.saved.pointer + k * c).update(from: x + k * c, count: c) }
         case .kl:
             // After the first pass, a row's prediction before this pass is the one its last
-            // pass ended with: only the first pass computes it.
-            if active.allSatisfy({ latest[$0] != nil }) {
-                before = active.map { latest[$0]! }
-            } else {
-                before = try model.predictions(of: x, rows: m, state: state)
-            }
+            // pass ended with (`after` ran for every active row): only the first pass computes it.
+            before = pass > 0 ? active.map { latest[$0]! } : try model.predictions(of: x, rows: m, state: state)
         case .fixed, .gate:
             break
         }
