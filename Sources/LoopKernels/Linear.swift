@@ -32,11 +32,15 @@ public enum LinearWeights {
 /// Linear layer for inference and training forward:
 /// out (N, OC) = inp (N, C) · W + bias (OC), or `out +=` that when `accumulate`.
 ///
-/// Many rows go to BLAS sgemm; a few rows (decoding) are matrix–vector work, bound by how
-/// fast the weights stream from memory, and run over the workers in bands of outputs.
+/// Many rows go to BLAS sgemm. A few rows (decoding) are matrix–vector work, bound by how fast
+/// the weights stream from memory; they run over the workers in bands of outputs, and each
+/// output is computed the same way whichever other rows share the call (`DecodeProducts`), so
+/// a sequence decoded in a batch gets exactly the numbers it gets alone.
 public enum Linear {
-    /// At or below this many rows, float32 products run as matrix–vector work.
-    public static let vectorRows = 4
+    /// At or below this many rows, float32 products run as decode products (the same bound as
+    /// the reduced-precision kernels', so a batch of up to 16 decoding sequences is row-exact
+    /// at every precision).
+    public static let vectorRows = 16
 
     public static func forward(
         out: UnsafeMutablePointer<Float>,  // (N, OC)
@@ -50,34 +54,31 @@ public enum Linear {
             if n > vectorRows {
                 Matmul.forward(out: out, inp: inp, weight: w, bias: bias, rows: n, inChannels: c,
                                outChannels: oc, accumulate: accumulate, workers: workers)
-            } else {
-                workers.forEachChunk(oc, minPerChunk: 256) { columns, _ in
-                    for row in 0..<n {
-                        let y = out + row * oc + columns.lowerBound
-                        prepare(y, bias: bias.map { $0 + columns.lowerBound }, count: columns.count,
-                                accumulate: accumulate)
-                        BLAS.gemvTransposed(m: c, n: columns.count, a: w + columns.lowerBound, lda: oc,
-                                            x: inp + row * c, beta: 1, y: y)
-                    }
+                return
+            }
+            let bands = (oc + DecodeProducts.band - 1) / DecodeProducts.band
+            workers.forEachChunk(bands, minPerChunk: 256 / DecodeProducts.band) { chunk, _ in
+                let columns = (chunk.lowerBound * DecodeProducts.band)..<min(chunk.upperBound * DecodeProducts.band, oc)
+                for row in 0..<n {
+                    prepare(out + row * oc + columns.lowerBound, bias: bias.map { $0 + columns.lowerBound },
+                            count: columns.count, accumulate: accumulate)
                 }
+                DecodeProducts.inputMajor(w + columns.lowerBound, ldw: oc, x: inp, rows: n, inChannels: c,
+                                          columns: columns.count, y: out + columns.lowerBound, ldy: oc)
             }
         case .outputMajor(let w):
             workers.forEachChunk(oc, minPerChunk: 256) { outputs, _ in
                 let band = w + outputs.lowerBound * c
+                for row in 0..<n {
+                    prepare(out + row * oc + outputs.lowerBound, bias: bias.map { $0 + outputs.lowerBound },
+                            count: outputs.count, accumulate: accumulate)
+                }
                 if n > vectorRows {
-                    for row in 0..<n {
-                        prepare(out + row * oc + outputs.lowerBound, bias: bias.map { $0 + outputs.lowerBound },
-                                count: outputs.count, accumulate: accumulate)
-                    }
                     BLAS.gemm(transposeB: true, m: n, n: outputs.count, k: c, a: inp, lda: c, b: band, ldb: c,
                               beta: 1, c: out + outputs.lowerBound, ldc: oc, kernel: workers.sgemm)
                 } else {
-                    for row in 0..<n {
-                        let y = out + row * oc + outputs.lowerBound
-                        prepare(y, bias: bias.map { $0 + outputs.lowerBound }, count: outputs.count,
-                                accumulate: accumulate)
-                        BLAS.gemv(m: outputs.count, n: c, a: band, lda: c, x: inp + row * c, beta: 1, y: y)
-                    }
+                    DecodeProducts.outputMajor(band, x: inp, rows: n, inChannels: c, outputs: outputs.count,
+                                               y: out + outputs.lowerBound, ldy: oc)
                 }
             }
         case .bfloat16(let w):

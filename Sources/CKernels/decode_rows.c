@@ -1,0 +1,117 @@
+// Float32 decode products whose outputs do not depend on which rows share a call (see
+// decode_rows.h). AVX2 and AVX-512 versions are compiled for their targets by function
+// attribute, so the package needs no unsafeFlags; callers choose at run time.
+#include "decode_rows.h"
+#include <math.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+int looplm_has_decode_row_kernels(void) { return 1; }
+
+// Weight rows per sweep: each sweep streams `rows_per_sweep` contiguous rows of w across the
+// band and adds their terms to every output, in input order, keeping y in cache between sweeps.
+enum { rows_per_sweep = 8 };
+
+// Scalar columns (the band's ragged end): the same chain of fused multiply-adds per output.
+__attribute__((target("fma"))) static void tail_columns(const float *w, long ldw, const float *x, long ldx, int rows,
+                                                         int c, int first, int columns, float *y, long ldy) {
+    for (int j = first; j < columns; j++)
+        for (int r = 0; r < rows; r++) {
+            float acc = y[r * ldy + j];
+            for (int k = 0; k < c; k++) acc = fmaf(x[r * ldx + k], w[k * ldw + j], acc);
+            y[r * ldy + j] = acc;
+        }
+}
+
+// One sweep of `kb` weight rows (kb a compile-time constant after inlining) over the vector
+// columns of the band, for every row of x.
+#define DEFINE_SWEEP(NAME, TARGET, VEC, WIDTH, LOAD, STORE, FMA, SET1)                                             \
+    __attribute__((target(TARGET), always_inline)) static inline int NAME(                                           \
+        const float *w, long ldw, const float *x, long ldx, int rows, int kb, int columns, float *y, long ldy) {     \
+        int j = 0;                                                                                                   \
+        for (; j + WIDTH <= columns; j += WIDTH) {                                                                   \
+            VEC wv[rows_per_sweep];                                                                                  \
+            for (int i = 0; i < kb; i++) wv[i] = LOAD(w + i * ldw + j);                                              \
+            for (int r = 0; r < rows; r++) {                                                                         \
+                VEC acc = LOAD(y + r * ldy + j);                                                                     \
+                const float *xr = x + r * ldx;                                                                       \
+                for (int i = 0; i < kb; i++) acc = FMA(SET1(xr[i]), wv[i], acc);                                     \
+                STORE(y + r * ldy + j, acc);                                                                         \
+            }                                                                                                        \
+        }                                                                                                            \
+        return j;                                                                                                    \
+    }
+
+#define DEFINE_ROWS(NAME, SWEEP, TARGET)                                                                             \
+    __attribute__((target(TARGET))) void NAME(const float *w, long ldw, const float *x, long ldx, int rows, int c,   \
+                                              int columns, float *y, long ldy) {                                     \
+        int vector_columns = 0, k = 0;                                                                               \
+        for (; k + rows_per_sweep <= c; k += rows_per_sweep)                                                         \
+            vector_columns = SWEEP(w + k * ldw, ldw, x + k, ldx, rows, rows_per_sweep, columns, y, ldy);             \
+        for (; k < c; k++) vector_columns = SWEEP(w + k * ldw, ldw, x + k, ldx, rows, 1, columns, y, ldy);          \
+        if (c == 0) return;                                                                                          \
+        tail_columns(w, ldw, x, ldx, rows, c, vector_columns, columns, y, ldy);                                      \
+    }
+
+DEFINE_SWEEP(sweep_avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_set1_ps)
+DEFINE_ROWS(looplm_rows_f32_avx2, sweep_avx2, "avx2,fma")
+DEFINE_SWEEP(sweep_avx512, "avx512f,fma", __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps,
+             _mm512_set1_ps)
+DEFINE_ROWS(looplm_rows_f32_avx512, sweep_avx512, "avx512f,fma")
+
+__attribute__((target("avx2,fma"))) static float sum8(__m256 v) {
+    __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
+    __m128 sum = _mm_add_ps(low, high);
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
+    return _mm_cvtss_f32(sum);
+}
+
+__attribute__((target("avx2,fma"))) void looplm_dot_f32_avx2(const float *w, const float *x, int rows, int c,
+                                                              float out[4]) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 8 <= c; i += 8) {
+        __m256 wv = _mm256_loadu_ps(w + i);
+        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), a0);
+        if (rows > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + c + i), a1);
+        if (rows > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 2 * c + i), a2);
+        if (rows > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 3 * c + i), a3);
+    }
+    out[0] = sum8(a0);
+    out[1] = sum8(a1);
+    out[2] = sum8(a2);
+    out[3] = sum8(a3);
+    for (; i < c; i++)
+        for (int r = 0; r < rows; r++) out[r] = fmaf(w[i], x[r * c + i], out[r]);
+}
+#else
+int looplm_has_decode_row_kernels(void) { return 0; }
+
+static void rows_portable(const float *w, long ldw, const float *x, long ldx, int rows, int c, int columns, float *y,
+                          long ldy) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < columns; j++) {
+            float acc = y[r * ldy + j];
+            for (int k = 0; k < c; k++) acc = fmaf(x[r * ldx + k], w[k * ldw + j], acc);
+            y[r * ldy + j] = acc;
+        }
+}
+
+void looplm_rows_f32_avx2(const float *w, long ldw, const float *x, long ldx, int rows, int c, int columns, float *y,
+                          long ldy) {
+    rows_portable(w, ldw, x, ldx, rows, c, columns, y, ldy);
+}
+
+void looplm_rows_f32_avx512(const float *w, long ldw, const float *x, long ldx, int rows, int c, int columns,
+                            float *y, long ldy) {
+    rows_portable(w, ldw, x, ldx, rows, c, columns, y, ldy);
+}
+
+void looplm_dot_f32_avx2(const float *w, const float *x, int rows, int c, float out[4]) {
+    for (int r = 0; r < 4; r++) out[r] = 0;
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++) out[r] = fmaf(w[i], x[r * c + i], out[r]);
+}
+#endif
