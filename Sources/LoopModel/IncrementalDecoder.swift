@@ -1,13 +1,20 @@
 import LoopKernels
 
-/// Tokens to append to one cached sequence.
+/// Tokens to append to one cached sequence, optionally with their own exit rule and loop cap
+/// (sequences of several requests in one batch may each loop differently).
 public struct SlotInput: Sendable, Equatable {
     public let slot: Int
     public let tokens: [Int32]
+    /// This input's exit rule (nil: the one `append` is given).
+    public let exit: ExitRule?
+    /// The most loop passes its tokens run (nil: the decoder's loops).
+    public let loops: Int?
 
-    public init(slot: Int, tokens: [Int32]) {
+    public init(slot: Int, tokens: [Int32], exit: ExitRule? = nil, loops: Int? = nil) {
         self.slot = slot
         self.tokens = tokens
+        self.exit = exit
+        self.loops = loops
     }
 }
 
@@ -74,15 +81,21 @@ public final class IncrementalDecoder {
         return logits(0)
     }
 
-    /// Appends each input's tokens to its slot. Afterwards `logits(i)` holds the prediction
-    /// after input i's last token and `loopsPerRow` the passes each new token ran.
+    /// Appends each input's tokens to its slot, under the input's own exit rule and loop cap
+    /// where it has them, else under `exit` and the decoder's loops. Afterwards `logits(i)`
+    /// holds the prediction after input i's last token and `loopsPerRow` the passes each new
+    /// token ran. Each row is computed as it would be alone while at most `Linear.vectorRows`
+    /// rows share a pass (see `DecodeProducts`).
     public func append(_ inputs: [SlotInput], exit: ExitRule = .fixed) throws(ModelError) {
         let config = model.config
-        if case .gate = exit, model.weights.exitGate == nil {
-            throw .badShape("the gate exit rule needs a model trained with an exit gate (train --loop-loss gate or --train-gate-only)")
-        }
         var seen = Set<Int>()
         for input in inputs {
+            if case .gate = input.exit ?? exit, model.weights.exitGate == nil {
+                throw .badShape("the gate exit rule needs a model trained with an exit gate (train --loop-loss gate or --train-gate-only)")
+            }
+            if let loops = input.loops, !(1...cache.layout.loops).contains(loops) {
+                throw .badShape("an input's loops must be in 1...\(cache.layout.loops), the passes the cache holds")
+            }
             guard input.slot >= 0, input.slot < cache.slots, seen.insert(input.slot).inserted else {
                 throw .badShape("slot \(input.slot) is not a distinct slot of the cache (0..<\(cache.slots))")
             }
@@ -98,7 +111,8 @@ public final class IncrementalDecoder {
         // Passes of at most maxRows rows: whole inputs together while they fit, long ones split.
         var pending: [Piece] = []
         for (index, input) in inputs.enumerated() {
-            pending.append(Piece(input: index, slot: input.slot, tokens: input.tokens[...]))
+            pending.append(Piece(input: index, slot: input.slot, tokens: input.tokens[...],
+                                 exit: input.exit ?? exit, loops: input.loops ?? cache.layout.loops))
         }
         while !pending.isEmpty {
             var pass: [Piece] = [], rest: [Piece] = [], rows = 0
@@ -108,15 +122,15 @@ public final class IncrementalDecoder {
                     rest.append(piece)
                     continue
                 }
-                pass.append(Piece(input: piece.input, slot: piece.slot, tokens: piece.tokens.prefix(take)))
+                pass.append(piece.with(tokens: piece.tokens.prefix(take)))
                 rows += take
                 if take < piece.tokens.count {
-                    rest.append(Piece(input: piece.input, slot: piece.slot, tokens: piece.tokens.dropFirst(take)))
+                    rest.append(piece.with(tokens: piece.tokens.dropFirst(take)))
                 }
             }
             var unfinished = Set<Int>()
             for piece in rest { unfinished.insert(piece.input) }
-            try run(pass, rows: rows, exit: exit, unfinished: unfinished)
+            try run(pass, rows: rows, unfinished: unfinished)
             pending = rest
         }
     }
@@ -156,11 +170,18 @@ public final class IncrementalDecoder {
         let input: Int
         let slot: Int
         let tokens: ArraySlice<Int32>
+        let exit: ExitRule
+        let loops: Int
+
+        func with(tokens: ArraySlice<Int32>) -> Piece {
+            Piece(input: input, slot: slot, tokens: tokens, exit: exit, loops: loops)
+        }
     }
 
     /// One pass of `rows` rows; writes the logits of every input whose last token is in it.
-    private func run(_ pass: [Piece], rows n: Int, exit: ExitRule, unfinished: Set<Int>) throws(ModelError) {
+    private func run(_ pass: [Piece], rows n: Int, unfinished: Set<Int>) throws(ModelError) {
         var sequences: [CachedSequence] = [], places: [RowPlace] = [], row = 0
+        var rules: [ExitRule] = [], caps: [Int] = []
         for piece in pass {
             let position = cache.lengths[piece.slot]
             sequences.append(CachedSequence(firstRow: row, count: piece.tokens.count, position: position, slot: piece.slot))
@@ -168,13 +189,16 @@ public final class IncrementalDecoder {
                 state.tokens[row + i] = token
                 state.positions[row + i] = Int32(position + i)
                 places.append(RowPlace(slot: piece.slot, position: position + i))
+                rules.append(piece.exit)
+                caps.append(piece.loops)
             }
             row += piece.tokens.count
         }
         model.embed(state, rows: n)
         let used: [Int]
         do throws(MemoryError) {
-            used = try model.runStack(state, rows: n, layout: cache.layout, exit: exit, rows: .cached(cache, places))
+            used = try model.runStack(state, rows: n, layout: cache.layout, exits: RowExits(rules: rules, caps: caps),
+                                      rows: .cached(cache, places))
         } catch { throw .outOfMemory(error) }
         loopsPerRow += used
         var finished: [(input: Int, row: Int)] = []

@@ -6,6 +6,30 @@ struct RowPlace: Equatable {
     let position: Int
 }
 
+/// When each row of one run through the stack stops looping: its exit rule, and the most
+/// passes it may run (at most the layout's loops). Rows of several requests in one batch can
+/// each have their own; a row that reaches its cap exits as an early exit does.
+struct RowExits {
+    let rules: [ExitRule]  // (N)
+    let caps: [Int]  // (N)
+
+    /// Every row under one rule, capped at the layout's loops.
+    init(_ rule: ExitRule, rows: Int, loops: Int) {
+        rules = Array(repeating: rule, count: rows)
+        caps = Array(repeating: loops, count: rows)
+    }
+
+    init(rules: [ExitRule], caps: [Int]) {
+        self.rules = rules
+        self.caps = caps
+    }
+
+    /// Whether any row may stop before the layout's last pass.
+    func canExitEarly(loops: Int) -> Bool {
+        rules.contains(where: \.canExitEarly) || caps.contains { $0 < loops }
+    }
+}
+
 /// What the rows of one run through the stack attend to.
 enum StackRows {
     /// B sequences of T rows attending within the batch; every row runs every pass.
@@ -24,7 +48,7 @@ extension LanguageModel {
     /// exited token is its last computed keys and values: at the moment it exits they are
     /// copied into its cache entries of every remaining pass (as Ouro and Huginn do). Its
     /// state is frozen and goes through the coda like every other row's.
-    func runStack(_ state: InferenceState, rows n: Int, layout: LoopLayout, exit: ExitRule,
+    func runStack(_ state: InferenceState, rows n: Int, layout: LoopLayout, exits: RowExits,
                   rows placement: StackRows) throws(MemoryError) -> [Int] {
         let c = config.channels
         let applyAll = { (a: Int) in
@@ -33,8 +57,9 @@ extension LanguageModel {
         for a in 0..<layout.prelude { applyAll(a) }
         if config.injectInput { state.embedded.pointer.update(from: state.stream.pointer, count: n * c) }
         var active = Array(0..<n), loops = [Int](repeating: 0, count: n)
-        var tracker = try ExitTracker(rule: exit, rows: n, model: self)
-        if exit.canExitEarly, case .batch = placement {
+        var tracker = try ExitTracker(rules: exits.rules, model: self)
+        let canExitEarly = exits.canExitEarly(loops: layout.loops)
+        if canExitEarly, case .batch = placement {
             preconditionFailure("adaptive exit runs through a key/value cache (StackRows.cached)")
         }
         for pass in 0..<layout.loops where !active.isEmpty {
@@ -65,8 +90,10 @@ extension LanguageModel {
                 for (k, row) in active.enumerated() { (state.stream.pointer + row * c).update(from: x + k * c, count: c) }
             }
             for row in active { loops[row] = pass + 1 }
-            guard pass < layout.loops - 1, exit.canExitEarly else { continue }
-            let exiting = try tracker.after(pass: pass, state: x, rows: m, active: active, state: state)
+            guard pass < layout.loops - 1, canExitEarly else { continue }
+            var exiting = try tracker.after(pass: pass, state: x, rows: m, active: active, state: state)
+            let leaving = Set(exiting)
+            exiting += active.filter { exits.caps[$0] == pass + 1 && !leaving.contains($0) }
             guard !exiting.isEmpty, case .cached(let cache, let places) = placement else { continue }
             copyKeysAndValues(of: exiting.map { places[$0] }, fromPass: pass, layout: layout, cache: cache)
             let gone = Set(exiting)
@@ -126,19 +153,23 @@ extension LanguageModel {
 /// What an exit rule needs between passes: the state before the pass (change), the prediction
 /// before it (kl), the probability of still looping (gate).
 struct ExitTracker {
-    let rule: ExitRule
+    let rules: [ExitRule]  // per row
     let model: LanguageModel
+    private let saves: Bool, predicts: Bool, gates: Bool  // whether any row's rule needs it
     private var survival: [Float]  // gate: ∏ (1 − λ) so far, per row
     private var before: [[Float]]  // kl: predictions before the pass, per active row
     private var latest: [[Float]?]  // kl: each row's prediction after its last pass, reused before the next
 
-    init(rule: ExitRule, rows: Int, model: LanguageModel) throws(MemoryError) {
-        self.rule = rule
+    init(rules: [ExitRule], model: LanguageModel) throws(MemoryError) {
+        self.rules = rules
         self.model = model
-        survival = Array(repeating: 1, count: rows)
+        survival = Array(repeating: 1, count: rules.count)
         before = []
-        latest = Array(repeating: nil, count: rows)
-        if case .gate = rule, model.weights.exitGate == nil {
+        latest = Array(repeating: nil, count: rules.count)
+        saves = rules.contains { if case .change = $0 { true } else { false } }
+        predicts = rules.contains { if case .kl = $0 { true } else { false } }
+        gates = rules.contains { if case .gate = $0 { $0.canExitEarly } else { false } }
+        if gates, model.weights.exitGate == nil {
             preconditionFailure("the gate rule needs a model with an exit gate (checked by the callers)")
         }
     }
@@ -146,43 +177,41 @@ struct ExitTracker {
     /// Before a pass over the active rows (compact state `x`, m rows).
     mutating func before(pass: Int, state x: UnsafePointer<Float>, rows m: Int, active: [Int], state: InferenceState) throws(MemoryError) {
         let c = model.config.channels
-        switch rule {
-        case .change:
+        if saves {
             for k in 0..<m { (state.saved.pointer + k * c).update(from: x + k * c, count: c) }
-        case .kl:
+        }
+        if predicts {
             // After the first pass, a row's prediction before this pass is the one its last
             // pass ended with (`after` ran for every active row): only the first pass computes it.
             before = pass > 0 ? active.map { latest[$0]! } : try model.predictions(of: x, rows: m, state: state)
-        case .fixed, .gate:
-            break
         }
     }
 
-    /// After a pass: the rows (indices into the full batch) that exit now.
+    /// After a pass: the rows (indices into the full batch) that exit now by their rule.
     mutating func after(pass: Int, state x: UnsafePointer<Float>, rows m: Int, active: [Int], state: InferenceState) throws(MemoryError) -> [Int] {
         let c = model.config.channels
         var exiting: [Int] = []
-        switch rule {
-        case .fixed:
-            return []
-        case .change(let threshold):
-            for k in 0..<m where ExitRule.relativeChange(x + k * c, state.saved.pointer + k * c, count: c) < threshold {
-                exiting.append(active[k])
-            }
-        case .kl(let threshold):
-            let after = try model.predictions(of: x, rows: m, state: state)
+        var after: [[Float]] = []
+        if predicts {
+            after = try model.predictions(of: x, rows: m, state: state)
             for k in 0..<m { latest[active[k]] = after[k] }
-            for k in 0..<m {
+        }
+        if gates { model.normalize(x, rows: m, into: state.normed.pointer, state: state) }
+        for k in 0..<m {
+            let row = active[k]
+            switch rules[row] {
+            case .fixed:
+                break
+            case .change(let threshold):
+                if ExitRule.relativeChange(x + k * c, state.saved.pointer + k * c, count: c) < threshold { exiting.append(row) }
+            case .kl(let threshold):
                 let kl = after[k].withUnsafeBufferPointer { p in
                     before[k].withUnsafeBufferPointer { q in ExitRule.divergence(p.baseAddress!, q.baseAddress!, count: p.count) }
                 }
-                if kl < threshold { exiting.append(active[k]) }
-            }
-        case .gate(let quantile):
-            let gate = model.weights.exitGate!
-            model.normalize(x, rows: m, into: state.normed.pointer, state: state)
-            for k in 0..<m {
-                let row = active[k]
+                if kl < threshold { exiting.append(row) }
+            case .gate(let quantile):
+                guard quantile < 1 else { break }
+                let gate = model.weights.exitGate!
                 let lambda = ExitRule.gateProbability(state.normed.pointer + k * c, weight: gate.weight, bias: gate.bias[0], count: c)
                 survival[row] *= 1 - lambda
                 if 1 - survival[row] >= quantile { exiting.append(row) }

@@ -138,7 +138,7 @@ public final class LanguageModel {
         }
         embed(state, rows: n)
         let shape = AttentionShape(batch: batch, time: time, channels: c, heads: config.heads)
-        _ = try runStack(state, rows: n, layout: layout, exit: .fixed, rows: .batch(shape))
+        _ = try runStack(state, rows: n, layout: layout, exits: RowExits(.fixed, rows: n, loops: layout.loops), rows: .batch(shape))
         finalNorm(state, rows: 0..<n)
         return state
     }

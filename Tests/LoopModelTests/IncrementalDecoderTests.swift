@@ -196,6 +196,58 @@ import Testing
         #expect(checked > 0)
     }
 
+    /// Sequences of different requests in one batch, each with its own rule and loop cap, get
+    /// bit for bit what each gets decoded alone in a decoder built for its cap (what the
+    /// server's continuous batching relies on): prompts prefilled alone, then decoded together.
+    @Test func sequencesWithTheirOwnRulesAndCapsInOneBatchEqualEachAlone() throws {
+        let m = try model(gate: true), model = LanguageModel(m)
+        let settings: [(ExitRule, Int)] = [(.fixed, 6), (.fixed, 2), (.kl(0.05), 6), (.gate(0.6), 5), (.change(0.3), 3)]
+        var generator = SeededGenerator(seed: 9)
+        let prompts = settings.indices.map { randomTokens(3 + $0, vocab: 61, generator: &generator) }
+        let steps = 5
+        // Alone: prefill, then greedy tokens one at a time, at the cap as the decoder's loops.
+        var alone: [[Int]] = [], aloneLoops: [[Int]] = []
+        for (i, (rule, cap)) in settings.enumerated() {
+            let decoder = try IncrementalDecoder(model: model, loops: cap)
+            try decoder.append([SlotInput(slot: 0, tokens: prompts[i])], exit: rule)
+            var tokens: [Int] = [], used = decoder.loopsPerRow
+            for _ in 0..<steps {
+                var sampler = Sampler(temperature: 0, seed: 0)
+                let next = sampler.sample(decoder.logits(0))
+                tokens.append(next)
+                try decoder.append([SlotInput(slot: 0, tokens: [Int32(next)])], exit: rule)
+                used += decoder.loopsPerRow
+            }
+            alone.append(tokens)
+            aloneLoops.append(used)
+        }
+        // Together: one decoder at the largest cap, each sequence in its slot with its own rule and cap.
+        let decoder = try IncrementalDecoder(model: model, slots: settings.count, loops: 6)
+        var logits: [[Float]] = [], together = settings.map { _ in [Int]() }, togetherLoops = settings.map { _ in [Int]() }
+        for (i, (rule, cap)) in settings.enumerated() {
+            try decoder.append([SlotInput(slot: i, tokens: prompts[i], exit: rule, loops: cap)])
+            logits.append(Array(decoder.logits(0)))
+            togetherLoops[i] = decoder.loopsPerRow
+        }
+        for _ in 0..<steps {
+            var inputs: [SlotInput] = []
+            for (i, (rule, cap)) in settings.enumerated() {
+                var sampler = Sampler(temperature: 0, seed: 0)
+                let next = logits[i].withUnsafeBufferPointer { sampler.sample($0) }
+                together[i].append(next)
+                inputs.append(SlotInput(slot: i, tokens: [Int32(next)], exit: rule, loops: cap))
+            }
+            try decoder.append(inputs)
+            logits = settings.indices.map { Array(decoder.logits($0)) }
+            for i in settings.indices { togetherLoops[i].append(decoder.loopsPerRow[i]) }
+        }
+        #expect(together == alone)
+        #expect(togetherLoops == aloneLoops)
+        #expect(togetherLoops[1].allSatisfy { $0 == 2 } && togetherLoops[4].allSatisfy { $0 <= 3 })
+        #expect(togetherLoops[2].contains { $0 < 6 }, "the kl sequence exits early somewhere")
+        #expect(throws: ModelError.self) { try decoder.append([SlotInput(slot: 0, tokens: [1], loops: 7)]) }
+    }
+
     /// The gate rule needs a gate; a model without one is refused with a sentence.
     @Test func theGateRuleNeedsAGate() throws {
         let decoder = try IncrementalDecoder(model: LanguageModel(try model(gate: false)), loops: 4)
