@@ -4,6 +4,7 @@
 // Dependencies point one way:
 //   CBLAS, CKernels ← LoopKernels ← LoopModel ← LoopCheckpoint ← LoopTraining ← LoopMPI ← looplm
 //   LoopTokenizer stands alone.
+//   LoopModel, LoopTokenizer, SwiftNIO ← LoopServing (the OpenAI-compatible server) ← looplm
 // The MPI trait (`swift build --traits MPI`, needs Open MPI) adds data-parallel training over
 // MPI; without it LoopMPI offers one process only, and nothing needs MPI to build or test.
 import PackageDescription
@@ -35,12 +36,14 @@ let package = Package(
         .library(name: "LoopTokenizer", targets: ["LoopTokenizer"]),
         .library(name: "LoopCheckpoint", targets: ["LoopCheckpoint"]),
         .library(name: "LoopLM", targets: ["LoopLM"]),
+        .library(name: "LoopServing", targets: ["LoopServing"]),
     ],
     traits: [
         .trait(name: "MPI", description: "Data-parallel training over MPI (Open MPI: libopenmpi-dev, or Homebrew's open-mpi)"),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: blasTargets + [
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
@@ -53,12 +56,22 @@ let package = Package(
         .target(name: "LoopTokenizer", swiftSettings: strictImports),
         .target(name: "LoopTraining", dependencies: ["LoopKernels", "LoopModel", "LoopCheckpoint", "LoopTokenizer"],
                 swiftSettings: strictImports),
+        .target(
+            name: "LoopServing",
+            dependencies: [
+                "LoopKernels", "LoopModel", "LoopTokenizer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictImports
+        ),
         .target(name: "LoopLM", dependencies: ["LoopModel", "LoopCheckpoint", "LoopTokenizer", "LoopTraining"],
                 swiftSettings: strictImports),
         .executableTarget(
             name: "looplm",
             dependencies: [
-                "LoopKernels", "LoopTraining", "LoopModel", "LoopCheckpoint", "LoopTokenizer", "LoopMPI",
+                "LoopKernels", "LoopTraining", "LoopModel", "LoopCheckpoint", "LoopTokenizer", "LoopMPI", "LoopServing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictImports
@@ -71,6 +84,7 @@ let package = Package(
         ),
         .testTarget(name: "LoopCheckpointTests", dependencies: ["LoopCheckpoint", "LoopModel"], exclude: ["Fixtures"]),
         .testTarget(name: "LoopTrainingTests", dependencies: ["LoopTraining"]),
+        .testTarget(name: "LoopServingTests", dependencies: ["LoopServing", "LoopModel", "LoopTokenizer"]),
         .testTarget(name: "LoopTokenizerTests", dependencies: ["LoopTokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "looplmTests", dependencies: ["LoopCheckpoint", "LoopModel", "LoopKernels"]),
     ],

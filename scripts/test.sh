@@ -9,7 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 swift build -c release --traits MPI -Xswiftc -enable-testing --build-tests
-swift test -c release --traits MPI -Xswiftc -enable-testing --skip-build "$@"
+swift test -c release --traits MPI -Xswiftc -enable-testing --skip-build --skip ServeThroughputTests "$@"
+# Timed: continuous batching against one request at a time, alone on the machine.
+swift test -c release --traits MPI -Xswiftc -enable-testing --skip-build --filter ServeThroughputTests
 swift build --scratch-path .build-without-mpi --target LoopMPI
 # The example package: LoopLM used as a library by another package (debug build: compile only).
 swift build --package-path Examples

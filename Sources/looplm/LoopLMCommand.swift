@@ -15,7 +15,8 @@ struct LoopLMCommand: ParsableCommand {
         abstract: "Train and study looped GPT-2 language models (Ng & Wang, arXiv 2409.14199).",
         version: version,
         subcommands: [PrepareCommand.self, TokenizeCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self,
-                      InfoCommand.self, BenchCommand.self, ImportHFCommand.self, ExportHFCommand.self, ExperimentCommand.self])
+                      InfoCommand.self, BenchCommand.self, ServeCommand.self, ImportHFCommand.self, ExportHFCommand.self,
+                      ExperimentCommand.self])
 
     /// Runs the command and exits by one rule (sysexits): 64 (EX_USAGE) when the flags are
     /// wrong, 1 when a file or the data is, 0 on success.

@@ -4,13 +4,14 @@ import Glibc
 #endif
 
 /// Starts a command with every signal unblocked and at its default action, its output going to
-/// files: what a shell does, and what a launcher such as mpirun needs to hear Ctrl-C.
+/// files (in `outputDirectory` when given, which a caller can read while it runs): what a shell
+/// does, and what a launcher such as mpirun needs to hear Ctrl-C.
 enum CleanSpawn {
     static func run(
         _ command: [String], environment extra: [String: String] = [:],
-        signalAfter: (() -> Bool)? = nil, whileRunning: ((Int32) -> Void)? = nil
+        signalAfter: (() -> Bool)? = nil, whileRunning: ((Int32) -> Void)? = nil, outputDirectory: String? = nil
     ) throws -> CommandResult {
-        let directory = temporaryDirectory("spawn")
+        let directory = outputDirectory ?? temporaryDirectory("spawn")
         let outPath = directory + "/stdout", errPath = directory + "/stderr"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -45,7 +46,7 @@ enum CleanSpawn {
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let read = { (path: String) in String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
         let result = CommandResult(status: code, stdout: read(outPath), stderr: read(errPath))
-        try? FileManager.default.removeItem(atPath: directory)
+        if outputDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
         return result
     }
 

@@ -46,9 +46,20 @@ import Testing
         return flags.subtracting(["--help", "--version"])
     }
 
+    /// Every subcommand `looplm --help` lists, so that a new command cannot go undocumented.
+    static func subcommands() throws -> [String] {
+        let help = try Looplm.spawn([Looplm.binary, "--help"]).stdout
+        guard let list = help.range(of: "SUBCOMMANDS:") else { return [] }
+        return help[list.upperBound...].split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("  "), !line.hasPrefix("   "), let first = line.split(separator: " ").first else { return nil }
+            return first.allSatisfy({ $0.isLowercase || $0 == "-" }) ? String(first) : nil
+        }
+    }
+
     @Test func theTableMatchesHelp() throws {
         let documented = try Self.documentedFlags()
-        let commands = ["prepare", "train", "eval", "sample", "experiment", "tokenize", "info", "import-hf", "export-hf", "bench"]
+        let commands = try Self.subcommands()
+        #expect(Set(commands).isSuperset(of: ["prepare", "train", "eval", "sample", "serve", "bench", "experiment"]), "\(commands)")
         #expect(Set(documented.keys).isSuperset(of: commands), "rows: \(documented.keys.sorted())")
         for command in commands {
             let help = try Self.helpFlags(command), named = documented[command] ?? []

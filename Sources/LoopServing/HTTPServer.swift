@@ -1,0 +1,76 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The OpenAI-compatible HTTP front of a `BatchScheduler`, on SwiftNIO:
+/// `GET /v1/models`, `POST /v1/completions` (streamed as server-sent events when asked),
+/// `GET /health`; `/v1/chat/completions` answers 404 (checkpoints carry no chat template).
+public final class CompletionServer: Sendable {
+    /// Request bodies past this many bytes are refused with 413.
+    public static let maximumBodyBytes = 1 << 20
+
+    let scheduler: BatchScheduler
+    let created: Int
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: any Channel
+
+    /// Binds `host:port` (port 0: one the system picks; see `port`) and starts serving.
+    public init(scheduler: BatchScheduler, host: String, port: Int) throws {
+        self.scheduler = scheduler
+        created = Int(Date().timeIntervalSince1970)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let routes = Routes(scheduler: scheduler, created: created)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(CompletionHTTPHandler(routes: routes))
+                }
+            }
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        do {
+            channel = try bootstrap.bind(host: host, port: port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+    }
+
+    /// The port the server listens on.
+    public var port: Int { channel.localAddress?.port ?? 0 }
+
+    /// Stops accepting connections, ends requests in flight (503 within one step), lets their
+    /// answers go out, and stops the event loop.
+    public func shutdown() {
+        try? channel.close().wait()
+        scheduler.stop(timeout: 5)
+        Thread.sleep(forTimeInterval: 0.2)  // the last writes leave the event loop
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// What the routes need, shared by every connection.
+struct Routes: Sendable {
+    let scheduler: BatchScheduler
+    let created: Int
+
+    var served: ServedModel { scheduler.served }
+
+    func models() -> Data {
+        OpenAIBody.json(OpenAIBody.ModelList(data: [.init(id: served.id, created: created)]))
+    }
+
+    func health() -> Data {
+        let load = scheduler.load
+        return OpenAIBody.json(OpenAIBody.Health(model: served.id, slots: scheduler.limits.slots,
+                                                 running: load.running, waiting: load.waiting))
+    }
+
+    /// A seed for requests that bring none: different for each, from the request counter.
+    func fallbackSeed() -> UInt64 {
+        UInt64(DispatchTime.now().uptimeNanoseconds)
+    }
+}
