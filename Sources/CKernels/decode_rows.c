@@ -6,6 +6,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "horizontal_sum.h"
 
 int looplm_has_decode_row_kernels(void) { return 1; }
 
@@ -85,14 +86,6 @@ DEFINE_SWEEP(sweep_avx512, "avx512f,fma", __m512, 16, _mm512_loadu_ps, _mm512_st
              _mm512_set1_ps)
 DEFINE_ROWS(looplm_rows_f32_avx512, sweep_avx512, "avx512f,fma", 4)
 
-__attribute__((target("avx2,fma"))) static float sum8(__m256 v) {
-    __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
-    __m128 sum = _mm_add_ps(low, high);
-    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-    sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
-    return _mm_cvtss_f32(sum);
-}
-
 __attribute__((target("avx2,fma"))) void looplm_dot_f32_avx2(const float *w, const float *x, int rows, int c,
                                                               float out[4]) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -104,10 +97,10 @@ __attribute__((target("avx2,fma"))) void looplm_dot_f32_avx2(const float *w, con
         if (rows > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 2 * c + i), a2);
         if (rows > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 3 * c + i), a3);
     }
-    out[0] = sum8(a0);
-    out[1] = sum8(a1);
-    out[2] = sum8(a2);
-    out[3] = sum8(a3);
+    out[0] = looplm_horizontal_sum8(a0);
+    out[1] = looplm_horizontal_sum8(a1);
+    out[2] = looplm_horizontal_sum8(a2);
+    out[3] = looplm_horizontal_sum8(a3);
     for (; i < c; i++)
         for (int r = 0; r < rows; r++) out[r] = fmaf(w[i], x[r * c + i], out[r]);
 }

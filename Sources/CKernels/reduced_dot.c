@@ -36,16 +36,9 @@ static void looplm_dot_int8_portable(const int8_t *w, const float *scales, int g
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "horizontal_sum.h"
 
 int looplm_has_avx2_kernels(void) { return 1; }
-
-__attribute__((target("avx2,fma"))) static float horizontal_sum(__m256 v) {
-    __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
-    __m128 sum = _mm_add_ps(low, high);
-    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-    sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
-    return _mm_cvtss_f32(sum);
-}
 
 __attribute__((target("avx2,fma"))) void looplm_dot_bf16_avx2(const uint16_t *w, const float *x, int rows, int c,
                                                                float out[4]) {
@@ -59,10 +52,10 @@ __attribute__((target("avx2,fma"))) void looplm_dot_bf16_avx2(const uint16_t *w,
         if (rows > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 2 * c + i), a2);
         if (rows > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 3 * c + i), a3);
     }
-    out[0] = horizontal_sum(a0);
-    out[1] = horizontal_sum(a1);
-    out[2] = horizontal_sum(a2);
-    out[3] = horizontal_sum(a3);
+    out[0] = looplm_horizontal_sum8(a0);
+    out[1] = looplm_horizontal_sum8(a1);
+    out[2] = looplm_horizontal_sum8(a2);
+    out[3] = looplm_horizontal_sum8(a3);
     for (; i < c; i++) {
         float wi = bf16_to_float(w[i]);
         for (int r = 0; r < rows; r++) out[r] += wi * x[r * c + i];
@@ -92,10 +85,10 @@ __attribute__((target("avx2,fma"))) void looplm_dot_int8_avx2(const int8_t *w, c
         t2 = _mm256_fmadd_ps(a2, scale, t2);
         t3 = _mm256_fmadd_ps(a3, scale, t3);
     }
-    out[0] = horizontal_sum(t0);
-    out[1] = horizontal_sum(t1);
-    out[2] = horizontal_sum(t2);
-    out[3] = horizontal_sum(t3);
+    out[0] = looplm_horizontal_sum8(t0);
+    out[1] = looplm_horizontal_sum8(t1);
+    out[2] = looplm_horizontal_sum8(t2);
+    out[3] = looplm_horizontal_sum8(t3);
 }
 #else
 int looplm_has_avx2_kernels(void) { return 0; }

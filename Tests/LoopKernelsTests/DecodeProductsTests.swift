@@ -4,14 +4,8 @@ import Testing
 /// Decode products: each output is the same bits whichever rows share the call, and close to
 /// a float64 product.
 @Suite struct DecodeProductsTests {
-    /// Inputs and weights from a fixed linear congruential sequence in [-1, 1).
-    static func values(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1
-        }
-    }
+    /// Inputs and weights from a fixed linear congruential sequence in [-1, 1].
+    static func values(_ count: Int, seed: UInt64) -> [Float] { ReducedDotTests.values(count, seed: seed) }
 
     /// Sizes with ragged edges: columns not a multiple of any vector width, C odd.
     static let inChannels = 77, outChannels = 203
