@@ -34,9 +34,9 @@ struct ExperimentCommand: ParsableCommand {
     var seeds = 1
     @Option(parsing: .unconditional, help: "Override the suite's steps per model.")
     var steps: Int?
-    @Option(name: .customLong("task"), help: "Reasoning suites: run only this task (repeatable).")
+    @Option(name: .customLong("task"), help: "Reasoning and depth suites: run only this task (repeatable).")
     var tasks: [String] = []
-    @Option(name: .customLong("model"), help: "Reasoning suites: run only this model (repeatable).")
+    @Option(name: .customLong("model"), help: "Reasoning and depth suites: run only this model (repeatable; a model trained from another's weights brings that one along).")
     var models: [String] = []
     @Option(parsing: .unconditional, help: "Validation batches of every evaluation, final ones and loop sweeps included (default: the suite's; 1 makes a --steps check of a large suite quick).")
     var evalBatches: Int?
@@ -89,11 +89,10 @@ struct ExperimentCommand: ParsableCommand {
             try run(plan, job: job, size: size, steps: { _ in tokenSuite.options.schedule.totalSteps }) { results in
                 ExperimentTable.markdown(results)
             }
-        } else if let frontier = try DepthFrontierPlan.named(suite, steps: steps, data: data) {
-            guard tasks.isEmpty && models.isEmpty && lr == nil else {
-                throw ValidationError("--task, --model and --lr are for the reasoning suites")
-            }
-            let size = "2 tasks × 4 objectives (last, all, gate, gate retrained alone) × \(seeds) seed\(seeds == 1 ? "" : "s")"
+        } else if var frontier = try DepthFrontierPlan.named(suite, steps: steps, data: data) {
+            guard lr == nil else { throw ValidationError("--lr is for the reasoning suites") }
+            frontier = try frontier.restricted(tasks: tasks, models: models)
+            let size = "\(try frontier.runs(seeds: seeds).count) runs (objectives last, all, gate, the gate retrained alone, stage I from the all model; \(seeds) seed\(seeds == 1 ? "" : "s"))"
             try run(frontier, job: job, size: size, steps: frontier.steps(ofRun:)) { results in
                 let table = (try? String(contentsOfFile: out + "/table.md", encoding: .utf8)) ?? ""  // written by the report just before
                 return table + "\nfrontier: \(out)/frontier.csv (\(results.count) runs)"

@@ -88,7 +88,7 @@ import Testing
         #expect(rows[0].prefix(8) == ["task", "model", "rule", "setting", "mean_loops", "flops_per_token", "metric", "tokens_per_second"])
         let body = rows.dropFirst()
         for task in ["chains", "shakespeare"] {
-            for model in ["last", "all", "gate", "gate-stage2"] {
+            for model in ["last", "all", "gate", "gate-stage2", "gate-from-all"] {
                 let mine = body.filter { $0[0] == task && $0[1] == model }
                 #expect(Set(mine.map { $0[2] }) == (model.hasPrefix("gate") ? ["fixed", "change", "kl", "gate"] : ["fixed", "change", "kl"]),
                         "\(task) \(model)")
@@ -98,5 +98,14 @@ import Testing
         }
         // Fixed L loops costs L passes exactly.
         #expect(body.filter { $0[2] == "fixed" }.allSatisfy { Double($0[3]) == Double($0[4]) })
+        // One task and one model: the run it starts from comes along, nothing else.
+        let only = root + "/only"
+        let restricted = try Looplm.run(["experiment", "--suite", "mini-frontier", "--data", data, "--out", only,
+                                         "--task", "chains", "--model", "gate-from-all"])
+        #expect(restricted.status == 0, "\(restricted.stderr)")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: only + "/runs").sorted()
+        #expect(runs == ["chains-all-seed1337", "chains-gate-from-all-seed1337"], "\(runs)")
+        let unknown = try Looplm.run(["experiment", "--suite", "mini-frontier", "--data", data, "--out", only, "--model", "best"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("gate-from-all"), "\(unknown.stderr)")
     }
 }

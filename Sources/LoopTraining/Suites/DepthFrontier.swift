@@ -16,7 +16,7 @@ public struct FrontierPoint: Codable, Sendable, Equatable {
 /// What one run of the depth suite measured.
 public struct FrontierRun: Codable, Sendable {
     public var task: String
-    public var model: String  // the training objective: last, all, gate, gate-stage2
+    public var model: String  // the training objective: last, all, gate, gate-stage2, gate-from-all
     public var seed: UInt64
     public var layout: String
     public var parameters: Int
@@ -25,7 +25,8 @@ public struct FrontierRun: Codable, Sendable {
 }
 
 /// The learned-depth suite (issue 18): a looped model trained with each loop objective
-/// (`last`, `all`, `gate`, and the gate retrained alone, Ouro's stage II), on a reasoning task
+/// (`last`, `all`, `gate`, the gate retrained alone (Ouro's stage II), and stage I started from
+/// the `all` model's weights (`gate-from-all`)), on a reasoning task
 /// and on language, each evaluated at fixed 1…L loops and under every exit rule over a sweep of
 /// settings. Rows that exit leave the batch, so tokens/s measures what a rule saves.
 public struct DepthFrontierPlan: SuitePlan {
@@ -37,6 +38,8 @@ public struct DepthFrontierPlan: SuitePlan {
         let config: ModelConfiguration
         let options: TrainingOptions
         let stageTwoSteps: Int
+        /// Steps of stage I started from the `all` model.
+        var fromAllSteps: Int { 2 * stageTwoSteps }
         /// Reasoning: the task and its difficulties; language: the validation batches.
         let reasoning: (task: PointerChains, difficulties: [Int], questionsPerDifficulty: Int)?
     }
@@ -53,13 +56,34 @@ public struct DepthFrontierPlan: SuitePlan {
     static let objectives: [(name: String, objective: LoopObjective)] = [
         ("last", .last), ("all", .all), ("gate", .gate(entropy: LoopObjective.defaultEntropy)),
     ]
+    /// Stage I started from the `all` model: its later passes already answer, so the gate has
+    /// something to choose between (from scratch on chains, stage I put its mass on the first
+    /// pass early and the later passes never learned). Ouro's first β, and a third of the steps.
+    static let fromAllEntropy: Float = 0.1
+    /// Only these tasks and models (nil: all), with the runs they start from.
+    var onlyTasks: Set<String>?
+    var onlyModels: Set<String>?
+
+    /// The plan restricted to some tasks and models; runs that start from another run's weights
+    /// bring that run along.
+    public func restricted(tasks: [String], models: [String]) throws(ConfigurationError) -> DepthFrontierPlan {
+        let knownTasks = self.tasks.map(\.name), knownModels = Self.objectives.map(\.name) + ["gate-stage2", "gate-from-all"]
+        for name in tasks where !knownTasks.contains(name) { throw .unknownName(name, kind: "task", known: knownTasks) }
+        for name in models where !knownModels.contains(name) { throw .unknownName(name, kind: "model", known: knownModels) }
+        var plan = self
+        plan.onlyTasks = tasks.isEmpty ? nil : Set(tasks)
+        plan.onlyModels = models.isEmpty ? nil : Set(models)
+        return plan
+    }
 
     public var loops: Int { tasks.first?.config.layout.loops ?? 4 }
 
     /// The steps of the run named `name` (for progress displays).
     public func steps(ofRun name: String) -> Int {
         guard let task = tasks.first(where: { name.hasPrefix($0.name + "-") }) else { return 0 }
-        return name.contains("-stage2-") ? task.stageTwoSteps : task.options.schedule.totalSteps
+        if name.contains("-stage2-") { return task.stageTwoSteps }
+        if name.contains("-gate-from-all-") { return task.fromAllSteps }
+        return task.options.schedule.totalSteps
     }
 
     public func runs(seeds: Int) throws -> [PlannedRun] {
@@ -87,9 +111,30 @@ public struct DepthFrontierPlan: SuitePlan {
                                        seed: seed, config: try task.config.with(exitGate: true), options: options,
                                        vocabulary: vocabulary, evaluation: evaluation,
                                        initialisedFrom: "\(task.name)-gate-seed\(seed)"))
+                var fromAll = task.options
+                fromAll.seed = seed
+                fromAll.loopObjective = .gate(entropy: Self.fromAllEntropy)
+                fromAll.schedule.totalSteps = task.fromAllSteps
+                fromAll.schedule.warmupSteps = min(fromAll.schedule.warmupSteps, task.fromAllSteps / 10)
+                fromAll.evalInterval = min(fromAll.evalInterval, task.fromAllSteps)
+                runs.append(PlannedRun(name: "\(task.name)-gate-from-all-seed\(seed)", model: "gate-from-all", task: task.name,
+                                       seed: seed, config: try task.config.with(exitGate: true), options: fromAll,
+                                       vocabulary: vocabulary, evaluation: evaluation,
+                                       initialisedFrom: "\(task.name)-all-seed\(seed)"))
             }
         }
-        return runs
+        return selected(runs)
+    }
+
+    /// The runs of the selected tasks and models, and every run one of them starts from.
+    func selected(_ runs: [PlannedRun]) -> [PlannedRun] {
+        func chosen(_ run: PlannedRun) -> Bool {
+            let task = onlyTasks.map { only in run.task.map { only.contains($0) } ?? false } ?? true
+            return task && (onlyModels?.contains(run.model) ?? true)
+        }
+        var keep = Set(runs.filter(chosen).map(\.name))
+        for run in runs where keep.contains(run.name) { if let source = run.initialisedFrom { keep.insert(source) } }
+        return runs.filter { keep.contains($0.name) }
     }
 
     func task(_ run: PlannedRun) -> Task {
