@@ -88,7 +88,7 @@ import Testing
         #expect(rows[0].prefix(8) == ["task", "model", "rule", "setting", "mean_loops", "flops_per_token", "metric", "tokens_per_second"])
         let body = rows.dropFirst()
         for task in ["chains", "shakespeare"] {
-            for model in ["last", "all", "gate", "gate-stage2", "gate-from-all"] {
+            for model in ["last", "all", "gate", "gate-stage2", "gate-from-all", "gate-from-all-stage2"] {
                 let mine = body.filter { $0[0] == task && $0[1] == model }
                 #expect(Set(mine.map { $0[2] }) == (model.hasPrefix("gate") ? ["fixed", "change", "kl", "gate"] : ["fixed", "change", "kl"]),
                         "\(task) \(model)")
@@ -101,10 +101,10 @@ import Testing
         // One task and one model: the run it starts from comes along, nothing else.
         let only = root + "/only"
         let restricted = try Looplm.run(["experiment", "--suite", "mini-frontier", "--data", data, "--out", only,
-                                         "--task", "chains", "--model", "gate-from-all"])
+                                         "--task", "chains", "--model", "gate-from-all-stage2"])
         #expect(restricted.status == 0, "\(restricted.stderr)")
         let runs = try FileManager.default.contentsOfDirectory(atPath: only + "/runs").sorted()
-        #expect(runs == ["chains-all-seed1337", "chains-gate-from-all-seed1337"], "\(runs)")
+        #expect(runs == ["chains-all-seed1337", "chains-gate-from-all-seed1337", "chains-gate-from-all-stage2-seed1337"], "\(runs)")
         let unknown = try Looplm.run(["experiment", "--suite", "mini-frontier", "--data", data, "--out", only, "--model", "best"])
         #expect(unknown.status != 0 && unknown.stderr.contains("gate-from-all"), "\(unknown.stderr)")
     }

@@ -67,7 +67,7 @@ public struct DepthFrontierPlan: SuitePlan {
     /// The plan restricted to some tasks and models; runs that start from another run's weights
     /// bring that run along.
     public func restricted(tasks: [String], models: [String]) throws(ConfigurationError) -> DepthFrontierPlan {
-        let knownTasks = self.tasks.map(\.name), knownModels = Self.objectives.map(\.name) + ["gate-stage2", "gate-from-all"]
+        let knownTasks = self.tasks.map(\.name), knownModels = Self.objectives.map(\.name) + ["gate-stage2", "gate-from-all", "gate-from-all-stage2"]
         for name in tasks where !knownTasks.contains(name) { throw .unknownName(name, kind: "task", known: knownTasks) }
         for name in models where !knownModels.contains(name) { throw .unknownName(name, kind: "model", known: knownModels) }
         var plan = self
@@ -121,6 +121,11 @@ public struct DepthFrontierPlan: SuitePlan {
                                        seed: seed, config: try task.config.with(exitGate: true), options: fromAll,
                                        vocabulary: vocabulary, evaluation: evaluation,
                                        initialisedFrom: "\(task.name)-all-seed\(seed)"))
+                // …and its gate retrained alone (stage II), as for the gate trained from scratch.
+                runs.append(PlannedRun(name: "\(task.name)-gate-from-all-stage2-seed\(seed)", model: "gate-from-all-stage2",
+                                       task: task.name, seed: seed, config: try task.config.with(exitGate: true), options: options,
+                                       vocabulary: vocabulary, evaluation: evaluation,
+                                       initialisedFrom: "\(task.name)-gate-from-all-seed\(seed)"))
             }
         }
         return selected(runs)
@@ -133,7 +138,8 @@ public struct DepthFrontierPlan: SuitePlan {
             return task && (onlyModels?.contains(run.model) ?? true)
         }
         var keep = Set(runs.filter(chosen).map(\.name))
-        for run in runs where keep.contains(run.name) { if let source = run.initialisedFrom { keep.insert(source) } }
+        // Sources of sources too (stage II of gate-from-all needs gate-from-all, which needs all).
+        for run in runs.reversed() where keep.contains(run.name) { if let source = run.initialisedFrom { keep.insert(source) } }
         return runs.filter { keep.contains($0.name) }
     }
 
