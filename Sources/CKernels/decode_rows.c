@@ -92,15 +92,9 @@ __attribute__((target("avx2,fma"))) void looplm_dot_f32_avx2(const float *w, con
     int i = 0;
     for (; i + 8 <= c; i += 8) {
         __m256 wv = _mm256_loadu_ps(w + i);
-        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), a0);
-        if (rows > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + c + i), a1);
-        if (rows > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 2 * c + i), a2);
-        if (rows > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 3 * c + i), a3);
+        LOOPLM_FMA_FOUR_ROWS(wv, x, c, i, rows, a0, a1, a2, a3);
     }
-    out[0] = looplm_horizontal_sum8(a0);
-    out[1] = looplm_horizontal_sum8(a1);
-    out[2] = looplm_horizontal_sum8(a2);
-    out[3] = looplm_horizontal_sum8(a3);
+    LOOPLM_STORE_FOUR_SUMS(out, a0, a1, a2, a3);
     for (; i < c; i++)
         for (int r = 0; r < rows; r++) out[r] = fmaf(w[i], x[r * c + i], out[r]);
 }

@@ -47,15 +47,9 @@ __attribute__((target("avx2,fma"))) void looplm_dot_bf16_avx2(const uint16_t *w,
     for (; i + 8 <= c; i += 8) {
         __m128i bits = _mm_loadu_si128((const __m128i *)(w + i));
         __m256 wv = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
-        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), a0);
-        if (rows > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + c + i), a1);
-        if (rows > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 2 * c + i), a2);
-        if (rows > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 3 * c + i), a3);
+        LOOPLM_FMA_FOUR_ROWS(wv, x, c, i, rows, a0, a1, a2, a3);
     }
-    out[0] = looplm_horizontal_sum8(a0);
-    out[1] = looplm_horizontal_sum8(a1);
-    out[2] = looplm_horizontal_sum8(a2);
-    out[3] = looplm_horizontal_sum8(a3);
+    LOOPLM_STORE_FOUR_SUMS(out, a0, a1, a2, a3);
     for (; i < c; i++) {
         float wi = bf16_to_float(w[i]);
         for (int r = 0; r < rows; r++) out[r] += wi * x[r * c + i];
@@ -85,10 +79,7 @@ __attribute__((target("avx2,fma"))) void looplm_dot_int8_avx2(const int8_t *w, c
         t2 = _mm256_fmadd_ps(a2, scale, t2);
         t3 = _mm256_fmadd_ps(a3, scale, t3);
     }
-    out[0] = looplm_horizontal_sum8(t0);
-    out[1] = looplm_horizontal_sum8(t1);
-    out[2] = looplm_horizontal_sum8(t2);
-    out[3] = looplm_horizontal_sum8(t3);
+    LOOPLM_STORE_FOUR_SUMS(out, t0, t1, t2, t3);
 }
 #else
 int looplm_has_avx2_kernels(void) { return 0; }
