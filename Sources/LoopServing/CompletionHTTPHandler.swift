@@ -20,6 +20,12 @@ final class CompletionHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let request):
+            guard ticket == nil else {
+                // A second request before the first answer ended (pipelining): not served; the
+                // connection closes, which also cancels the first.
+                context.close(promise: nil)
+                return
+            }
             head = request
             body.clear()
             refused = false

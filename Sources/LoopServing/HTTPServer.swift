@@ -26,7 +26,11 @@ public final class CompletionServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    // Without pipelining assistance the connection keeps reading while an answer
+                    // streams, so a client that leaves is seen at once (its end of file), not at
+                    // the next failed write; requests on one connection go one at a time.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(CompletionHTTPHandler(routes: routes))
                 }
             }
