@@ -57,7 +57,7 @@ extension LanguageModel {
         for a in 0..<layout.prelude { applyAll(a) }
         if config.injectInput { state.embedded.pointer.update(from: state.stream.pointer, count: n * c) }
         var active = Array(0..<n), loops = [Int](repeating: 0, count: n)
-        var tracker = try ExitTracker(rules: exits.rules, model: self)
+        var tracker = try ExitTracker(exits: exits, model: self)
         let canExitEarly = exits.canExitEarly(loops: layout.loops)
         if canExitEarly, case .batch = placement {
             preconditionFailure("adaptive exit runs through a key/value cache (StackRows.cached)")
@@ -91,9 +91,7 @@ extension LanguageModel {
             }
             for row in active { loops[row] = pass + 1 }
             guard pass < layout.loops - 1, canExitEarly else { continue }
-            var exiting = try tracker.after(pass: pass, state: x, rows: m, active: active, state: state)
-            let leaving = Set(exiting)
-            exiting += active.filter { exits.caps[$0] == pass + 1 && !leaving.contains($0) }
+            let exiting = try tracker.after(pass: pass, state: x, rows: m, active: active, state: state)
             guard !exiting.isEmpty, case .cached(let cache, let places) = placement else { continue }
             copyKeysAndValues(of: exiting.map { places[$0] }, fromPass: pass, layout: layout, cache: cache)
             let gone = Set(exiting)
@@ -151,17 +149,19 @@ extension LanguageModel {
 }
 
 /// What an exit rule needs between passes: the state before the pass (change), the prediction
-/// before it (kl), the probability of still looping (gate).
+/// before it (kl), the probability of still looping (gate); and each row's cap.
 struct ExitTracker {
     let rules: [ExitRule]  // per row
+    let caps: [Int]  // per row
     let model: LanguageModel
     private let saves: Bool, predicts: Bool, gates: Bool  // whether any row's rule needs it
     private var survival: [Float]  // gate: ∏ (1 − λ) so far, per row
     private var before: [[Float]]  // kl: predictions before the pass, per active row
     private var latest: [[Float]?]  // kl: each row's prediction after its last pass, reused before the next
 
-    init(rules: [ExitRule], model: LanguageModel) throws(MemoryError) {
-        self.rules = rules
+    init(exits: RowExits, model: LanguageModel) throws(MemoryError) {
+        rules = exits.rules
+        caps = exits.caps
         self.model = model
         survival = Array(repeating: 1, count: rules.count)
         before = []
@@ -187,7 +187,8 @@ struct ExitTracker {
         }
     }
 
-    /// After a pass: the rows (indices into the full batch) that exit now by their rule.
+    /// After a pass: the rows (indices into the full batch) that exit now, by their rule or
+    /// because the pass reached their cap.
     mutating func after(pass: Int, state x: UnsafePointer<Float>, rows m: Int, active: [Int], state: InferenceState) throws(MemoryError) -> [Int] {
         let c = model.config.channels
         var exiting: [Int] = []
@@ -199,23 +200,25 @@ struct ExitTracker {
         if gates { model.normalize(x, rows: m, into: state.normed.pointer, state: state) }
         for k in 0..<m {
             let row = active[k]
+            var stops = caps[row] == pass + 1
             switch rules[row] {
             case .fixed:
                 break
             case .change(let threshold):
-                if ExitRule.relativeChange(x + k * c, state.saved.pointer + k * c, count: c) < threshold { exiting.append(row) }
+                if ExitRule.relativeChange(x + k * c, state.saved.pointer + k * c, count: c) < threshold { stops = true }
             case .kl(let threshold):
                 let kl = after[k].withUnsafeBufferPointer { p in
                     before[k].withUnsafeBufferPointer { q in ExitRule.divergence(p.baseAddress!, q.baseAddress!, count: p.count) }
                 }
-                if kl < threshold { exiting.append(row) }
+                if kl < threshold { stops = true }
             case .gate(let quantile):
                 guard quantile < 1 else { break }
                 let gate = model.weights.exitGate!
                 let lambda = ExitRule.gateProbability(state.normed.pointer + k * c, weight: gate.weight, bias: gate.bias[0], count: c)
                 survival[row] *= 1 - lambda
-                if 1 - survival[row] >= quantile { exiting.append(row) }
+                if 1 - survival[row] >= quantile { stops = true }
             }
+            if stops { exiting.append(row) }
         }
         return exiting
     }

@@ -173,8 +173,8 @@ public final class BatchScheduler: @unchecked Sendable {  // shared state only u
     /// the rest decode together in one pass.
     private func decodeStep() {
         let sliding = running.filter { $0.refill }
+        let together = running.filter { !$0.refill && $0.next != nil }
         for run in sliding { feedAlone(run, tokens: run.window) }
-        let together = running.filter { run in run.next != nil && !sliding.contains { $0 === run } }
         guard !together.isEmpty else { return }
         let inputs = together.map {
             SlotInput(slot: $0.slot, tokens: [$0.next!], exit: $0.request.job.exit, loops: $0.request.job.loops)

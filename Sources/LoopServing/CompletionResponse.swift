@@ -116,10 +116,16 @@ enum OpenAIBody {
         let waiting: Int
     }
 
+    /// The body as JSON. Every body is built from plain values; the one value JSONEncoder
+    /// refuses is a non-finite number, and should one appear the client gets an error body
+    /// saying so, not a silent `{}`.
     static func json<T: Encodable>(_ value: T) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Every body is built from plain values; encoding cannot fail.
-        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+        do {
+            return try encoder.encode(value)
+        } catch {
+            return Data(#"{"error":{"code":"encoding_failed","message":"the server could not encode its answer (a number was not finite)","param":null,"type":"server_error"}}"#.utf8)
+        }
     }
 }

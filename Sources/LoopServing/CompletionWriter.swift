@@ -60,7 +60,7 @@ final class CompletionWriter: Sendable {
                 done = true
                 handler.answered()
                 if job.stream {
-                    sendEvent(OpenAIBody.json(OpenAIBody.ErrorEnvelope(error)))
+                    send(OpenAIBody.json(OpenAIBody.ErrorEnvelope(error)))
                     endStream()
                 } else {
                     handler.respond(context, error: error)
@@ -105,9 +105,7 @@ final class CompletionWriter: Sendable {
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         }
 
-        private func send(_ json: Data) { sendEvent(json) }
-
-        private func sendEvent(_ json: Data) {
+        private func send(_ json: Data) {
             var buffer = context.channel.allocator.buffer(capacity: json.count + 8)
             buffer.writeString("data: ")
             buffer.writeBytes(json)

@@ -2,6 +2,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
+import LoopModel
 
 /// The OpenAI-compatible HTTP front of a `BatchScheduler`, on SwiftNIO:
 /// `GET /v1/models`, `POST /v1/completions` (streamed as server-sent events when asked),
@@ -11,16 +13,14 @@ public final class CompletionServer: Sendable {
     public static let maximumBodyBytes = 1 << 20
 
     let scheduler: BatchScheduler
-    let created: Int
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
 
     /// Binds `host:port` (port 0: one the system picks; see `port`) and starts serving.
     public init(scheduler: BatchScheduler, host: String, port: Int) throws {
         self.scheduler = scheduler
-        created = Int(Date().timeIntervalSince1970)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let routes = Routes(scheduler: scheduler, created: created)
+        let routes = Routes(scheduler: scheduler, created: Int(Date().timeIntervalSince1970), seeds: SeedSequence())
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -38,7 +38,7 @@ public final class CompletionServer: Sendable {
         do {
             channel = try bootstrap.bind(host: host, port: port).wait()
         } catch {
-            try? group.syncShutdownGracefully()
+            try? group.syncShutdownGracefully()  // nothing ran on it; the bind error is the one to report
             throw error
         }
     }
@@ -47,12 +47,15 @@ public final class CompletionServer: Sendable {
     public var port: Int { channel.localAddress?.port ?? 0 }
 
     /// Stops accepting connections, ends requests in flight (503 within one step), lets their
-    /// answers go out, and stops the event loop.
-    public func shutdown() {
-        try? channel.close().wait()
+    /// answers go out, and stops the event loop. Returns what failed on the way, if anything
+    /// (the caller reports it; shutting down goes on regardless).
+    public func shutdown() -> [String] {
+        var problems: [String] = []
+        do { try channel.close().wait() } catch { problems.append("closing the listening socket: \(error)") }
         scheduler.stop(timeout: 5)
         Thread.sleep(forTimeInterval: 0.2)  // the last writes leave the event loop
-        try? group.syncShutdownGracefully()
+        do { try group.syncShutdownGracefully() } catch { problems.append("stopping the event loop: \(error)") }
+        return problems
     }
 }
 
@@ -60,6 +63,7 @@ public final class CompletionServer: Sendable {
 struct Routes: Sendable {
     let scheduler: BatchScheduler
     let created: Int
+    let seeds: SeedSequence
 
     var served: ServedModel { scheduler.served }
 
@@ -73,8 +77,14 @@ struct Routes: Sendable {
                                                  running: load.running, waiting: load.waiting))
     }
 
-    /// A seed for requests that bring none: different for each, from the request counter.
-    func fallbackSeed() -> UInt64 {
-        UInt64(DispatchTime.now().uptimeNanoseconds)
-    }
+    /// A seed for requests that bring none: a different one for each.
+    func fallbackSeed() -> UInt64 { seeds.next() }
+}
+
+/// Seeds for requests that bring none: the n-th request of the server's life draws the n-th
+/// value of a seeded generator, so a run of requests can be replayed.
+final class SeedSequence: Sendable {
+    private let state = Mutex(SeededGenerator(seed: 0x5EED))
+
+    func next() -> UInt64 { state.withLock { $0.next() } }
 }

@@ -79,7 +79,7 @@ struct ServeCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data(banner.utf8))
         stop.wait()
         printError("looplm serve: stopping")
-        server.shutdown()
+        for problem in server.shutdown() { printError("note: while stopping, \(problem)") }
         for source in sources { source.cancel() }
         printError("looplm serve: stopped")
     }
