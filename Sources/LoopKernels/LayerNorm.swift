@@ -21,21 +21,47 @@ public enum LayerNorm {
         workers.forEachChunk(n, minPerChunk: 16) { rows, _ in
             for row in rows {
                 let x = inp + row * c
-                var sum: Float = 0
-                for i in 0..<c { sum += x[i] }
-                let m = sum / Float(c)
-                var squares: Float = 0
-                for i in 0..<c {
-                    let d = x[i] - m
-                    squares += d * d
-                }
-                let s = 1 / (squares / Float(c) + epsilon).squareRoot()
+                let m = rowSum(x, count: c) { $0 } / Float(c)
+                let s = 1 / (rowSum(x, count: c) { ($0 - m) * ($0 - m) } / Float(c) + epsilon).squareRoot()
                 let y = out + row * c
-                for i in 0..<c { y[i] = (x[i] - m) * s * weight[i] + bias[i] }
+                let centre = VectorMath.Vector(repeating: m), scale = VectorMath.Vector(repeating: s)
+                var i = 0
+                while i + VectorMath.width <= c {
+                    let normed = (VectorMath.load(x + i) - centre) * scale
+                    VectorMath.store(normed * VectorMath.load(weight + i) + VectorMath.load(bias + i), y + i)
+                    i += VectorMath.width
+                }
+                while i < c {
+                    y[i] = (x[i] - m) * s * weight[i] + bias[i]
+                    i += 1
+                }
                 mean[row] = m
                 rstd[row] = s
             }
         }
+    }
+
+    /// Σ f(x[i]) over a row, in two vectors of partial sums (so the loop is not one long
+    /// dependency chain), then the lanes, then the tail.
+    @inline(__always)
+    static func rowSum(_ x: UnsafePointer<Float>, count c: Int, _ f: (VectorMath.Vector) -> VectorMath.Vector) -> Float {
+        let width = VectorMath.width
+        var even = VectorMath.Vector(), odd = VectorMath.Vector(), i = 0
+        while i + 2 * width <= c {
+            even += f(VectorMath.load(x + i))
+            odd += f(VectorMath.load(x + i + width))
+            i += 2 * width
+        }
+        if i + width <= c {
+            even += f(VectorMath.load(x + i))
+            i += width
+        }
+        var total = (even + odd).sum()
+        while i < c {
+            total += f(VectorMath.Vector(repeating: x[i]))[0]
+            i += 1
+        }
+        return total
     }
 
     /// Floats of scratch `backward` needs.
@@ -66,22 +92,45 @@ public enum LayerNorm {
             for row in rows {
                 let x = inp + row * c, dy = dout + row * c, dx = dinp + row * c
                 let m = mean[row], s = rstd[row]
-                var dnormMean: Float = 0
-                var dnormNormMean: Float = 0
-                for i in 0..<c {
+                typealias V = VectorMath.Vector
+                let width = VectorMath.width, centre = V(repeating: m), scale = V(repeating: s)
+                // Σ dnorm and Σ dnorm·norm over the row, where norm = (x − mean)·rstd, dnorm = weight·dy.
+                var sumDnorm = V(), sumDnormNorm = V(), i = 0
+                while i + width <= c {
+                    let norm = (VectorMath.load(x + i) - centre) * scale
+                    let dnorm = VectorMath.load(weight + i) * VectorMath.load(dy + i)
+                    sumDnorm += dnorm
+                    sumDnormNorm += dnorm * norm
+                    i += width
+                }
+                var dnormMean = sumDnorm.sum(), dnormNormMean = sumDnormNorm.sum()
+                while i < c {
                     let norm = (x[i] - m) * s
                     let dnorm = weight[i] * dy[i]
                     dnormMean += dnorm
                     dnormNormMean += dnorm * norm
+                    i += 1
                 }
                 dnormMean /= Float(c)
                 dnormNormMean /= Float(c)
-                for i in 0..<c {
+                let meanV = V(repeating: dnormMean), normMeanV = V(repeating: dnormNormMean)
+                i = 0
+                while i + width <= c {
+                    let g = VectorMath.load(dy + i)
+                    let norm = (VectorMath.load(x + i) - centre) * scale
+                    let dnorm = VectorMath.load(weight + i) * g
+                    VectorMath.store(VectorMath.load(partialBias + i) + g, partialBias + i)
+                    VectorMath.store(VectorMath.load(partialWeight + i) + norm * g, partialWeight + i)
+                    VectorMath.store(VectorMath.load(dx + i) + (dnorm - meanV - norm * normMeanV) * scale, dx + i)
+                    i += width
+                }
+                while i < c {
                     let norm = (x[i] - m) * s
                     let dnorm = weight[i] * dy[i]
                     partialBias[i] += dy[i]
                     partialWeight[i] += norm * dy[i]
                     dx[i] += (dnorm - dnormMean - norm * dnormNormMean) * s
+                    i += 1
                 }
             }
         }
