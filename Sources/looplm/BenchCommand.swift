@@ -44,6 +44,7 @@ struct BenchCommand: ParsableCommand {
     var batches = "1,8,32"
     @OptionGroup var exitOptions: ExitOptions
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var replicaOption: ReplicaOption
 
     func validate() throws {
         guard (1...1024).contains(batch), (1...10_000).contains(steps), (0...10_000).contains(warmup) else {
@@ -81,6 +82,7 @@ struct BenchCommand: ParsableCommand {
         let time: Int
         let threads: Int
         let processes: Int
+        let replicas: Int  // copies of the model in each process, each on its own threads
         let stepSeconds: [Double]
         let medianStepSeconds: Double
         let tokensPerSecond: Double  // of the whole job
@@ -135,43 +137,52 @@ struct BenchCommand: ParsableCommand {
         guard t >= 1, t <= config.contextLength else {
             throw ValidationError("--context must be in 1...\(config.contextLength)")
         }
-        let processes = job.communicator.size
-        var options = TrainingOptions(batch: batch, time: t, microBatches: processes,
+        let ranks = job.communicator.size * replicaOption.replicas
+        var options = TrainingOptions(batch: batch, time: t, microBatches: ranks,
                                       schedule: LearningRateSchedule(peak: 1e-4, minimum: 1e-4, warmupSteps: 0,
                                                                      totalSteps: warmup + steps), seed: seed)
         options.recompute = recompute ? true : nil
-        try SystemMemory.require(TrainingMemory(config: config, options: options, processes: processes).total,
+        try SystemMemory.require(TrainingMemory(config: config, options: options, processes: ranks).total,
                                  for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch or --context")
-        var generator = SeededGenerator(seed: seed)
-        let model = try LoopGPT(config: config, generator: &generator, workers: compute.workers)
-        let trainer = try Trainer(model: model, options: options, data: RandomTokens(vocabSize: config.vocabSize),
-                                  generator: generator, communicator: job.communicator)
-        var records: [StepRecord] = []
-        for step in 0..<(warmup + steps) {
-            let record = try trainer.trainStep()
-            if step >= warmup { records.append(record) }
+        let workers = try replicaOption.workers(compute)
+        let (warmup, steps, seed, config2, options2) = (warmup, steps, seed, config, options)
+        let records = try job.eachRank(replicas: replicaOption.replicas) { communicator in
+            var generator = SeededGenerator(seed: seed)
+            let model = try LoopGPT(config: config2, generator: &generator, workers: workers)
+            let trainer = try Trainer(model: model, options: options2, data: RandomTokens(vocabSize: config2.vocabSize),
+                                      generator: generator, communicator: communicator)
+            var records: [StepRecord] = []
+            for step in 0..<(warmup + steps) {
+                let record = try trainer.trainStep()
+                if step >= warmup { records.append(record) }
+            }
+            return records
         }
-        let ceiling = roofline ? try BLASCeiling.measure(config: config, batch: batch, time: t, workers: model.workers) : nil
+        // With replicas, every replica's products at once (they share the cores' caches and memory).
+        let ceiling = roofline ? try ThreadReplicas.run(replicas: replicaOption.replicas) { _ in
+            try BLASCeiling.measure(config: config2, batch: batch, time: t, workers: workers)
+        }.max { $0.seconds < $1.seconds } : nil
         let cost = ModelCost(config: config, time: t)
         let seconds = records.map(\.seconds)
         let median = seconds.sorted()[seconds.count / 2]
-        let tokens = Double(batch * t * processes)
+        let tokens = Double(batch * t * ranks)
         let tokensPerSecond = tokens / median
         func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
         let phases = Phases(forward: mean(records.map(\.forwardSeconds)), backward: mean(records.map(\.backwardSeconds)),
                             allreduce: mean(records.map(\.reduceSeconds)), adamw: mean(records.map(\.optimizerSeconds)))
         let report = Report(
             implementation: "looplm", preset: preset, layout: config.layout.summary, batch: batch, time: t,
-            threads: compute.threads, processes: processes, stepSeconds: seconds, medianStepSeconds: median,
-            tokensPerSecond: tokensPerSecond, gflops: cost.trainingFlopsPerToken * tokensPerSecond / 1e9,
+            threads: workers.threads, processes: job.communicator.size, replicas: replicaOption.replicas, stepSeconds: seconds,
+            medianStepSeconds: median, tokensPerSecond: tokensPerSecond, gflops: cost.trainingFlopsPerToken * tokensPerSecond / 1e9,
             trainingFlopsPerToken: cost.trainingFlopsPerToken, phaseSeconds: phases, allreduceSeconds: phases.allreduce,
-            blasOnlyStepSeconds: ceiling?.seconds, blasOnlyTokensPerSecond: ceiling.map { Double(batch * t) / $0.seconds },
-            blasOnlyGflops: ceiling.map { $0.flops / $0.seconds / 1e9 }, recompute: recompute,
+            blasOnlyStepSeconds: ceiling?.seconds, blasOnlyTokensPerSecond: ceiling.map { Double(batch * t * replicaOption.replicas) / $0.seconds },
+            blasOnlyGflops: ceiling.map { Double(replicaOption.replicas) * $0.flops / $0.seconds / 1e9 }, recompute: recompute,
             peakResidentBytes: SystemMemory.peakResidentBytes(), cpu: CPU.description,
-            sgemm: model.workers.sgemm.rawValue)
+            sgemm: workers.sgemm.rawValue)
         guard job.communicator.isMain else { return }
         if json { return try printJSON(report) }
-        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(counted(compute.threads, "thread")) × \(processes == 1 ? "1 process" : "\(processes) processes") on \(CPU.description), sgemm \(report.sgemm) (\(model.workers.sgemm.implementation))")
+        let processes = job.communicator.size, copies = replicaOption.replicas
+        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(counted(workers.threads, "thread")) × \(processes == 1 ? "1 process" : "\(processes) processes")\(copies > 1 ? " × \(copies) replicas" : "") on \(CPU.description), sgemm \(report.sgemm) (\(workers.sgemm.implementation))")
         print(String(format: "  median step %.3f s  ·  %.0f tokens/s  ·  %.1f GFLOP/s (%.1f MFLOP/token)",
                      median, tokensPerSecond, report.gflops, cost.trainingFlopsPerToken / 1e6))
         print(String(format: "  phases: forward %.3f s, backward %.3f s, all-reduce %.3f s, AdamW %.3f s",
@@ -179,7 +190,7 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "  peak memory %.2f GB%@", Double(report.peakResidentBytes) / 1e9, recompute ? " (recomputing)" : ""))
         if let ceiling {
             print(String(format: "  roofline: the step's sgemm calls alone take %.3f s (%.0f tokens/s, %.1f GFLOP/s); the step runs at %.0f%% of that",
-                         ceiling.seconds, Double(batch * t) / ceiling.seconds, ceiling.flops / ceiling.seconds / 1e9,
+                         ceiling.seconds, Double(batch * t * copies) / ceiling.seconds, Double(copies) * ceiling.flops / ceiling.seconds / 1e9,
                          100 * ceiling.seconds / median))
         }
     }

@@ -3,7 +3,8 @@ import Foundation
 import Synchronization
 
 /// Set when SIGINT or SIGTERM arrives; training finishes its step, saves and exits 0.
-final class StopSignal {
+/// Shared by the replicas of one process: after `init` only the atomic flag changes.
+final class StopSignal: @unchecked Sendable {
     /// The flag the signal handlers set from Dispatch's queue.
     private final class Flag: Sendable {
         let value = Atomic<Bool>(false)

@@ -95,6 +95,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print the final summary as JSON.")
     var json = false
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var replicaOption: ReplicaOption
 
     func validate() throws {
         let sizes = 1...TrainingOptions.maximumBatch
@@ -118,51 +119,61 @@ struct TrainCommand: ParsableCommand {
         let job = try Job.start()
         let stop = StopSignal()
         let tokenizer = try TokenData.tokenizer(directory: data)
-        let session = resume ? try resumeSession(tokenizer: tokenizer, job: job)
-            : try startSession(tokenizer: tokenizer, job: job)
-        let main = job.communicator.isMain
-        if main {
-            for notice in session.notices { printError("note: " + notice) }
-            printError(TrainingHeader(session: session, data: data).text)
-            if session.validation.isEmpty { printError("warning: \(data)/val.bin is missing; training without validation (no OUT/best)") }
+        let workers = try replicaOption.workers(compute)
+        nonisolated(unsafe) let command = self  // read only, by every rank
+        let summary = try job.eachRank(replicas: replicaOption.replicas) { communicator in
+            try command.train(Rank(communicator: communicator, workers: workers), tokenizer: tokenizer, stop: stop)
         }
-        let progress = Progress(totalSteps: min(session.trainer.options.schedule.totalSteps, stopAt ?? .max))
-        session.onStep = progress.update
-        session.shouldStop = { stop.requested }
-        let summary: RunSummary
-        do { summary = try session.run(stopAt: stopAt) } catch {
-            progress.finish()
-            throw error
-        }
-        progress.finish()
-        guard main else { return }
+        guard let summary else { return }
         if stop.requested { printError("stopped by signal at step \(summary.step); resume with --resume") }
         if json { return try printJSON(summary) }
         let val = summary.validationLoss.map { String(format: "%.4f", $0) } ?? "n/a"
         print("done: step \(summary.step), train loss \(summary.trainLoss.map { String(format: "%.4f", $0) } ?? "n/a"), val loss \(val), checkpoint \(summary.checkpoint)")
     }
 
+    /// One rank's training; the main rank's summary (nil on the others).
+    func train(_ rank: Rank, tokenizer: TokenizerKind, stop: StopSignal) throws -> RunSummary? {
+        let session = resume ? try resumeSession(tokenizer: tokenizer, rank: rank)
+            : try startSession(tokenizer: tokenizer, rank: rank)
+        let main = rank.communicator.isMain
+        if main {
+            for notice in session.notices { printError("note: " + notice) }
+            printError(TrainingHeader(session: session, data: data).text)
+            if session.validation.isEmpty { printError("warning: \(data)/val.bin is missing; training without validation (no OUT/best)") }
+        }
+        let progress = main ? Progress(totalSteps: min(session.trainer.options.schedule.totalSteps, stopAt ?? .max)) : nil
+        if let progress { session.onStep = progress.update }
+        session.shouldStop = { stop.requested }
+        let summary: RunSummary
+        do { summary = try session.run(stopAt: stopAt) } catch {
+            progress?.finish()
+            throw error
+        }
+        progress?.finish()
+        return main ? summary : nil
+    }
+
     /// A new run: the model from the flags (or from --init's checkpoint) and the options.
-    func startSession(tokenizer: TokenizerKind, job: Job) throws -> TrainingSession {
+    func startSession(tokenizer: TokenizerKind, rank: Rank) throws -> TrainingSession {
         let config: ModelConfiguration
         if let start = `init` {
             let path = checkpointPath(start)
             config = try model.configuration(startingFrom: Checkpoint.readConfig(from: path).model)
                 .with(exitGate: (objective?.usesGate ?? false) || Checkpoint.readConfig(from: path).model.exitGate)
-            let run = NewRun(config: config, options: try trainingOptions(config: config, processes: job.communicator.size),
+            let run = NewRun(config: config, options: try trainingOptions(config: config, processes: rank.communicator.size),
                              vocabulary: Vocabulary(tokenizer), initialWeights: path)
-            return try TrainingSession.start(run, in: out, workers: compute.workers, communicator: job.communicator,
+            return try TrainingSession.start(run, in: out, workers: rank.workers, communicator: rank.communicator,
                                              data: load(tokenizer))
         }
         config = try model.configuration(vocabSize: tokenizer == .bytes ? ByteTokenizer().vocabSize : Preset.gpt2VocabSize)
             .with(exitGate: objective?.usesGate ?? false)
-        if tokenizer == .gpt2, model.presetHasByteVocabulary {
+        if tokenizer == .gpt2, model.presetHasByteVocabulary, rank.communicator.isMain {
             let parameters = ParameterTable(config).parameterCount
             printError("note: the data is GPT-2 tokens, so the \(model.preset ?? ModelOptions.defaultPreset) preset's vocabulary is widened to \(config.vocabSize) ids: \(parameters) parameters, most of them in the embedding")
         }
-        let run = NewRun(config: config, options: try trainingOptions(config: config, processes: job.communicator.size),
+        let run = NewRun(config: config, options: try trainingOptions(config: config, processes: rank.communicator.size),
                          vocabulary: Vocabulary(tokenizer))
-        return try TrainingSession.start(run, in: out, workers: compute.workers, communicator: job.communicator,
+        return try TrainingSession.start(run, in: out, workers: rank.workers, communicator: rank.communicator,
                                          data: load(tokenizer))
     }
 

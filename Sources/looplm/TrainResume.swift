@@ -7,7 +7,7 @@ import LoopTraining
 extension TrainCommand {
     /// `--resume`: the saved run, with only the changes that keep it the same run. A flag that
     /// asks for another value of anything else is refused by name, never silently ignored.
-    func resumeSession(tokenizer: TokenizerKind, job: Job) throws -> TrainingSession {
+    func resumeSession(tokenizer: TokenizerKind, rank: Rank) throws -> TrainingSession {
         let latest = out + "/latest"
         var changes = ResumeChanges(evalInterval: evalInterval, checkpointInterval: checkpointInterval)
         if Checkpoint.resolve(latest) == latest {  // otherwise `resume` says there is nothing to resume
@@ -20,8 +20,8 @@ extension TrainCommand {
             }
             changes.totalSteps = try totalSteps(tokensPerStep: saved.options.tokensPerStep)
         }
-        return try TrainingSession.resume(in: out, vocabulary: Vocabulary(tokenizer), changes: changes, workers: compute.workers,
-                                          communicator: job.communicator, data: load(tokenizer))
+        return try TrainingSession.resume(in: out, vocabulary: Vocabulary(tokenizer), changes: changes, workers: rank.workers,
+                                          communicator: rank.communicator, data: load(tokenizer))
     }
 
     /// The training flags given that differ from the saved options.

@@ -1,0 +1,155 @@
+import Foundation
+
+/// Data parallelism inside one process: `size` copies of the model, each trained on its own
+/// thread with its own share of every step's micro-batches, their gradients summed between
+/// the threads — what `mpirun -np N` does with processes, without MPI.
+///
+/// Why: a matrix product of a small model split over two threads runs at 60–65% of the
+/// cores' peak (each thread's half is too small to amortise the packing and the split), while
+/// each thread multiplying whole matrices of its own half-batch runs at 85%. Every rank calls
+/// the same collective operations in the same order, as under MPI, so a step of N replicas
+/// equals one process accumulating N micro-batches bit for bit (each element of the sum is
+/// added in rank order: G₀ + G₁ + …, as the trainer adds micro-batches).
+public enum ThreadReplicas {
+    /// Runs `body` once per rank, each on its own thread with that rank's communicator, and
+    /// returns the results in rank order. When a rank throws, the others are released from
+    /// whatever collective they wait in (it throws `CommunicationError`), and the first error
+    /// thrown (by rank order among those that failed first) is rethrown.
+    public static func run<Result>(replicas: Int, _ body: @escaping @Sendable (any Communicator) throws -> Result) throws -> [Result] {
+        precondition(replicas >= 1, "at least one replica")
+        let group = ReplicaGroup(size: replicas)
+        let outcomes = Outcomes<Result>(count: replicas)
+        let finished = DispatchGroup()
+        for rank in 0..<replicas {
+            finished.enter()
+            let thread = Thread {
+                let communicator = ReplicaCommunicator(rank: rank, group: group)
+                do { outcomes.set(rank, .success(try body(communicator))) } catch {
+                    group.abandon(because: error)
+                    outcomes.set(rank, .failure(error))
+                }
+                finished.leave()
+            }
+            thread.stackSize = stackBytes
+            thread.start()
+        }
+        finished.wait()
+        if let error = group.firstError { throw error }
+        return try outcomes.values.map { try $0!.get() }
+    }
+
+    /// Each replica's thread runs the whole model, as the main thread does.
+    static let stackBytes = 8 << 20
+}
+
+/// One rank's view of a `ReplicaGroup`.
+final class ReplicaCommunicator: Communicator {
+    let rank: Int
+    let group: ReplicaGroup
+    var size: Int { group.size }
+
+    init(rank: Int, group: ReplicaGroup) {
+        self.rank = rank
+        self.group = group
+    }
+
+    /// Every rank publishes its buffer; then each rank sums its own slice of the elements over
+    /// all ranks, in rank order, and writes the sum into every rank's buffer.
+    func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        let buffers = try group.exchange(rank: rank, UnsafeSendablePointer(values, count: count))
+        guard buffers.allSatisfy({ $0.count == count }) else {
+            preconditionFailure("every rank reduces buffers of the same length")
+        }
+        let share = (count + size - 1) / size, lower = min(count, rank * share), upper = min(count, lower + share)
+        for i in lower..<upper {
+            var sum = buffers[0].pointer[i]
+            for other in 1..<size { sum += buffers[other].pointer[i] }
+            for other in 0..<size { buffers[other].pointer[i] = sum }
+        }
+        _ = try group.exchange(rank: rank, UnsafeSendablePointer(values, count: 0))  // no rank reads a buffer still being written
+    }
+
+    func allReduceSum(_ values: [Double]) throws -> [Double] {
+        let all = try group.exchange(rank: rank, values)
+        return (0..<values.count).map { i in all.dropFirst().reduce(all[0][i]) { $0 + $1[i] } }
+    }
+
+    func allReduceMax(_ value: Int) throws -> Int { try group.exchange(rank: rank, value).max()! }
+
+    func barrier() throws { _ = try group.exchange(rank: rank, 0) }
+}
+
+/// A raw buffer handed between the threads of one collective, which keep it alive.
+struct UnsafeSendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+    init(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
+        self.pointer = pointer
+        self.count = count
+    }
+}
+
+/// What the ranks of one process share: a rendezvous where every rank leaves a value and
+/// gets every rank's, and the error that ended the group.
+final class ReplicaGroup: @unchecked Sendable {
+    let size: Int
+    private let condition = NSCondition()
+    private var slots: [Any?]
+    private var arrived = 0
+    private var generation = 0
+    private var published: [Any] = []
+    private(set) var firstError: Error?
+
+    init(size: Int) {
+        self.size = size
+        slots = Array(repeating: nil, count: size)
+    }
+
+    /// Waits until every rank has called it (in the same round) and returns their values in
+    /// rank order; throws when a rank has failed, instead of waiting for it forever.
+    func exchange<Value>(rank: Int, _ value: Value) throws -> [Value] {
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure = firstError { throw CommunicationError("replica failed: \(failure)") }
+        let round = generation
+        slots[rank] = value
+        arrived += 1
+        if arrived == size {
+            published = slots.map { $0! }
+            slots = Array(repeating: nil, count: size)
+            arrived = 0
+            generation += 1
+            condition.broadcast()
+        } else {
+            while generation == round && firstError == nil { condition.wait() }
+            if generation == round, let failure = firstError { throw CommunicationError("replica failed: \(failure)") }
+        }
+        guard let values = published as? [Value] else { preconditionFailure("every rank exchanges values of one type per round") }
+        return values
+    }
+
+    /// A rank ended with an error: the others stop waiting.
+    func abandon(because error: Error) {
+        condition.lock()
+        if firstError == nil { firstError = error }
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// The result of each rank, written by its own thread.
+private final class Outcomes<Result>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Swift.Result<Result, Error>?]
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+    func set(_ rank: Int, _ outcome: Swift.Result<Result, Error>) {
+        lock.lock()
+        results[rank] = outcome
+        lock.unlock()
+    }
+    var values: [Swift.Result<Result, Error>?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return results
+    }
+}
