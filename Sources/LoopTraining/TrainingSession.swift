@@ -214,7 +214,7 @@ public final class TrainingSession {
         let state = saved.with(options: options)
         try checkCompatible(config, state.options)
         guard state.options.microBatches % communicator.size == 0 else {
-            throw TrainingError.resume("\(latest) was trained with \(state.options.microBatches) micro-batches per step over \(state.ranks) processes; \(communicator.size) processes cannot split them evenly — resume with a process count that divides \(state.options.microBatches)")
+            throw TrainingError.resume("\(latest) was trained with \(state.options.microBatches) micro-batches per step over \(state.ranks) ranks (processes or replicas); \(communicator.size) cannot split them evenly — resume with a process or replica count that divides \(state.options.microBatches)")
         }
         try checkMemory(config, state.options, processes: communicator.size)
         let (model, file) = try Checkpoint.load(from: latest, workers: workers)
@@ -239,7 +239,7 @@ public final class TrainingSession {
             session.notices.append("\(latest) was trained with --sgemm \(saved.rawValue); continuing with \(workers.sgemm.rawValue) is correct, but the two kernels round differently, so the weights will not be bit-identical to an uninterrupted run (resume with --sgemm \(saved.rawValue) for that)")
         }
         if state.ranks != communicator.size {
-            session.notices.append("\(latest) was trained by \(state.ranks) process(es); \(communicator.size) now share the same \(state.options.microBatches) micro-batches per step, so the run continues correctly, within rounding of an uninterrupted one")
+            session.notices.append("\(latest) was trained by \(state.ranks) rank(s) (processes or replicas); \(communicator.size) now share the same \(state.options.microBatches) micro-batches per step, so the run continues correctly, within rounding of an uninterrupted one")
         }
         return session
     }

@@ -58,7 +58,7 @@ enum MPIRun {
         #expect(try losses(root + "/two").count == 6)
         // …and a run trained by two processes continues in one, accumulating two micro-batches.
         let resumed = try Looplm.run(["train", "--data", root + "/data", "--out", root + "/two", "--resume", "--json"])
-        #expect(resumed.status == 0 && resumed.stderr.contains("2 process(es)"), "\(resumed.stderr)")
+        #expect(resumed.status == 0 && resumed.stderr.contains("2 rank(s) (processes or replicas)"), "\(resumed.stderr)")
     }
 
     /// Ctrl-C (SIGINT) to mpirun stops every rank after the same step; rank 0 saves; --resume
