@@ -24,7 +24,10 @@ public enum ThreadReplicas {
             finished.enter()
             let thread = Thread {
                 let communicator = ReplicaCommunicator(rank: rank, group: group)
-                do { outcomes.set(rank, .success(try body(communicator))) } catch {
+                do {
+                    outcomes.set(rank, .success(try body(communicator)))
+                    group.depart()
+                } catch {
                     group.abandon(because: error)
                     outcomes.set(rank, .failure(error))
                 }
@@ -99,6 +102,7 @@ final class ReplicaGroup: @unchecked Sendable {
     private var generation = 0
     private var published: [Any] = []
     private(set) var firstError: Error?
+    private var departed = false  // a rank has finished its work
 
     init(size: Int) {
         self.size = size
@@ -111,6 +115,7 @@ final class ReplicaGroup: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if let failure = firstError { throw CommunicationError("replica failed: \(failure)") }
+        if departed { throw Self.mismatch }
         let round = generation
         slots[rank] = value
         arrived += 1
@@ -121,11 +126,25 @@ final class ReplicaGroup: @unchecked Sendable {
             generation += 1
             condition.broadcast()
         } else {
-            while generation == round && firstError == nil { condition.wait() }
-            if generation == round, let failure = firstError { throw CommunicationError("replica failed: \(failure)") }
+            while generation == round && firstError == nil && !departed { condition.wait() }
+            if generation == round {
+                if let failure = firstError { throw CommunicationError("replica failed: \(failure)") }
+                throw Self.mismatch
+            }
         }
         guard let values = published as? [Value] else { preconditionFailure("every rank exchanges values of one type per round") }
         return values
+    }
+
+    /// A collective that can never complete: programmer error, thrown rather than hanging.
+    static let mismatch = CommunicationError("a replica finished while another waits in a collective operation: the replicas did not call the same operations")
+
+    /// A rank finished its work: a rank still waiting in a collective would wait forever.
+    func depart() {
+        condition.lock()
+        departed = true
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// A rank ended with an error: the others stop waiting.

@@ -145,11 +145,11 @@ struct BenchCommand: ParsableCommand {
         try SystemMemory.require(TrainingMemory(config: config, options: options, processes: ranks).total,
                                  for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch or --context")
         let workers = try replicaOption.workers(compute)
-        let (warmup, steps, seed, config2, options2) = (warmup, steps, seed, config, options)
-        let records = try job.eachRank(replicas: replicaOption.replicas) { communicator in
+        let records = try job.eachRank(replicas: replicaOption.replicas) {
+            [config, options, warmup = warmup, steps = steps, seed = seed] communicator in
             var generator = SeededGenerator(seed: seed)
-            let model = try LoopGPT(config: config2, generator: &generator, workers: workers)
-            let trainer = try Trainer(model: model, options: options2, data: RandomTokens(vocabSize: config2.vocabSize),
+            let model = try LoopGPT(config: config, generator: &generator, workers: workers)
+            let trainer = try Trainer(model: model, options: options, data: RandomTokens(vocabSize: config.vocabSize),
                                       generator: generator, communicator: communicator)
             var records: [StepRecord] = []
             for step in 0..<(warmup + steps) {
@@ -159,8 +159,8 @@ struct BenchCommand: ParsableCommand {
             return records
         }
         // With replicas, every replica's products at once (they share the cores' caches and memory).
-        let ceiling = roofline ? try ThreadReplicas.run(replicas: replicaOption.replicas) { _ in
-            try BLASCeiling.measure(config: config2, batch: batch, time: t, workers: workers)
+        let ceiling = roofline ? try ThreadReplicas.run(replicas: replicaOption.replicas) { [config, batch = batch] _ in
+            try BLASCeiling.measure(config: config, batch: batch, time: t, workers: workers)
         }.max { $0.seconds < $1.seconds } : nil
         let cost = ModelCost(config: config, time: t)
         let seconds = records.map(\.seconds)

@@ -45,3 +45,14 @@ import Testing
         #expect(sizes == [[0, 1]])
     }
 }
+
+extension ThreadReplicasTests {
+    /// Replicas that call different collectives end with an error instead of waiting forever.
+    @Test func aRankLeftWaitingAloneThrows() throws {
+        #expect(throws: CommunicationError.self) {
+            _ = try ThreadReplicas.run(replicas: 2) { communicator in
+                if communicator.rank == 1 { try communicator.barrier() }  // rank 0 never comes
+            }
+        }
+    }
+}
