@@ -77,6 +77,19 @@ func writeCorpus(in directory: String) throws -> String {
     return corpus
 }
 
+/// `train` of the tiny looped preset for a few steps, validating and checkpointing often: the
+/// run the data-parallel tests (MPI ranks, replicas) compare with one process.
+func tinyTraining(data: String, out: String, steps: Int) -> [String] {
+    ["train", "--data", data, "--out", out, "--preset", "tiny-loop", "--steps", "\(steps)", "--batch", "2",
+     "--context", "32", "--eval-interval", "3", "--eval-batches", "3", "--checkpoint-interval", "2", "--json"]
+}
+
+/// The training losses a run's metrics.jsonl records, step by step.
+func trainLosses(_ out: String) throws -> [Double] {
+    try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        .compactMap { json(String($0))["train_loss"] as? Double }
+}
+
 func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
 func json(_ text: String) -> [String: Any] {

@@ -32,14 +32,10 @@ enum MPIRun {
     let root = temporaryDirectory("mpi")
 
     func train(_ out: String, steps: Int = 6, _ extra: [String] = []) -> [String] {
-        ["train", "--data", root + "/data", "--out", out, "--preset", "tiny-loop", "--steps", "\(steps)", "--batch", "2",
-         "--context", "32", "--eval-interval", "3", "--eval-batches", "3", "--checkpoint-interval", "2", "--json"] + extra
+        tinyTraining(data: root + "/data", out: out, steps: steps) + extra
     }
 
-    func losses(_ out: String) throws -> [Double] {
-        try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-            .compactMap { json(String($0))["train_loss"] as? Double }
-    }
+    func losses(_ out: String) throws -> [Double] { try trainLosses(out) }
 
     /// Two ranks of B sequences are one process of B × 2 micro-batches, bit for bit: each
     /// micro-batch's gradient is computed alone and the two are added in the same order.

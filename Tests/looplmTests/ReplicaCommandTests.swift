@@ -5,15 +5,9 @@ import Testing
 @Suite(.serialized) struct ReplicaCommandTests {
     let root = temporaryDirectory("replicas")
 
-    func train(_ out: String, _ extra: [String]) -> [String] {
-        ["train", "--data", root + "/data", "--out", out, "--preset", "tiny-loop", "--steps", "6", "--batch", "2",
-         "--context", "32", "--eval-interval", "3", "--eval-batches", "3", "--checkpoint-interval", "2", "--json"] + extra
-    }
+    func train(_ out: String, _ extra: [String]) -> [String] { tinyTraining(data: root + "/data", out: out, steps: 6) + extra }
 
-    func losses(_ out: String) throws -> [Double] {
-        try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-            .compactMap { json(String($0))["train_loss"] as? Double }
-    }
+    func losses(_ out: String) throws -> [Double] { try trainLosses(out) }
 
     /// Two replicas of one thread each are one process of one thread accumulating two
     /// micro-batches, bit for bit: the same micro-batches, each gradient alone, added in order.
