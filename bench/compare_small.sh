@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 replicas=${REPLICAS:-2}
+case "$replicas" in 1|2) ;; *) echo "REPLICAS must be 1 or 2 (2 threads, 16 sequences per step)" >&2; exit 1 ;; esac
 LOOPLM_ARGS="--preset small --batch $((16 / replicas)) --replicas $replicas --context 128 --warmup 3 --steps 20" \
 TORCH_ARGS="--blocks 2 --width 192 --heads 6 --vocab 256 --time 128 --batch 16 --warmup 3 --steps 20" \
   exec bash bench/compare.sh "${1:-5}"

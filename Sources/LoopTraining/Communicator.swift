@@ -15,9 +15,13 @@ public protocol Communicator: AnyObject {
     func allReduceMax(_ value: Int) throws -> Int
     /// Returns once every rank has called it.
     func barrier() throws
+    /// Ranks that share this process's memory: 1 for processes, N for N replicas on threads.
+    var ranksInProcess: Int { get }
 }
 
 extension Communicator {
+    public var ranksInProcess: Int { 1 }
+
     /// Rank 0 writes files and prints progress; the others only compute.
     public var isMain: Bool { rank == 0 }
 }

@@ -109,13 +109,16 @@ public final class TrainingSession {
         self.metrics = metrics
     }
 
-    /// Memory a run of this shape needs before anything is allocated (see `TrainingMemory`);
-    /// when it does not fit, the error names options that would.
-    static func checkMemory(_ config: ModelConfiguration, _ options: TrainingOptions, processes: Int) throws {
+    /// Memory a run of this shape needs before anything is allocated (see `TrainingMemory`),
+    /// for every rank this process holds; when it does not fit, the error names options that
+    /// would. Every rank checks, then waits for the others, so no rank's allocations change
+    /// what another rank's check sees.
+    static func checkMemory(_ config: ModelConfiguration, _ options: TrainingOptions, communicator: any Communicator) throws {
+        let processes = communicator.size, copies = communicator.ranksInProcess
         let memory = TrainingMemory(config: config, options: options, processes: processes)
         var advice = memory.advice
         if let available = SystemMemory.availableBytes(),
-            let fitting = TrainingMemory.fitting(config: config, options: options, processes: processes, available: available)
+            let fitting = TrainingMemory.fitting(config: config, options: options, processes: processes, available: available / copies)
         {
             var flags: [String] = []
             if fitting.recompute == true && options.recompute != true { flags.append("--recompute") }
@@ -124,8 +127,10 @@ public final class TrainingSession {
             }
             advice = "\(flags.joined(separator: " ")) would fit, with the same tokens per step"
         }
-        try SystemMemory.require(memory.total, for: "training \(config.layout.summary) at batch \(options.batch) × \(options.time)",
+        let needed = copies == 1 ? memory.total : memory.total.flatMap { CheckedSize.product($0, copies) }
+        try SystemMemory.require(needed, for: "training \(config.layout.summary) at batch \(options.batch) × \(options.time)\(copies > 1 ? " in each of \(copies) replicas" : "")",
                                  advice: advice)
+        try communicator.barrier()
     }
 
     /// Starts a new run in `directory`, which must not hold one. `data` gives the batches
@@ -137,10 +142,11 @@ public final class TrainingSession {
         do { try run.options.validate(contextLength: run.config.contextLength) } catch { throw TrainingError.invalidOption(error) }
         try checkCompatible(run.config, run.options)
         let lock = try prepare(directory, communicator: communicator)
+        try communicator.barrier()  // rank 0 has made the folder (or finished a checkpoint swap) before the others look
         if FileManager.default.fileExists(atPath: directory + "/latest") {
             throw TrainingError.resume("\(directory)/latest already holds a run; pass --resume to continue it or choose another --out")
         }
-        try checkMemory(run.config, run.options, processes: communicator.size)
+        try checkMemory(run.config, run.options, communicator: communicator)
         let sources = try data(run.config, run.options)
         var generator = SeededGenerator(seed: run.options.seed)
         let model = try LoopGPT(config: run.config, generator: &generator, workers: workers)
@@ -200,6 +206,7 @@ public final class TrainingSession {
         data: (ModelConfiguration, TrainingOptions) throws -> TrainingData
     ) throws -> TrainingSession {
         let lock = try prepare(directory, communicator: communicator)
+        try communicator.barrier()  // rank 0 has finished an interrupted checkpoint swap before the others read `latest`
         let latest = directory + "/latest"
         guard FileManager.default.fileExists(atPath: latest + "/" + Checkpoint.configFile) else {
             throw TrainingError.resume("\(latest) holds no checkpoint to resume; start the run without --resume")
@@ -216,7 +223,7 @@ public final class TrainingSession {
         guard state.options.microBatches % communicator.size == 0 else {
             throw TrainingError.resume("\(latest) was trained with \(state.options.microBatches) micro-batches per step over \(state.ranks) ranks (processes or replicas); \(communicator.size) cannot split them evenly — resume with a process or replica count that divides \(state.options.microBatches)")
         }
-        try checkMemory(config, state.options, processes: communicator.size)
+        try checkMemory(config, state.options, communicator: communicator)
         let (model, file) = try Checkpoint.load(from: latest, workers: workers)
         let sources = try data(config, state.options)
         let trainer = try Trainer(model: model, options: state.options, data: sources.train,

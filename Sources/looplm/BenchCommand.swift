@@ -142,8 +142,9 @@ struct BenchCommand: ParsableCommand {
                                       schedule: LearningRateSchedule(peak: 1e-4, minimum: 1e-4, warmupSteps: 0,
                                                                      totalSteps: warmup + steps), seed: seed)
         options.recompute = recompute ? true : nil
-        try SystemMemory.require(TrainingMemory(config: config, options: options, processes: ranks).total,
-                                 for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch or --context")
+        let perRank = TrainingMemory(config: config, options: options, processes: ranks).total
+        try SystemMemory.require(perRank.flatMap { CheckedSize.product($0, replicaOption.replicas) },
+                                 for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch, --context or --replicas")
         let workers = try replicaOption.workers(compute)
         let records = try job.eachRank(replicas: replicaOption.replicas) {
             [config, options, warmup = warmup, steps = steps, seed = seed] communicator in

@@ -34,7 +34,7 @@ struct Rank {
 struct ReplicaOption: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp(
         "Copies of the model trained side by side in this process, each on its own share of --threads and of every step's sequences (data parallelism without MPI: faster than splitting each matrix product when the matrices are small).",
-        discussion: "With N replicas, --batch is per replica and a step trains on N × --batch sequences, exactly as N MPI processes or --accumulate N would."))
+        discussion: "With N replicas, --batch is per replica and a step trains on N × --batch × --accumulate sequences, as N MPI processes would; with --accumulate 1 the weights equal those of one replica with --accumulate N, bit for bit."))
     var replicas = 1
 
     func validate() throws {

@@ -9,7 +9,11 @@ import Testing
     /// as the trainer adds micro-batches), and the other collectives agree on every rank.
     @Test func collectivesGiveEveryRankTheSameSumInRankOrder() throws {
         let count = 1001  // not a multiple of the ranks: the last rank's share is shorter
-        @Sendable func value(_ rank: Int, _ i: Int) -> Float { Float(i % 97) * 0.1 + Float(rank) * 1e-7 + 1 / Float(3 + rank) }
+        // Every third element is 1e8, −1e8, 1 across the ranks: (1e8 − 1e8) + 1 = 1 in rank order,
+        // but 1e8 + (−1e8 + 1) = 0 in Float, so any other grouping shows.
+        @Sendable func value(_ rank: Int, _ i: Int) -> Float {
+            i % 3 == 0 ? [1e8, -1e8, 1][rank] : Float(i % 97) * 0.1 + Float(rank) * 1e-7 + 1 / Float(3 + rank)
+        }
         let results = try ThreadReplicas.run(replicas: 3) { communicator -> ([Float], [Double], Int) in
             let buffer = try FloatBuffer(count: count)
             for i in 0..<count { buffer[i] = value(communicator.rank, i) }
@@ -20,6 +24,7 @@ import Testing
             return (buffer.array, doubles, largest)
         }
         let expected = (0..<count).map { i in (value(0, i) + value(1, i)) + value(2, i) }
+        #expect(expected[0] == 1 && value(0, 0) + (value(1, 0) + value(2, 0)) == 0, "the check tells orders apart")
         for (sums, doubles, largest) in results {
             #expect(sums == expected)
             #expect(doubles == [3, 1.5])
@@ -40,13 +45,22 @@ import Testing
         }
     }
 
-    @Test func oneReplicaIsTheCallerAlone() throws {
+    @Test func oneReplicaIsRankZeroOfOne() throws {
         let sizes = try ThreadReplicas.run(replicas: 1) { communicator in [communicator.rank, communicator.size] }
         #expect(sizes == [[0, 1]])
     }
 }
 
 extension ThreadReplicasTests {
+    /// Ranks in different collectives at once fail, rather than pairing a barrier with a maximum.
+    @Test func ranksInDifferentCollectivesFail() throws {
+        #expect(throws: CommunicationError.self) {
+            _ = try ThreadReplicas.run(replicas: 2) { communicator in
+                if communicator.rank == 0 { try communicator.barrier() } else { _ = try communicator.allReduceMax(1) }
+            }
+        }
+    }
+
     /// Replicas that call different collectives end with an error instead of waiting forever.
     @Test func aRankLeftWaitingAloneThrows() throws {
         #expect(throws: CommunicationError.self) {
