@@ -182,20 +182,22 @@ public struct DepthFrontierPlan: SuitePlan {
         // bursts of noise fall on every rule alike instead of on whichever ran during them.
         var measured: [(metric: Double, meanLoops: Double, tokens: Int, seconds: Double)] = []
         let rounds = task.reasoning == nil ? Self.languageTimingRounds : Self.reasoningTimingRounds
+        let problems = task.reasoning.map { reasoning in
+            reasoning.difficulties.flatMap { d in
+                ReasoningEvaluation.heldOut(task: reasoning.task, difficulty: d, questions: reasoning.questionsPerDifficulty,
+                                            seed: ReasoningSuite.evaluationSeed)
+            }
+        } ?? []
+        let batches = Array(session.validation.prefix(evaluationBatches))
         for round in 0..<rounds {
             for (index, (rule, setting, exit, loops)) in rules.enumerated() {
                 if round == 0 { message("   \(rule) \(ExitRule.format(Float(setting)))") }
                 let point: (metric: Double, meanLoops: Double, tokens: Int, seconds: Double)
                 if let reasoning = task.reasoning {
-                    let problems = reasoning.difficulties.flatMap { d in
-                        ReasoningEvaluation.heldOut(task: reasoning.task, difficulty: d, questions: reasoning.questionsPerDifficulty,
-                                                    seed: ReasoningSuite.evaluationSeed)
-                    }
                     let result = try ReasoningEvaluation.accuracy(model: model, task: reasoning.task, problems: problems, exit: exit,
                                                                   maxLoops: loops)
                     point = (100 * result.accuracy, result.meanLoops, result.tokens, result.seconds)
                 } else {
-                    let batches = Array(session.validation.prefix(evaluationBatches))
                     let result = try Evaluation.adaptive(model: model, batches: batches, exit: exit, maxLoops: loops)
                     point = (result.loss, result.meanLoops, result.loopsPerToken.count, result.seconds)
                 }
