@@ -5,13 +5,19 @@ import Dispatch
 public struct Workers: Sendable, Equatable {
     public let threads: Int
     public let sgemm: SGEMMKernel
+    /// The threads besides the caller's, spinning between kernels (nil for one thread, or when
+    /// the system would not start them: then Dispatch runs the chunks).
+    let pool: ThreadPool?
 
     /// `sgemm` must run on this CPU (`isSupported`): callers check what users ask for.
     public init(threads: Int, sgemm: SGEMMKernel = .preferred) {
         precondition(sgemm.isSupported, "the \(sgemm.rawValue) sgemm needs AVX2 and FMA")
         self.threads = max(1, threads)
         self.sgemm = sgemm
+        pool = self.threads > 1 ? ThreadPool(workers: self.threads - 1) : nil
     }
+
+    public static func == (a: Workers, b: Workers) -> Bool { a.threads == b.threads && a.sgemm == b.sgemm }
 
     /// Runs `body` over `0..<count` split into at most `threads` contiguous ranges, and
     /// returns when every range is done. `body` gets the range and the index of its chunk
@@ -37,6 +43,8 @@ public struct Workers: Sendable, Equatable {
             let end = count * (chunk + 1) / chunks
             body(start..<end, chunk)
         }
+        if let pool, pool.run(chunks: chunks, work) { return }
+        // The pool is busy (a nested call, or another thread's): Dispatch runs the chunks.
         withoutActuallyEscaping(work) { work in
             let shared = unsafeBitCast(work, to: (@Sendable (Int) -> Void).self)
             DispatchQueue.concurrentPerform(iterations: chunks, execute: shared)
