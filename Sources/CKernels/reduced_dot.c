@@ -1,24 +1,7 @@
-// Reduced-precision dot products for decoding: AVX2+FMA versions compiled for that target by
+// int8 dot products for decoding: AVX2+FMA versions compiled for that target by
 // function attribute (no compiler flag, so the package needs no unsafeFlags); plain loops stand
 // in on other architectures and for group sizes the vector loop does not take.
 #include "reduced_dot.h"
-#include <string.h>
-
-static float bf16_to_float(uint16_t bits) {
-    uint32_t wide = (uint32_t)bits << 16;
-    float value;
-    memcpy(&value, &wide, sizeof value);
-    return value;
-}
-
-static void looplm_dot_bf16_portable(const uint16_t *w, const float *x, int rows, int c, float out[4]) {
-    for (int r = 0; r < 4; r++) out[r] = 0;
-    for (int r = 0; r < rows; r++) {
-        float sum = 0;
-        for (int i = 0; i < c; i++) sum += bf16_to_float(w[i]) * x[r * c + i];
-        out[r] = sum;
-    }
-}
 
 static void looplm_dot_int8_portable(const int8_t *w, const float *scales, int group, const float *x, int rows, int c,
                               float out[4]) {
@@ -39,22 +22,6 @@ static void looplm_dot_int8_portable(const int8_t *w, const float *scales, int g
 #include "horizontal_sum.h"
 
 int looplm_has_avx2_kernels(void) { return 1; }
-
-__attribute__((target("avx2,fma"))) void looplm_dot_bf16_avx2(const uint16_t *w, const float *x, int rows, int c,
-                                                               float out[4]) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int i = 0;
-    for (; i + 8 <= c; i += 8) {
-        __m128i bits = _mm_loadu_si128((const __m128i *)(w + i));
-        __m256 wv = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
-        LOOPLM_FMA_FOUR_ROWS(wv, x, c, i, rows, a0, a1, a2, a3);
-    }
-    LOOPLM_STORE_FOUR_SUMS(out, a0, a1, a2, a3);
-    for (; i < c; i++) {
-        float wi = bf16_to_float(w[i]);
-        for (int r = 0; r < rows; r++) out[r] += wi * x[r * c + i];
-    }
-}
 
 __attribute__((target("avx2,fma"))) void looplm_dot_int8_avx2(const int8_t *w, const float *scales, int group,
                                                                const float *x, int rows, int c, float out[4]) {
@@ -83,10 +50,6 @@ __attribute__((target("avx2,fma"))) void looplm_dot_int8_avx2(const int8_t *w, c
 }
 #else
 int looplm_has_avx2_kernels(void) { return 0; }
-
-void looplm_dot_bf16_avx2(const uint16_t *w, const float *x, int rows, int c, float out[4]) {
-    looplm_dot_bf16_portable(w, x, rows, c, out);
-}
 
 void looplm_dot_int8_avx2(const int8_t *w, const float *scales, int group, const float *x, int rows, int c,
                           float out[4]) {

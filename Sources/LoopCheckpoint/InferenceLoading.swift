@@ -9,10 +9,10 @@ final class TensorCopies {
 }
 
 extension Checkpoint {
-    /// Loads a checkpoint for inference only: float32 tensors are used in place from the
-    /// memory-mapped file (no copy, no gradients, no optimizer state), and with a reduced
-    /// `precision` the block matrices and the head are converted once and their float32 pages
-    /// released. Every tensor's name, shape and values are checked as for `load`.
+    /// Loads a checkpoint for inference only (no gradients, no optimizer state): the embeddings,
+    /// layer norms and biases are used in place from the memory-mapped file; the block matrices
+    /// (and at a reduced `precision` the head) are copied once into their decoding layout and
+    /// their pages of the file released. Every tensor's name, shape and values are checked as for `load`.
     public static func loadLanguageModel(
         from directory: String, precision: WeightPrecision = .float32, workers: Workers
     ) throws -> (model: LanguageModel, config: CheckpointConfig) {
@@ -34,17 +34,17 @@ extension Checkpoint {
                 pointer = UnsafePointer(copy.pointer)
             }
             try checkFinite(pointer, count: spec.count, tensor: spec.name, path: tensors.path)
-            if precision != .float32 && spec.shape.count == 2 && spec.name != table.wpe.name {
+            let converted = spec.shape.count == 2 && spec.name != table.wpe.name
+                && (precision != .float32 || spec.name != table.wte.name)
+            if converted {
                 // Converted below, one matrix at a time: hold no more of the file than that.
                 tensors.file.release(pointer: pointer, byteCount: spec.count * MemoryLayout<Float>.stride)
             }
             pointers[spec.name] = pointer
         }
-        if precision != .float32 {
-            let bytes = Double(ModelWeights.matrixWeights(config: modelConfig)) * precision.bytesPerWeight
-            try SystemMemory.require(Int(exactly: bytes.rounded(.up)), for: "converting \(directory) to \(precision.rawValue)",
-                                     advice: "use --weights f32, which reads the file in place")
-        }
+        let bytes = ModelWeights.convertedBytes(config: modelConfig, precision: precision)
+        try SystemMemory.require(Int(exactly: bytes.rounded(.up)), for: "converting \(directory) to \(precision.rawValue)",
+                                 advice: precision.memoryAdvice)
         let mapped = ModelWeights(config: modelConfig, table: table, owner: Owners([tensors, copies])) {
             pointers[$0.name]!
         }

@@ -4,20 +4,18 @@ import CKernels
 /// whichever other rows share the call. Batching sequences then changes no bit of any one of
 /// them: what the server computes for a request in a batch equals what `sample` computes alone.
 ///
-/// - Input-major weights (in, out): each output is one chain of fused multiply-adds in input
+/// - Input-major weights (in, out), float32 or bfloat16, whole or one `Panels` panel: each output is one chain of fused multiply-adds in input
 ///   order, starting from its value in y; vector lanes are outputs, so the AVX-512 and AVX2
 ///   kernels and the scalar tails agree bit for bit.
-/// - Output-major weights (the tied head): each output is a dot product in 8-lane partial sums
-///   added in a fixed order, four rows per pass over the weight row.
+/// - Output-major weights (the tied head): each output is a dot product in two chains of 8-lane
+///   partial sums added in a fixed order, four rows per pass over the weight row.
 ///
 /// Where the CPU has no AVX2 and FMA, BLAS matrix–vector products run one row at a time (the
-/// same call for every row, so still independent of the batch).
+/// same call for every row, so still independent of the batch), and bfloat16 runs in plain C.
 public enum DecodeProducts {
     /// Outputs per band handed to a thread: bands start on a multiple of it so that the vector
     /// blocks line up.
     public static let band = 16
-    /// Rows whose dot products one pass over a head row computes.
-    static let rowGroup = 4
 
     enum Kernel { case avx512, avx2, blas }
 
@@ -43,6 +41,22 @@ public enum DecodeProducts {
         }
     }
 
+    /// The same with bfloat16 weights, each widened exactly to float32 before its multiply-add:
+    /// every kernel gives the same bits.
+    static func inputMajor(
+        _ w: UnsafePointer<UInt16>, ldw: Int, x: UnsafePointer<Float>, rows: Int, inChannels c: Int, columns: Int,
+        y: UnsafeMutablePointer<Float>, ldy: Int, kernel: Kernel = kernel
+    ) {
+        switch kernel {
+        case .avx512:
+            looplm_rows_bf16_avx512(w, ldw, x, c, Int32(rows), Int32(c), Int32(columns), y, ldy)
+        case .avx2:
+            looplm_rows_bf16_avx2(w, ldw, x, c, Int32(rows), Int32(c), Int32(columns), y, ldy)
+        case .blas:
+            looplm_rows_bf16_portable(w, ldw, x, c, Int32(rows), Int32(c), Int32(columns), y, ldy)
+        }
+    }
+
     /// y (rows, ldy) += x (rows, C) · wᵀ for `outputs` weight rows of w (outputs, C).
     static func outputMajor(
         _ w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, inChannels c: Int, outputs: Int,
@@ -54,18 +68,6 @@ public enum DecodeProducts {
             }
             return
         }
-        var sums = SIMD4<Float>(repeating: 0)
-        var first = 0
-        while first < rows {
-            let count = min(rowGroup, rows - first)
-            for j in 0..<outputs {
-                withUnsafeMutableBytes(of: &sums) { raw in
-                    looplm_dot_f32_avx2(w + j * c, x + first * c, Int32(count), Int32(c),
-                                        raw.baseAddress!.assumingMemoryBound(to: Float.self))
-                }
-                for r in 0..<count { y[(first + r) * ldy + j] += sums[r] }
-            }
-            first += count
-        }
+        looplm_output_major_f32_avx2(w, x, Int32(rows), Int32(c), Int32(outputs), y, ldy)
     }
 }

@@ -3,27 +3,30 @@
 /// - `inputMajor`: float32 (in, out), Hugging Face GPT-2's Conv1D layout, as checkpoints and
 ///   the trainer hold it.
 /// - `outputMajor`: float32 (out, in): the tied output head, which is the token embedding.
-/// - `bfloat16` / `int8`: reduced-precision copies for inference, (out, in) so each output
-///   is one contiguous dot product (see `ReducedPrecision`).
+/// - `float32Panels` / `bfloat16Panels`: inference copies in `Panels`, so that each thread's
+///   share of a decoding product is one contiguous stream.
+/// - `int8`: a quantized copy for inference, (out, in) so each output is one contiguous dot
+///   product (see `ReducedPrecision`).
 public enum LinearWeights {
     case inputMajor(UnsafePointer<Float>)
     case outputMajor(UnsafePointer<Float>)
-    case bfloat16(UnsafePointer<UInt16>)
+    case float32Panels(UnsafePointer<Float>)
+    case bfloat16Panels(UnsafePointer<UInt16>)
     case int8(QuantizedMatrix)
 
     /// The first weight of a float32 matrix (nil for reduced ones).
     public var floatPointer: UnsafePointer<Float>? {
         switch self {
-        case .inputMajor(let w), .outputMajor(let w): return w
-        case .bfloat16, .int8: return nil
+        case .inputMajor(let w), .outputMajor(let w), .float32Panels(let w): return w
+        case .bfloat16Panels, .int8: return nil
         }
     }
 
     /// Bytes one full read of the matrix moves, for bandwidth figures.
     public func bytes(inputs: Int, outputs: Int) -> Int {
         switch self {
-        case .inputMajor, .outputMajor: return 4 * inputs * outputs
-        case .bfloat16: return 2 * inputs * outputs
+        case .inputMajor, .outputMajor, .float32Panels: return 4 * inputs * outputs
+        case .bfloat16Panels: return 2 * inputs * outputs
         case .int8(let q): return inputs * outputs + 4 * outputs * q.groupsPerRow(inputs: inputs)
         }
     }
@@ -81,11 +84,14 @@ public enum Linear {
                                                y: out + outputs.lowerBound, ldy: oc)
                 }
             }
-        case .bfloat16(let w):
-            ReducedPrecision.forward(out: out, inp: inp, weights: .bfloat16(w), bias: bias, rows: n,
-                                     inChannels: c, outChannels: oc, accumulate: accumulate, workers: workers)
+        case .float32Panels(let w):
+            PanelProducts.forward(out: out, inp: inp, weights: .float32(w), bias: bias, rows: n, inChannels: c,
+                                  outChannels: oc, accumulate: accumulate, workers: workers)
+        case .bfloat16Panels(let w):
+            PanelProducts.forward(out: out, inp: inp, weights: .bfloat16(w), bias: bias, rows: n, inChannels: c,
+                                  outChannels: oc, accumulate: accumulate, workers: workers)
         case .int8(let q):
-            ReducedPrecision.forward(out: out, inp: inp, weights: .int8(q), bias: bias, rows: n,
+            ReducedPrecision.forward(out: out, inp: inp, weights: q, bias: bias, rows: n,
                                      inChannels: c, outChannels: oc, accumulate: accumulate, workers: workers)
         }
     }

@@ -16,7 +16,7 @@ public struct QuantizedMatrix {
     public func groupsPerRow(inputs: Int) -> Int { inputs / groupSize }
 }
 
-/// Conversions to reduced precision (round to nearest) and the products on such weights,
+/// Conversions to reduced precision (round to nearest) and the products on int8 weights,
 /// accumulating in float32.
 public enum ReducedPrecision {
     /// Inputs per int8 scale, when the row length allows it; otherwise one scale per row.
@@ -68,11 +68,6 @@ public enum ReducedPrecision {
         }
     }
 
-    enum Storage {
-        case bfloat16(UnsafePointer<UInt16>)
-        case int8(QuantizedMatrix)
-    }
-
     /// Rows processed together in the matrix–vector kernel: each weight is loaded once for them.
     static let rowGroup = 4
     /// Up to this many rows, products read the reduced weights directly (in passes of
@@ -81,8 +76,9 @@ public enum ReducedPrecision {
     /// Outputs converted to a float32 tile at a time when many rows go through sgemm.
     static let tileOutputs = 64
 
+    /// Products on int8 weights (bfloat16 ones are stored in `Panels` and go through `PanelProducts`).
     static func forward(
-        out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weights: Storage,
+        out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weights: QuantizedMatrix,
         bias: UnsafePointer<Float>?, rows n: Int, inChannels c: Int, outChannels oc: Int,
         accumulate: Bool, workers: Workers
     ) {
@@ -130,52 +126,15 @@ public enum ReducedPrecision {
     /// One output row's dot products with up to four rows of x: AVX2 kernels where the CPU has
     /// them (the Swift kernels below are compiled for baseline x86-64), portable ones otherwise.
     @inline(__always)
-    static func dot(_ weights: Storage, output j: Int, _ x: UnsafePointer<Float>, rows: Int, _ c: Int,
+    static func dot(_ q: QuantizedMatrix, output j: Int, _ x: UnsafePointer<Float>, rows: Int, _ c: Int,
                     avx2: Bool = useAVX2) -> SIMD4<Float> {
-        guard avx2 else {
-            switch weights {
-            case .bfloat16(let w): return dotBFloat16(w + j * c, x, rows: rows, c)
-            case .int8(let q): return dotInt8(q, output: j, x, rows: rows, c)
-            }
-        }
+        guard avx2 else { return dotInt8(q, output: j, x, rows: rows, c) }
         var sums = SIMD4<Float>(repeating: 0)
         withUnsafeMutableBytes(of: &sums) { raw in
-            let out = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-            switch weights {
-            case .bfloat16(let w):
-                looplm_dot_bf16_avx2(w + j * c, x, Int32(rows), Int32(c), out)
-            case .int8(let q):
-                looplm_dot_int8_avx2(q.values + j * c, q.scales + j * (c / q.groupSize), Int32(q.groupSize), x,
-                                     Int32(rows), Int32(c), out)
-            }
+            looplm_dot_int8_avx2(q.values + j * c, q.scales + j * (c / q.groupSize), Int32(q.groupSize), x,
+                                 Int32(rows), Int32(c), raw.baseAddress!.assumingMemoryBound(to: Float.self))
         }
         return sums
-    }
-
-    /// Σ_i x_r[i] · w[i] for up to four rows r of x (stride c), w in bfloat16.
-    @inline(__always)
-    static func dotBFloat16(
-        _ w: UnsafePointer<UInt16>, _ x: UnsafePointer<Float>, rows: Int, _ c: Int
-    ) -> SIMD4<Float> {
-        typealias V = SIMD8<Float>
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-        var i = 0
-        while i + 8 <= c {
-            let bits = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<UInt16>.self)
-            let wv = unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: bits) &<< 16, to: V.self)
-            a0 += wv * load(x + i)
-            if rows > 1 { a1 += wv * load(x + c + i) }
-            if rows > 2 { a2 += wv * load(x + 2 * c + i) }
-            if rows > 3 { a3 += wv * load(x + 3 * c + i) }
-            i += 8
-        }
-        var result = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
-        while i < c {
-            let wi = float(bfloat16: w[i])
-            for r in 0..<rows { result[r] += wi * x[r * c + i] }
-            i += 1
-        }
-        return result
     }
 
     /// Σ_g scale[g] · Σ_{i∈g} x_r[i] · q[i] for up to four rows of x, one output row of q.
@@ -211,16 +170,11 @@ public enum ReducedPrecision {
     }
 
     /// Weight rows `outputs` as float32 (count, c) into `tile`.
-    static func widen(_ weights: Storage, rows outputs: Range<Int>, inChannels c: Int, into tile: UnsafeMutablePointer<Float>) {
+    static func widen(_ q: QuantizedMatrix, rows outputs: Range<Int>, inChannels c: Int, into tile: UnsafeMutablePointer<Float>) {
+        let groups = c / q.groupSize
         for (r, j) in outputs.enumerated() {
             let y = tile + r * c
-            switch weights {
-            case .bfloat16(let w):
-                for i in 0..<c { y[i] = float(bfloat16: w[j * c + i]) }
-            case .int8(let q):
-                let groups = c / q.groupSize
-                for i in 0..<c { y[i] = Float(q.values[j * c + i]) * q.scales[j * groups + i / q.groupSize] }
-            }
+            for i in 0..<c { y[i] = Float(q.values[j * c + i]) * q.scales[j * groups + i / q.groupSize] }
         }
     }
 

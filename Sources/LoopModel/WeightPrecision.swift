@@ -22,42 +22,43 @@ public enum WeightPrecision: String, CaseIterable, Sendable, Codable {
         case .int8: 1 + 4.0 / Double(ReducedPrecision.preferredGroupSize)
         }
     }
+
+    /// What to do when the converted copy does not fit in memory.
+    public var memoryAdvice: String {
+        self == .int8 ? "int8 already takes the least memory: free some"
+            : "use --weights bf16 or int8, whose copies take a half or about a quarter of float32's bytes"
+    }
 }
 
 /// Memory that holds converted weights.
 final class ReducedStorage {
+    let floats: UnsafeMutablePointer<Float>?
     let halves: UnsafeMutablePointer<UInt16>?
     let bytes: UnsafeMutablePointer<Int8>?
     let scales: UnsafeMutablePointer<Float>?
 
-    /// Throws when the memory cannot be had, instead of trapping.
-    init(halves: Int = 0, bytes: Int = 0, scales: Int = 0) throws(MemoryError) {
+    /// Throws when the memory cannot be had, instead of trapping (and frees what it had).
+    init(floats: Int = 0, halves: Int = 0, bytes: Int = 0, scales: Int = 0) throws(MemoryError) {
+        var allocated: [UnsafeMutableRawPointer] = []
         func allocate<T>(_ count: Int, of: T.Type) throws(MemoryError) -> UnsafeMutablePointer<T>? {
             guard count > 0 else { return nil }
             guard let size = CheckedSize.product(count, MemoryLayout<T>.stride), let raw = malloc(size) else {
+                allocated.forEach { free($0) }
                 throw MemoryError(needed: CheckedSize.product(count, MemoryLayout<T>.stride),
                                   available: SystemMemory.availableBytes(), what: "converted weights",
-                                  advice: "use --weights f32, which reads the file in place")
+                                  advice: WeightPrecision.float32.memoryAdvice)
             }
+            allocated.append(raw)
             return raw.bindMemory(to: T.self, capacity: count)
         }
-        let halfPointer = try allocate(halves, of: UInt16.self)
-        let bytePointer: UnsafeMutablePointer<Int8>?, scalePointer: UnsafeMutablePointer<Float>?
-        do throws(MemoryError) { bytePointer = try allocate(bytes, of: Int8.self) } catch {
-            free(halfPointer)
-            throw error
-        }
-        do throws(MemoryError) { scalePointer = try allocate(scales, of: Float.self) } catch {
-            free(halfPointer)
-            free(bytePointer)
-            throw error
-        }
-        self.halves = halfPointer
-        self.bytes = bytePointer
-        self.scales = scalePointer
+        self.floats = try allocate(floats, of: Float.self)
+        self.halves = try allocate(halves, of: UInt16.self)
+        self.bytes = try allocate(bytes, of: Int8.self)
+        self.scales = try allocate(scales, of: Float.self)
     }
 
     deinit {
+        free(floats)
         free(halves)
         free(bytes)
         free(scales)
@@ -77,7 +78,7 @@ extension ModelWeights {
             switch source {
             case .inputMajor(let w): return w[i * outputs + j]
             case .outputMajor(let w): return w[j * inputs + i]
-            default: preconditionFailure("only float32 matrices are converted")
+            default: preconditionFailure("only float32 matrices in the training layout are converted")
             }
         }
     }
@@ -89,16 +90,25 @@ extension ModelWeights {
         return config.layout.uniqueBlocks * 12 * c * c + config.vocabSize * c
     }
 
-    /// The same weights with every block matrix and the head converted to `precision`, on
-    /// `workers`. Float32 returns the weights unchanged.
+    /// Bytes of the copies `converted(to: precision)` makes: float32 copies only the block
+    /// matrices (the tied head is the token embedding, read in place); the reduced precisions
+    /// copy the head as well.
+    public static func convertedBytes(config: ModelConfiguration, precision: WeightPrecision) -> Double {
+        let c = config.channels
+        let weights = precision == .float32 ? config.layout.uniqueBlocks * 12 * c * c : matrixWeights(config: config)
+        return Double(weights) * precision.bytesPerWeight
+    }
+
+    /// The same weights with the block matrices in `Panels` (decoding streams each thread's
+    /// share of them contiguously) and, at a reduced precision, the head converted too, on
+    /// `workers`. Float32 keeps the head (the tied token embedding) where it is.
     /// `done` is told each float32 matrix (its first weight and count) once it has been
     /// converted, so a caller can let its pages go before the next one is read.
     public func converted(
         to precision: WeightPrecision, workers: Workers, done: (UnsafePointer<Float>, Int) -> Void = { _, _ in }
     ) throws(MemoryError) -> ModelWeights {
-        guard precision != .float32 else { return self }
         let c = config.channels
-        var matrices: [Matrix] = [Matrix(source: head, inputs: c, outputs: config.vocabSize)]
+        var matrices: [Matrix] = precision == .float32 ? [] : [Matrix(source: head, inputs: c, outputs: config.vocabSize)]
         for block in blocks {
             for tensor in BlockWeights.matrices {
                 let (inputs, outputs) = tensor == .fcProjectionWeight ? (4 * c, c)
@@ -110,17 +120,25 @@ extension ModelWeights {
         let storage: ReducedStorage
         var converted: [LinearWeights] = []
         switch precision {
+        case .float32:
+            storage = try ReducedStorage(floats: total)
+            var offset = 0
+            for m in matrices {
+                let out = storage.floats! + offset
+                Panels.pack(inputs: m.inputs, outputs: m.outputs, into: out, workers: workers) { m.value(output: $0, input: $1) }
+                converted.append(.float32Panels(out))
+                m.source.floatPointer.map { done($0, m.inputs * m.outputs) }
+                offset += m.inputs * m.outputs
+            }
         case .bfloat16:
             storage = try ReducedStorage(halves: total)
             var offset = 0
             for m in matrices {
                 let out = storage.halves! + offset
-                workers.forEachChunk(m.outputs, minPerChunk: 16) { rows, _ in
-                    for j in rows {
-                        for i in 0..<m.inputs { out[j * m.inputs + i] = ReducedPrecision.bfloat16(m.value(output: j, input: i)) }
-                    }
+                Panels.pack(inputs: m.inputs, outputs: m.outputs, into: out, workers: workers) {
+                    ReducedPrecision.bfloat16(m.value(output: $0, input: $1))
                 }
-                converted.append(.bfloat16(out))
+                converted.append(.bfloat16Panels(out))
                 m.source.floatPointer.map { done($0, m.inputs * m.outputs) }
                 offset += m.inputs * m.outputs
             }
@@ -146,15 +164,14 @@ extension ModelWeights {
                 offset += m.inputs * m.outputs
                 scaleOffset += m.outputs * groups
             }
-        case .float32:
-            return self
         }
+        let firstBlockMatrix = precision == .float32 ? 0 : 1
         var reducedBlocks: [BlockWeights] = []
         for (b, block) in blocks.enumerated() {
             var replaced: [BlockTensor: LinearWeights] = [:]
-            for (k, tensor) in BlockWeights.matrices.enumerated() { replaced[tensor] = converted[1 + 4 * b + k] }
+            for (k, tensor) in BlockWeights.matrices.enumerated() { replaced[tensor] = converted[firstBlockMatrix + 4 * b + k] }
             reducedBlocks.append(BlockWeights(block, matrices: replaced))
         }
-        return ModelWeights(self, head: converted[0], blocks: reducedBlocks, owners: [storage])
+        return ModelWeights(self, head: precision == .float32 ? head : converted[0], blocks: reducedBlocks, owners: [storage])
     }
 }

@@ -30,10 +30,21 @@ struct GenerationBenchmark {
         let loadSeconds: Double, firstTokenSeconds: Double
         let prefillTokens: Int, prefillTokensPerSecond: Double
         let decodeTokensPerSecond: Double, bytesPerToken: Double, achievedBytesPerSecond: Double
+        /// The round whose fraction is the median: its bandwidth, and its bytes per second over it.
         let bandwidthBytesPerSecond: Double, fractionOfBandwidth: Double, ceilingTokensPerSecond: Double
+        let decodeRounds: [DecodeRound]
         let batched: [Throughput]
         let exit: ExitDecode?
         let peakResidentBytes: Int
+    }
+
+    /// Decoding is timed in this many rounds, the memory bandwidth measured between them.
+    static let decodeRounds = 8
+
+    /// One round of decoding: its speed, the higher of the bandwidths measured just before and
+    /// just after it, and the bytes per second it read as a fraction of that bandwidth.
+    struct DecodeRound: Codable {
+        let tokensPerSecond: Double, bandwidthBytesPerSecond: Double, fractionOfBandwidth: Double
     }
 
     /// Greedy decoding of one prompt under an exit rule, beside fixed looping at its cap.
@@ -50,7 +61,7 @@ struct GenerationBenchmark {
         return (0..<count).map { _ in Int32(generator.next() % UInt64(model.config.vocabSize)) }
     }
 
-    /// Weight bytes one decoded token reads: every block matrix once per application, the head
+    /// Bytes one decoded token reads: every block matrix once per application, the head
     /// once, and the cached keys and values of every application at `position`.
     func bytesPerToken(position: Int) -> Double {
         let config = model.config, c = config.channels, layout = config.layout
@@ -77,16 +88,36 @@ struct GenerationBenchmark {
         let prefillStart = Self.now()
         try decoder.append([SlotInput(slot: 0, tokens: prompt)])
         let prefillSeconds = Self.now() - prefillStart
-        // Decode: greedy, one token at a time after the prompt.
+        // Decode: greedy, one token at a time after the prompt, in rounds between measurements
+        // of the memory bandwidth: on a shared machine it moves from one second to the next, so
+        // each round's bytes per second are compared with those of its own seconds.
+        let meter = try MemoryBandwidth(workers: model.workers)
         var next = argmax(decoder.logits(0))
-        let decodeStart = Self.now()
-        for _ in 0..<newTokens {
-            next = argmax(try decoder.step(token: next))
+        var decodeSeconds = 0.0, decodeBytes = 0.0, decoded = 0
+        var rounds: [DecodeRound] = []
+        var before = meter.measure()
+        for round in 0..<Self.decodeRounds {
+            let count = newTokens * (round + 1) / Self.decodeRounds - decoded
+            guard count > 0 else { continue }
+            let start = Self.now()
+            for _ in 0..<count {
+                next = argmax(try decoder.step(token: next))
+            }
+            let seconds = Self.now() - start
+            let after = meter.measure()
+            // The higher of the two measurements around the round: the fraction errs low.
+            let bandwidth = max(before, after)
+            let bytes = (0..<count).reduce(0.0) { $0 + bytesPerToken(position: prompt.count + decoded + $1) }
+            rounds.append(DecodeRound(tokensPerSecond: Double(count) / seconds, bandwidthBytesPerSecond: bandwidth,
+                                      fractionOfBandwidth: bytes / seconds / bandwidth))
+            decodeSeconds += seconds
+            decodeBytes += bytes
+            decoded += count
+            before = after
         }
-        let decodeSeconds = Self.now() - decodeStart
         let decodeRate = Double(newTokens) / decodeSeconds
-        let bytes = bytesPerToken(position: prompt.count + newTokens / 2)
-        let bandwidth = try MemoryBandwidth.measure(workers: model.workers)
+        let bytes = decodeBytes / Double(newTokens)
+        let median = rounds.sorted { $0.fractionOfBandwidth < $1.fractionOfBandwidth }[rounds.count / 2]
         var batched: [Throughput] = []
         for batch in batches {
             let prompts = (0..<batch).map { tokens(16, seed: 100 + UInt64($0)) }
@@ -100,8 +131,8 @@ struct GenerationBenchmark {
             threads: model.workers.threads, cpu: CPU.description, loadSeconds: loadSeconds, firstTokenSeconds: firstToken,
             prefillTokens: prompt.count, prefillTokensPerSecond: Double(prompt.count) / prefillSeconds,
             decodeTokensPerSecond: decodeRate, bytesPerToken: bytes, achievedBytesPerSecond: bytes * decodeRate,
-            bandwidthBytesPerSecond: bandwidth, fractionOfBandwidth: bytes * decodeRate / bandwidth,
-            ceilingTokensPerSecond: bandwidth / bytes, batched: batched, exit: exitDecode, peakResidentBytes: SystemMemory.peakResidentBytes())
+            bandwidthBytesPerSecond: median.bandwidthBytesPerSecond, fractionOfBandwidth: median.fractionOfBandwidth,
+            ceilingTokensPerSecond: median.bandwidthBytesPerSecond / bytes, decodeRounds: rounds, batched: batched, exit: exitDecode, peakResidentBytes: SystemMemory.peakResidentBytes())
     }
 
     /// The same prompt decoded greedily under `exit` and under fixed looping at `maxLoops`,
@@ -139,7 +170,8 @@ struct GenerationBenchmark {
             looplm bench --generate: \(r.layout), \(r.parameters) parameters, \(r.weights) weights, \(counted(r.threads, "thread")) on \(r.cpu)
               load \(String(format: "%.3f", r.loadSeconds)) s · first token after \(String(format: "%.3f", r.firstTokenSeconds)) s · peak memory \(mb(Double(r.peakResidentBytes)))
               prefill: \(r.prefillTokens) tokens at \(String(format: "%.0f", r.prefillTokensPerSecond)) tokens/s
-              decode: \(String(format: "%.1f", r.decodeTokensPerSecond)) tokens/s · \(mb(r.bytesPerToken)) read per token · \(String(format: "%.1f", r.achievedBytesPerSecond / 1e9)) GB/s of a measured \(String(format: "%.1f", r.bandwidthBytesPerSecond / 1e9)) GB/s (\(String(format: "%.0f", 100 * r.fractionOfBandwidth))%; ceiling \(String(format: "%.1f", r.ceilingTokensPerSecond)) tokens/s)
+              decode: \(String(format: "%.1f", r.decodeTokensPerSecond)) tokens/s · \(mb(r.bytesPerToken)) read per token · \(String(format: "%.0f", 100 * r.fractionOfBandwidth))% of the memory bandwidth (median of \(r.decodeRounds.count) rounds, each against the higher bandwidth measured just before or after it; ceiling \(String(format: "%.1f", r.ceilingTokensPerSecond)) tokens/s)
+              rounds: \(r.decodeRounds.map { String(format: "%.1f tokens/s at %.1f of %.1f GB/s (%.0f%%)", $0.tokensPerSecond, $0.fractionOfBandwidth * $0.bandwidthBytesPerSecond / 1e9, $0.bandwidthBytesPerSecond / 1e9, 100 * $0.fractionOfBandwidth) }.joined(separator: " · "))
               batched generation: \(r.batched.map { "batch \($0.batch): \(String(format: "%.1f", $0.tokensPerSecond)) tokens/s" }.joined(separator: " · "))
             """ + (r.exit.map { e in
                 String(format: "\n  exit %@: mean %.2f of %d loops · %.2f MFLOP/token (fixed: %.2f) · %.1f tokens/s against %.1f fixed (%.2f×)",

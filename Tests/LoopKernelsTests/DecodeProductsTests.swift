@@ -22,11 +22,43 @@ import Testing
         return out
     }
 
-    @Test(arguments: [false, true]) func everyRowIsTheSameBitsAloneAsInABatch(outputMajor: Bool) {
+    enum Layout: CaseIterable { case inputMajor, outputMajor, float32Panels, bfloat16Panels }
+
+    /// `w` (in, out) in `layout`, kept alive by the returned storage, and the float32 values it holds.
+    static func weights(_ w: [Float], layout: Layout, inputs c: Int, outputs oc: Int)
+        -> (weights: LinearWeights, storage: AnyObject, values: [Float]) {
+        final class Storage<T> {
+            let pointer: UnsafeMutablePointer<T>
+            init(_ values: [T]) {
+                pointer = .allocate(capacity: values.count)
+                pointer.initialize(from: values, count: values.count)
+            }
+            deinit { pointer.deallocate() }
+        }
+        let workers = Workers(threads: 2)
+        switch layout {
+        case .inputMajor:
+            let s = Storage(w)
+            return (.inputMajor(s.pointer), s, w)
+        case .outputMajor:
+            let s = Storage((0..<(c * oc)).map { w[($0 % c) * oc + $0 / c] })
+            return (.outputMajor(s.pointer), s, w)
+        case .float32Panels:
+            let s = Storage(w)
+            Panels.pack(inputs: c, outputs: oc, into: s.pointer, workers: workers) { w[$1 * oc + $0] }
+            return (.float32Panels(s.pointer), s, w)
+        case .bfloat16Panels:
+            let s = Storage([UInt16](repeating: 0, count: c * oc))
+            Panels.pack(inputs: c, outputs: oc, into: s.pointer, workers: workers) { ReducedPrecision.bfloat16(w[$1 * oc + $0]) }
+            return (.bfloat16Panels(s.pointer), s, w.map { ReducedPrecision.float(bfloat16: ReducedPrecision.bfloat16($0)) })
+        }
+    }
+
+    @Test(arguments: Layout.allCases) func everyRowIsTheSameBitsAloneAsInABatch(layout: Layout) {
         let c = Self.inChannels, oc = Self.outChannels, rows = Linear.vectorRows
-        let w = Self.values(c * oc, seed: 1), x = Self.values(rows * c, seed: 2), bias = Self.values(oc, seed: 3)
-        w.withUnsafeBufferPointer { wp in
-            let weights: LinearWeights = outputMajor ? .outputMajor(wp.baseAddress!) : .inputMajor(wp.baseAddress!)
+        let x = Self.values(rows * c, seed: 2), bias = Self.values(oc, seed: 3)
+        let (weights, storage, w) = Self.weights(Self.values(c * oc, seed: 1), layout: layout, inputs: c, outputs: oc)
+        withExtendedLifetime(storage) {
             let batch = linear(weights, x: x, rows: rows, bias: bias, threads: 2)
             for r in 0..<rows {
                 let row = Array(x[(r * c)..<((r + 1) * c)])
@@ -42,10 +74,7 @@ import Testing
             for r in 0..<rows {
                 for j in 0..<oc {
                     var exact = Double(bias[j])
-                    for k in 0..<c {
-                        let wk = outputMajor ? w[j * c + k] : w[k * oc + j]
-                        exact += Double(x[r * c + k]) * Double(wk)
-                    }
+                    for k in 0..<c { exact += Double(x[r * c + k]) * Double(w[k * oc + j]) }
                     #expect(abs(Double(batch[r * oc + j]) - exact) < 1e-4, "row \(r) output \(j)")
                 }
             }
@@ -69,5 +98,50 @@ import Testing
         }
         if let avx512 = results[.avx512] { #expect(avx512 == results[.avx2]) }
         for (a, b) in zip(results[.blas]!, results[kernels.last!]!) { #expect(abs(a - b) < 1e-4) }
+    }
+
+    /// Panels hold the same products as the training layout: decoding gives the same bits, and
+    /// the prefill path (sgemm on tiles of panels, several tiles here) agrees to rounding.
+    @Test func panelsGiveTheTrainingLayoutsResults() {
+        let c = Self.inChannels, oc = 333  // six panels, the last one 13 wide: two prefill tiles
+        let w = Self.values(c * oc, seed: 6), bias = Self.values(oc, seed: 7)
+        let (panels, storage, _) = Self.weights(w, layout: .float32Panels, inputs: c, outputs: oc)
+        withExtendedLifetime(storage) {
+            w.withUnsafeBufferPointer { wp in
+                for rows in [1, 5, Linear.vectorRows, 40] {
+                    let x = Self.values(rows * c, seed: UInt64(rows))
+                    var training = [Float](repeating: 0, count: rows * oc), packed = training
+                    for (weights, out) in [(LinearWeights.inputMajor(wp.baseAddress!), 0), (panels, 1)] {
+                        var y = [Float](repeating: 0, count: rows * oc)
+                        Linear.forward(out: &y, inp: x, weights: weights, bias: bias, rows: rows, inChannels: c,
+                                       outChannels: oc, workers: Workers(threads: 2))
+                        if out == 0 { training = y } else { packed = y }
+                    }
+                    if rows <= Linear.vectorRows {
+                        #expect(training == packed, "\(rows) rows")
+                    } else {
+                        for (a, b) in zip(training, packed) { #expect(abs(a - b) < 1e-4, "\(rows) rows") }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bfloat16 kernels (AVX-512, AVX2, plain C) give identical bits.
+    @Test func theBFloat16KernelsAgree() {
+        let c = Self.inChannels, oc = Self.outChannels, rows = 7
+        let w = Self.values(c * oc, seed: 8).map(ReducedPrecision.bfloat16), x = Self.values(rows * c, seed: 9)
+        var kernels: [DecodeProducts.Kernel] = [.blas]
+        if DecodeProducts.kernel != .blas { kernels.append(.avx2) }
+        if DecodeProducts.kernel == .avx512 { kernels.append(.avx512) }
+        var results: [[Float]] = []
+        for kernel in kernels {
+            var y = [Float](repeating: 0.5, count: rows * oc)
+            DecodeProducts.inputMajor(w, ldw: oc, x: x, rows: rows, inChannels: c, columns: oc, y: &y, ldy: oc,
+                                      kernel: kernel)
+            results.append(y)
+        }
+        for result in results.dropFirst() { #expect(result == results[0]) }
+        #expect(results[0].contains { $0 != 0.5 })
     }
 }

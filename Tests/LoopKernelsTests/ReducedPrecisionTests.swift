@@ -68,13 +68,18 @@ import Testing
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
         }
+        let workers = Workers(threads: 2)
         let w = try FloatBuffer((0..<(inputs * outputs)).map { _ in random() * 0.05 })  // (out, in)
         let x = try FloatBuffer((0..<(rows * inputs)).map { _ in random() })
         let exact = try FloatBuffer(count: rows * outputs)
-        let workers = Workers(threads: 2)
         Linear.forward(out: exact.pointer, inp: x.pointer, weights: .outputMajor(w.pointer), bias: nil, rows: rows,
                        inChannels: inputs, outChannels: outputs, workers: workers)
-        var halves = (0..<(inputs * outputs)).map { ReducedPrecision.bfloat16(w[$0]) }
+        var halves = [UInt16](repeating: 0, count: inputs * outputs)  // in panels
+        halves.withUnsafeMutableBufferPointer { h in
+            Panels.pack(inputs: inputs, outputs: outputs, into: h.baseAddress!, workers: workers) {
+                ReducedPrecision.bfloat16(w[$0 * inputs + $1])
+            }
+        }
         var values = [Int8](repeating: 0, count: inputs * outputs)
         var scales = [Float](repeating: 0, count: outputs * inputs / 64)
         for j in 0..<outputs {
@@ -90,7 +95,7 @@ import Testing
                 try scales.withUnsafeMutableBufferPointer { s in
                     let weights: LinearWeights = int8
                         ? .int8(QuantizedMatrix(values: v.baseAddress!, scales: s.baseAddress!, groupSize: 64))
-                        : .bfloat16(h.baseAddress!)
+                        : .bfloat16Panels(h.baseAddress!)
                     let few = try FloatBuffer(count: rows * outputs), many = try FloatBuffer(count: rows * outputs)
                     for row in 0..<rows {  // one row at a time: the matrix–vector kernel
                         Linear.forward(out: few.pointer + row * outputs, inp: x.pointer + row * inputs, weights: weights,

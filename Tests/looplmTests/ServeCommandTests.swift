@@ -181,11 +181,13 @@ import Testing
     }
 }
 
-/// Continuous batching pays: 8 concurrent streams finish at least 3× sooner than the same 8
+/// Continuous batching pays: 8 concurrent streams finish at least 2.5× sooner than the same 8
 /// one after another. Timed, so `scripts/test.sh` runs it after the other tests, alone on the
-/// machine (`swift test --filter ServeThroughputTests`).
+/// machine (`swift test --filter ServeThroughputTests`). (It was 3× until one sequence decoded
+/// alone got its own kernel: on Zen 4 the 8 sequential streams went from 2.7–3.2 s to 1.55–1.7 s
+/// while the 8 concurrent ones stayed at 0.52–0.70 s, so the ratio fell to 2.7–2.9×.)
 @Suite struct ServeThroughputTests {
-    @Test func eightConcurrentStreamsFinishThreeTimesSoonerThanOneAfterAnother() throws {
+    @Test func eightConcurrentStreamsFinishTwoAndAHalfTimesSoonerThanOneAfterAnother() throws {
         let checkpoint = try ServeCommandTests.checkpoint()
         let prompts = ["the king", "my lord, ", "O Romeo", "thou art", "we have", "what news", "come, ", "Tempest"]
         let request: @Sendable (Int) -> [String: Any] = { ["prompt": prompts[$0], "max_tokens": 48, "temperature": 0] }
@@ -204,7 +206,7 @@ import Testing
             }
         }
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(sequential >= 3 * concurrent, "sequential \(sequential) s, concurrent \(concurrent) s")
+        #expect(sequential >= 2.5 * concurrent, "sequential \(sequential) s, concurrent \(concurrent) s")
         print("serve throughput: 8 sequential \(sequential) s, 8 concurrent \(concurrent) s, \(sequential / concurrent)×")
     }
 }

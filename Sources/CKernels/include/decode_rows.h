@@ -1,6 +1,8 @@
 #ifndef LOOPLM_DECODE_ROWS_H
 #define LOOPLM_DECODE_ROWS_H
 
+#include <stdint.h>
+
 /// Float32 products for a few rows at a time (decoding), written so that every output is the
 /// same bits whichever other rows share the call: a request decoded beside others in a batch
 /// gets exactly the numbers it gets alone.
@@ -14,10 +16,18 @@ void looplm_rows_f32_avx2(const float *w, long ldw, const float *x, long ldx, in
 void looplm_rows_f32_avx512(const float *w, long ldw, const float *x, long ldx, int rows, int c, int columns,
                             float *y, long ldy);
 
-/// Dot products of one float32 weight row (c values, output-major) with up to four rows of x
-/// (stride c): out[r] = sum_i w[i] * x[r * c + i], in 8-lane partial sums added in a fixed order,
-/// the same for every row count.
-void looplm_dot_f32_avx2(const float *w, const float *x, int rows, int c, float out[4]);
+/// The same products with bfloat16 weights (widened exactly to float32 before each multiply-add):
+/// every version, the portable one included, gives identical results.
+void looplm_rows_bf16_avx2(const uint16_t *w, long ldw, const float *x, long ldx, int rows, int c, int columns,
+                           float *y, long ldy);
+void looplm_rows_bf16_avx512(const uint16_t *w, long ldw, const float *x, long ldx, int rows, int c, int columns,
+                             float *y, long ldy);
+void looplm_rows_bf16_portable(const uint16_t *w, long ldw, const float *x, long ldx, int rows, int c, int columns,
+                               float *y, long ldy);
+
+/// y[r * ldy + j] += sum_i w[j * c + i] * x[r * c + i] for r < rows, j < outputs: the weights
+/// output-major (outputs, c), each dot product summed in a fixed order whatever the row count.
+void looplm_output_major_f32_avx2(const float *w, const float *x, int rows, int c, int outputs, float *y, long ldy);
 
 /// Whether the CPU-specific versions exist in this build (x86-64 only).
 int looplm_has_decode_row_kernels(void);

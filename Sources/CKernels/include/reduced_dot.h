@@ -2,14 +2,11 @@
 #define LOOPLM_REDUCED_DOT_H
 #include <stdint.h>
 
-/// Dot products of one weight row held at reduced precision with up to four float32 rows of x
+/// Dot products of one int8 weight row with up to four float32 rows of x
 /// (stride c): out[r] = sum_i w[i] * x[r * c + i] for r < rows, using AVX2 and FMA. Compiled for
 /// that target by function attribute, so the rest of the package stays baseline x86-64: call
 /// them only when the CPU has AVX2 and FMA (LoopKernels decides once, at run time, and uses its
 /// portable Swift kernels otherwise), so one binary serves every x86 machine.
-
-/// w in bfloat16 (the high half of a float32).
-void looplm_dot_bf16_avx2(const uint16_t *w, const float *x, int rows, int c, float out[4]);
 
 /// w in int8 with one float scale per group of `group` inputs (c a multiple of group).
 void looplm_dot_int8_avx2(const int8_t *w, const float *scales, int group, const float *x, int rows, int c,
