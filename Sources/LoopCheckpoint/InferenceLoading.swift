@@ -34,13 +34,25 @@ extension Checkpoint {
                 pointer = UnsafePointer(copy.pointer)
             }
             try checkFinite(pointer, count: spec.count, tensor: spec.name, path: tensors.path)
+            let byteCount = spec.count * MemoryLayout<Float>.stride
             let converted = spec.shape.count == 2 && spec.name != table.wpe.name
                 && (precision != .float32 || spec.name != table.wte.name)
             if converted {
                 // Converted below, one matrix at a time: hold no more of the file than that.
-                tensors.file.release(pointer: pointer, byteCount: spec.count * MemoryLayout<Float>.stride)
+                tensors.file.release(pointer: pointer, byteCount: byteCount)
+                pointers[spec.name] = pointer
+            } else if spec.name == table.wte.name || !tensors.file.contains(pointer) {
+                pointers[spec.name] = pointer
+            } else {
+                // The small tensors (biases, layer norms, positions) are copied out: read in place,
+                // their pages would bring the file's pages around them back (the kernel maps a
+                // whole large folio on a fault), megabytes of the matrices just released.
+                let copy = try FloatBuffer(count: spec.count)
+                copy.pointer.update(from: pointer, count: spec.count)
+                copies.buffers.append(copy)
+                tensors.file.release(pointer: pointer, byteCount: byteCount)
+                pointers[spec.name] = UnsafePointer(copy.pointer)
             }
-            pointers[spec.name] = pointer
         }
         let bytes = ModelWeights.convertedBytes(config: modelConfig, precision: precision)
         try SystemMemory.require(Int(exactly: bytes.rounded(.up)), for: "converting \(directory) to \(precision.rawValue)",

@@ -88,6 +88,17 @@ struct GenerationBenchmark {
         let prefillStart = Self.now()
         try decoder.append([SlotInput(slot: 0, tokens: prompt)])
         let prefillSeconds = Self.now() - prefillStart
+        // Batched generation (its own decoders).
+        var batched: [Throughput] = []
+        for batch in batches {
+            let prompts = (0..<batch).map { tokens(16, seed: 100 + UInt64($0)) }
+            let result = try TextGenerator(model: model).generate(
+                prompts: prompts, options: GenerationOptions(maxNewTokens: newTokens, temperature: 0))
+            batched.append(Throughput(batch: batch, tokensPerSecond: Double(batch * newTokens) / (result.decodeSeconds + result.prefillSeconds)))
+        }
+        let exitDecode = exit.canExitEarly ? try decodeUnderExit() : nil
+        // Peak memory of the model's own work, before the bandwidth measurement's buffer.
+        let peakResident = SystemMemory.peakResidentBytes()
         // Decode: greedy, one token at a time after the prompt, in rounds between measurements
         // of the memory bandwidth: on a shared machine it moves from one second to the next, so
         // each round's bytes per second are compared with those of its own seconds.
@@ -118,21 +129,13 @@ struct GenerationBenchmark {
         let decodeRate = Double(newTokens) / decodeSeconds
         let bytes = decodeBytes / Double(newTokens)
         let median = rounds.sorted { $0.fractionOfBandwidth < $1.fractionOfBandwidth }[rounds.count / 2]
-        var batched: [Throughput] = []
-        for batch in batches {
-            let prompts = (0..<batch).map { tokens(16, seed: 100 + UInt64($0)) }
-            let result = try TextGenerator(model: model).generate(
-                prompts: prompts, options: GenerationOptions(maxNewTokens: newTokens, temperature: 0))
-            batched.append(Throughput(batch: batch, tokensPerSecond: Double(batch * newTokens) / (result.decodeSeconds + result.prefillSeconds)))
-        }
-        let exitDecode = exit.canExitEarly ? try decodeUnderExit() : nil
         return Report(
             layout: config.layout.summary, weights: precision.rawValue, parameters: ParameterTable(config).parameterCount,
             threads: model.workers.threads, cpu: CPU.description, loadSeconds: loadSeconds, firstTokenSeconds: firstToken,
             prefillTokens: prompt.count, prefillTokensPerSecond: Double(prompt.count) / prefillSeconds,
             decodeTokensPerSecond: decodeRate, bytesPerToken: bytes, achievedBytesPerSecond: bytes * decodeRate,
             bandwidthBytesPerSecond: median.bandwidthBytesPerSecond, fractionOfBandwidth: median.fractionOfBandwidth,
-            ceilingTokensPerSecond: median.bandwidthBytesPerSecond / bytes, decodeRounds: rounds, batched: batched, exit: exitDecode, peakResidentBytes: SystemMemory.peakResidentBytes())
+            ceilingTokensPerSecond: median.bandwidthBytesPerSecond / bytes, decodeRounds: rounds, batched: batched, exit: exitDecode, peakResidentBytes: peakResident)
     }
 
     /// The same prompt decoded greedily under `exit` and under fixed looping at `maxLoops`,
