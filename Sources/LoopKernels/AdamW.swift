@@ -1,3 +1,5 @@
+import CKernels
+
 /// One AdamW update over a contiguous parameter range, with PyTorch's order of operations:
 /// p ← p·(1 − lr·wd); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
 /// p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε).
@@ -14,11 +16,13 @@ public struct AdamWHyperparameters: Sendable, Equatable, Codable {
 }
 
 public enum AdamWKernel {
+    /// The AVX2 kernel (`CKernels/adamw.c`) where the CPU has it; the Swift loop (baseline x86-64,
+    /// so 4-wide SSE) otherwise and in the tests that compare the two.
     public static func update(
         parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
         firstMoment m: UnsafeMutablePointer<Float>, secondMoment v: UnsafeMutablePointer<Float>,
         count: Int, step: Int, learningRate lr: Float, weightDecay: Float,
-        gradientScale: Float, hyper: AdamWHyperparameters, workers: Workers
+        gradientScale: Float, hyper: AdamWHyperparameters, workers: Workers, useAVX2: Bool = CPU.hasAVX2Kernels
     ) {
         let beta1 = hyper.beta1, beta2 = hyper.beta2, eps = hyper.epsilon
         let correction1 = 1 - Float(Double(beta1).power(step))
@@ -36,6 +40,12 @@ public enum AdamWKernel {
         }
         let vectors = count / w
         workers.forEachChunk(vectors, minPerChunk: 2048) { range, _ in
+            if useAVX2 {  // the same operations in the same order, eight lanes at a time: the same bits
+                let i = range.lowerBound * w
+                looplm_adamw_avx2(parameters + i, gradients + i, m + i, v + i, range.count * w, gradientScale,
+                                  beta1, beta2, eps, correction2Root, stepSize, decay)
+                return
+            }
             for vector in range {
                 let i = vector * w
                 let (mi, vi, pi) = update(i, VectorMath.load(gradients + i), VectorMath.load(m + i),

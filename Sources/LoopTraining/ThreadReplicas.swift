@@ -66,10 +66,20 @@ final class ReplicaCommunicator: Communicator {
             throw CommunicationError("the replicas summed buffers of different lengths (\(buffers.map(\.count))): they did not call the same operations")
         }
         let share = (count + size - 1) / size, lower = min(count, rank * share), upper = min(count, lower + share)
-        for i in lower..<upper {
-            var sum = buffers[0].pointer[i]
-            for other in 1..<size { sum += buffers[other].pointer[i] }
-            for other in 0..<size { buffers[other].pointer[i] = sum }
+        let pointers = buffers.map(\.pointer)
+        if size == 2 {  // the usual case, in a loop the compiler vectorises
+            let a = pointers[0], b = pointers[1]
+            for i in lower..<upper {
+                let sum = a[i] + b[i]
+                a[i] = sum
+                b[i] = sum
+            }
+        } else {
+            for i in lower..<upper {
+                var sum = pointers[0][i]
+                for other in 1..<size { sum += pointers[other][i] }
+                for other in 0..<size { pointers[other][i] = sum }
+            }
         }
         _ = try group.exchange(rank: rank, .sumDone, 0)  // no rank returns while another still writes into its buffer
     }
