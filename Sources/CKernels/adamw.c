@@ -1,5 +1,11 @@
 // The AVX2 AdamW update of adamw.h.
 #include "adamw.h"
+#include <math.h>
+
+// Every multiply and add rounds on its own, as in the Swift loop: never fused, whatever flags.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -26,9 +32,24 @@ __attribute__((target("avx2"))) void looplm_adamw_avx2(float *parameters, const 
     }
 }
 #else
+// The same update one parameter at a time, where there is no AVX2 (not x86).
+static void adamw_portable(float *parameters, const float *gradients, float *m, float *v, long count,
+                           float gradient_scale, float beta1, float beta2, float epsilon, float correction2_root,
+                           float step_size, float decay) {
+    for (long i = 0; i < count; i++) {
+        float scaled = gradients[i] * gradient_scale;
+        float mi = beta1 * m[i] + (1 - beta1) * scaled;
+        float vi = beta2 * v[i] + ((1 - beta2) * scaled) * scaled;
+        float denominator = sqrtf(vi) / correction2_root + epsilon;
+        m[i] = mi;
+        v[i] = vi;
+        parameters[i] = parameters[i] * decay - (step_size * mi) / denominator;
+    }
+}
+
 void looplm_adamw_avx2(float *parameters, const float *gradients, float *m, float *v, long count, float gradient_scale,
                        float beta1, float beta2, float epsilon, float correction2_root, float step_size, float decay) {
-    (void)parameters, (void)gradients, (void)m, (void)v, (void)count, (void)gradient_scale, (void)beta1, (void)beta2;
-    (void)epsilon, (void)correction2_root, (void)step_size, (void)decay;  // never called: no AVX2 here
+    adamw_portable(parameters, gradients, m, v, count, gradient_scale, beta1, beta2, epsilon, correction2_root,
+                   step_size, decay);
 }
 #endif

@@ -23,6 +23,7 @@
 #endif
 
 enum { stop_chunks = 0xFF, cache_line = 64 };
+#define generation_mask ((UINT64_C(1) << 56) - 1)
 // Pauses between yields of the processor while spinning: a spinning thread that shares its core
 // with a runnable one (more threads than cores, or a busy machine) lets it run.
 enum { pauses_per_yield = 64 };
@@ -146,7 +147,7 @@ void looplm_pool_destroy(looplm_pool *pool) {
 int looplm_pool_run(looplm_pool *pool, int chunks, looplm_pool_task task, void *context) {
     if (chunks < 1 || chunks > pool->workers + 1) return LOOPLM_POOL_DECLINED;
     if (atomic_flag_test_and_set_explicit(&pool->in_use, memory_order_acquire)) return LOOPLM_POOL_DECLINED;
-    uint64_t generation = ++pool->generation;
+    const uint64_t generation = ++pool->generation & generation_mask;  // what fits beside the chunk count
     if (chunks > 1) {
         pool->task = task;
         pool->context = context;

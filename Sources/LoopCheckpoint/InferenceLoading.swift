@@ -9,10 +9,10 @@ final class TensorCopies {
 }
 
 extension Checkpoint {
-    /// Loads a checkpoint for inference only (no gradients, no optimizer state): the embeddings,
-    /// layer norms and biases are used in place from the memory-mapped file; the block matrices
-    /// (and at a reduced `precision` the head) are copied once into their decoding layout and
-    /// their pages of the file released. Every tensor's name, shape and values are checked as for `load`.
+    /// Loads a checkpoint for inference only (no gradients, no optimizer state): the token
+    /// embedding is used in place from the memory-mapped file; the block matrices (and at a
+    /// reduced `precision` the head) are copied once into their decoding layout, the small
+    /// tensors copied out, and their pages of the file released. Every tensor's name, shape and values are checked as for `load`.
     public static func loadLanguageModel(
         from directory: String, precision: WeightPrecision = .float32, workers: Workers
     ) throws -> (model: LanguageModel, config: CheckpointConfig) {

@@ -78,14 +78,14 @@ public final class MappedFile {
         }
     }
 
-    /// Tells the kernel the byte range will not be read again: its pages leave this
-    /// process's memory (they are read from disk again if touched).
-    /// Lets the pages of `byteCount` bytes at `pointer` go, when they lie in this mapping.
     /// Whether `pointer` points into the file's bytes.
     public func contains(_ pointer: UnsafeRawPointer) -> Bool {
         pointer >= bytes && pointer < bytes + count
     }
 
+    /// Tells the kernel the byte range will not be read again: its pages leave this
+    /// process's memory (they are read from disk again if touched).
+    /// Lets the pages of `byteCount` bytes at `pointer` go, when they lie in this mapping.
     public func release(pointer: UnsafeRawPointer, byteCount: Int) {
         let offset = pointer - bytes
         guard offset >= 0, byteCount >= 0, offset <= count - byteCount else { return }

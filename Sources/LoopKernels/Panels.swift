@@ -93,28 +93,32 @@ enum PanelProducts {
         rows n: Int, inChannels c: Int, outChannels oc: Int, accumulate: Bool, workers: Workers
     ) {
         let panels = Panels.count(outputs: oc)
-        // One panel of float32 per thread, for bfloat16: a few hundred kilobytes, not worth a buffer the caller owns.
-        let tileCapacity = Panels.width * c
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: workers.threads * tileCapacity) { scratch in
-            let base = scratch.baseAddress!
-            workers.forEachChunk(panels) { range, chunk in
-                for p in range {
-                    let columns = Panels.columns(p, outputs: oc), offset = Panels.offset(p, inputs: c)
-                    let b: UnsafePointer<Float>
-                    switch weights {
-                    case .float32(let w):
-                        b = w + offset
-                    case .bfloat16(let w):
-                        let tile = base + chunk * tileCapacity
-                        for i in 0..<(c * columns.count) { tile[i] = ReducedPrecision.float(bfloat16: w[offset + i]) }
-                        b = UnsafePointer(tile)
+        func product(_ p: Int, _ b: UnsafePointer<Float>) {
+            let columns = Panels.columns(p, outputs: oc)
+            for row in 0..<n {
+                Linear.prepare(out + row * oc + columns.lowerBound, bias: bias.map { $0 + columns.lowerBound },
+                               count: columns.count, accumulate: accumulate)
+            }
+            BLAS.gemm(m: n, n: columns.count, k: c, a: inp, lda: c, b: b, ldb: columns.count, beta: 1,
+                      c: out + columns.lowerBound, ldc: oc, kernel: workers.sgemm)
+        }
+        switch weights {
+        case .float32(let w):
+            workers.forEachChunk(panels) { range, _ in
+                for p in range { product(p, w + Panels.offset(p, inputs: c)) }
+            }
+        case .bfloat16(let w):
+            // One float32 panel per thread: a few hundred kilobytes, not worth a buffer the caller owns.
+            let tileCapacity = Panels.width * c
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: workers.threads * tileCapacity) { scratch in
+                let base = scratch.baseAddress!
+                workers.forEachChunk(panels) { range, chunk in
+                    let tile = base + chunk * tileCapacity
+                    for p in range {
+                        let offset = Panels.offset(p, inputs: c), count = c * Panels.columns(p, outputs: oc).count
+                        for i in 0..<count { tile[i] = ReducedPrecision.float(bfloat16: w[offset + i]) }
+                        product(p, tile)
                     }
-                    for row in 0..<n {
-                        Linear.prepare(out + row * oc + columns.lowerBound, bias: bias.map { $0 + columns.lowerBound },
-                                       count: columns.count, accumulate: accumulate)
-                    }
-                    BLAS.gemm(m: n, n: columns.count, k: c, a: inp, lda: c, b: b, ldb: columns.count, beta: 1,
-                              c: out + columns.lowerBound, ldc: oc, kernel: workers.sgemm)
                 }
             }
         }

@@ -145,9 +145,10 @@ struct BenchCommand: ParsableCommand {
         let perRank = TrainingMemory(config: config, options: options, processes: ranks).total
         try SystemMemory.require(perRank.flatMap { CheckedSize.product($0, replicaOption.replicas) },
                                  for: "benchmarking \(preset) at batch \(batch) × \(t)", advice: "lower --batch, --context or --replicas")
-        let workers = try replicaOption.workers(compute)
+        let threads = try replicaOption.threadsPerReplica(compute), compute = compute
         let records = try job.eachRank(replicas: replicaOption.replicas) {
             [config, options, warmup = warmup, steps = steps, seed = seed] communicator in
+            let workers = ReplicaOption.workers(threads: threads, compute)
             var generator = SeededGenerator(seed: seed)
             let model = try LoopGPT(config: config, generator: &generator, workers: workers)
             let trainer = try Trainer(model: model, options: options, data: RandomTokens(vocabSize: config.vocabSize),
@@ -161,7 +162,7 @@ struct BenchCommand: ParsableCommand {
         }
         // With replicas, every replica's products at once (they share the cores' caches and memory).
         let ceiling = roofline ? try ThreadReplicas.run(replicas: replicaOption.replicas) { [config, batch = batch] _ in
-            try BLASCeiling.measure(config: config, batch: batch, time: t, workers: workers)
+            try BLASCeiling.measure(config: config, batch: batch, time: t, workers: ReplicaOption.workers(threads: threads, compute))
         }.max { $0.seconds < $1.seconds } : nil
         let cost = ModelCost(config: config, time: t)
         let seconds = records.map(\.seconds)
@@ -173,17 +174,17 @@ struct BenchCommand: ParsableCommand {
                             allreduce: mean(records.map(\.reduceSeconds)), adamw: mean(records.map(\.optimizerSeconds)))
         let report = Report(
             implementation: "looplm", preset: preset, layout: config.layout.summary, batch: batch, time: t,
-            threads: workers.threads, processes: job.communicator.size, replicas: replicaOption.replicas, stepSeconds: seconds,
+            threads: threads, processes: job.communicator.size, replicas: replicaOption.replicas, stepSeconds: seconds,
             medianStepSeconds: median, tokensPerSecond: tokensPerSecond, gflops: cost.trainingFlopsPerToken * tokensPerSecond / 1e9,
             trainingFlopsPerToken: cost.trainingFlopsPerToken, phaseSeconds: phases, allreduceSeconds: phases.allreduce,
             blasOnlyStepSeconds: ceiling?.seconds, blasOnlyTokensPerSecond: ceiling.map { Double(batch * t * replicaOption.replicas) / $0.seconds },
             blasOnlyGflops: ceiling.map { Double(replicaOption.replicas) * $0.flops / $0.seconds / 1e9 }, recompute: recompute,
             peakResidentBytes: SystemMemory.peakResidentBytes(), cpu: CPU.description,
-            sgemm: workers.sgemm.rawValue)
+            sgemm: compute.sgemm.kernel.rawValue)
         guard job.communicator.isMain else { return }
         if json { return try printJSON(report) }
         let processes = job.communicator.size, copies = replicaOption.replicas
-        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(counted(workers.threads, "thread")) × \(processes == 1 ? "1 process" : "\(processes) processes")\(copies > 1 ? " × \(copies) replicas" : "") on \(CPU.description), sgemm \(report.sgemm) (\(workers.sgemm.implementation))")
+        print("looplm bench: \(preset) (\(config.layout.summary)), B=\(batch) T=\(t), \(counted(threads, "thread")) × \(processes == 1 ? "1 process" : "\(processes) processes")\(copies > 1 ? " × \(copies) replicas" : "") on \(CPU.description), sgemm \(report.sgemm) (\(compute.sgemm.kernel.implementation))")
         print(String(format: "  median step %.3f s  ·  %.0f tokens/s  ·  %.1f GFLOP/s (%.1f MFLOP/token)",
                      median, tokensPerSecond, report.gflops, cost.trainingFlopsPerToken / 1e6))
         print(String(format: "  phases: forward %.3f s, backward %.3f s, all-reduce %.3f s, AdamW %.3f s",

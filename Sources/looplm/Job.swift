@@ -43,11 +43,17 @@ struct ReplicaOption: ParsableArguments {
 
     static let maximum = 64
 
-    /// Each replica's workers: the threads divided evenly among the replicas.
-    func workers(_ compute: ComputeOptions) throws -> Workers {
+    /// Threads per replica: `--threads` divided evenly among the replicas.
+    func threadsPerReplica(_ compute: ComputeOptions) throws -> Int {
         guard compute.threads % replicas == 0 else {
             throw ValidationError("--threads \(compute.threads) does not divide among \(replicas) replicas; give a multiple of \(replicas) (each replica runs on its own threads)")
         }
-        return Workers(threads: compute.threads / replicas, sgemm: compute.sgemm.kernel)
+        return compute.threads / replicas
+    }
+
+    /// One replica's workers, made by that replica: each has its own threads (workers share
+    /// their pool of threads, which runs one caller at a time).
+    static func workers(threads: Int, _ compute: ComputeOptions) -> Workers {
+        Workers(threads: threads, sgemm: compute.sgemm.kernel)
     }
 }

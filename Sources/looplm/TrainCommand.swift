@@ -119,10 +119,11 @@ struct TrainCommand: ParsableCommand {
         let job = try Job.start()
         let stop = StopSignal()
         let tokenizer = try TokenData.tokenizer(directory: data)
-        let workers = try replicaOption.workers(compute)
+        let threads = try replicaOption.threadsPerReplica(compute)
         nonisolated(unsafe) let command = self  // read only, by every rank
         let summary = try job.eachRank(replicas: replicaOption.replicas) { communicator in
-            try command.train(Rank(communicator: communicator, workers: workers), tokenizer: tokenizer, stop: stop)
+            let workers = ReplicaOption.workers(threads: threads, command.compute)
+            return try command.train(Rank(communicator: communicator, workers: workers), tokenizer: tokenizer, stop: stop)
         }
         guard let summary else { return }
         if stop.requested { printError("stopped by signal at step \(summary.step); resume with --resume") }

@@ -16,7 +16,7 @@ typedef void (*looplm_pool_task)(void *context, int chunk);
 
 enum { LOOPLM_POOL_DONE = 0, LOOPLM_POOL_DECLINED = 1 };
 
-/// A pool of `workers` threads (1 ≤ workers ≤ 254), or NULL when they cannot be started.
+/// A pool of `workers` threads (1 ≤ workers ≤ 253: with the caller, at most 254 chunks, below the stop code), or NULL when they cannot be started.
 /// Idle workers spin for `spin_microseconds` after their last chunk, then sleep.
 looplm_pool *looplm_pool_create(int workers, int spin_microseconds);
 
