@@ -11,10 +11,14 @@ public final class FileSink {
     public let path: String
     private var descriptor: Int32
 
-    init(path: String) throws(CheckpointError) {
+    /// A new file at `path`, or nil when something already has that name (it is left alone).
+    init?(creatingNew path: String) throws(CheckpointError) {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .writeFailed(path, detail: Self.lastError()) }
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if descriptor < 0 {
+            if errno == EEXIST { return nil }
+            throw .writeFailed(path, detail: Self.lastError())
+        }
     }
 
     /// A file opened for appending (created if missing); each `write` goes to its end.
@@ -62,13 +66,25 @@ public final class FileSink {
 /// Atomic replacement of files and directories: write beside, fsync, rename.
 /// A crash at any moment leaves either the old or the new version, never a mixture.
 public enum AtomicFiles {
-    /// Writes `path` by writing `path.partial`, syncing it, and renaming it over `path`.
+    /// Names tried for the file written beside `path`: `path.partial`, then `path.partial.1`, …
+    static let partialNames = 100
+
+    /// Writes `path` by writing a new file beside it (`path.partial`, or `path.partial.N` when
+    /// that name is taken: a file this did not create is never truncated or removed), syncing
+    /// it, and renaming it over `path`.
     public static func write(
         to path: String, _ body: (FileSink) throws(CheckpointError) -> Void
     ) throws(CheckpointError) {
-        let partial = path + ".partial"
+        var created: FileSink?
+        for n in 0..<partialNames {
+            created = try FileSink(creatingNew: path + ".partial" + (n == 0 ? "" : ".\(n)"))
+            if created != nil { break }
+        }
+        guard let sink = created else {
+            throw .writeFailed(path, detail: "\(path).partial and \(partialNames - 1) numbered names beside it all exist; remove them")
+        }
+        let partial = sink.path
         do throws(CheckpointError) {
-            let sink = try FileSink(path: partial)
             try body(sink)
             try sink.finish()
             guard rename(partial, path) == 0 else {

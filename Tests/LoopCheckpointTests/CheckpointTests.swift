@@ -95,6 +95,27 @@ import Testing
         }
     }
 
+    /// A file of the user's named like the one written beside an output is neither truncated
+    /// nor removed: the write takes the next free name, and removes only what it created.
+    @Test func aFileNamedLikeThePartialOneIsLeftAlone() throws {
+        let output = temporaryDirectory() + "/out.bin"
+        for name in [output + ".partial", output + ".partial.1"] {
+            try Data("the user's \(name)".utf8).write(to: URL(fileURLWithPath: name))
+        }
+        try AtomicFiles.write(to: output) { (sink) throws(CheckpointError) in try sink.write(Data("new".utf8)) }
+        #expect(FileManager.default.contents(atPath: output) == Data("new".utf8))
+        #expect(throws: CheckpointError.self) {
+            try AtomicFiles.write(to: output) { (_) throws(CheckpointError) in
+                throw CheckpointError.writeFailed("disk", detail: "No space left on device")
+            }
+        }
+        for name in [output + ".partial", output + ".partial.1"] {
+            #expect(FileManager.default.contents(atPath: name) == Data("the user's \(name)".utf8))
+        }
+        #expect(!FileManager.default.fileExists(atPath: output + ".partial.2"), "the failed write removed its own file")
+        #expect(FileManager.default.contents(atPath: output) == Data("new".utf8))
+    }
+
     @Test func aFailedSaveLeavesTheLastGoodCheckpoint() throws {
         let first = try model(seed: 1), second = try model(seed: 2)
         let directory = temporaryDirectory() + "/ckpt"
