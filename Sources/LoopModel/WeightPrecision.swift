@@ -30,8 +30,8 @@ public enum WeightPrecision: String, CaseIterable, Sendable, Codable {
     }
 }
 
-/// Memory that holds converted weights.
-final class ReducedStorage {
+/// Memory that holds converted weights: float32 or bfloat16 panels, or int8 values and scales.
+final class ConvertedStorage {
     let floats: UnsafeMutablePointer<Float>?
     let halves: UnsafeMutablePointer<UInt16>?
     let bytes: UnsafeMutablePointer<Int8>?
@@ -117,34 +117,32 @@ extension ModelWeights {
             }
         }
         let total = matrices.reduce(0) { $0 + $1.inputs * $1.outputs }
-        let storage: ReducedStorage
+        let storage: ConvertedStorage
         var converted: [LinearWeights] = []
+        // Every matrix in panels, one after another from `base`, each weight through `convert`.
+        func panels<T>(_ base: UnsafeMutablePointer<T>, _ convert: (Float) -> T,
+                       _ wrap: (UnsafePointer<T>) -> LinearWeights) {
+            var offset = 0
+            for m in matrices {
+                let out = base + offset
+                Panels.pack(inputs: m.inputs, outputs: m.outputs, into: out, workers: workers) {
+                    convert(m.value(output: $0, input: $1))
+                }
+                converted.append(wrap(out))
+                m.source.floatPointer.map { done($0, m.inputs * m.outputs) }
+                offset += m.inputs * m.outputs
+            }
+        }
         switch precision {
         case .float32:
-            storage = try ReducedStorage(floats: total)
-            var offset = 0
-            for m in matrices {
-                let out = storage.floats! + offset
-                Panels.pack(inputs: m.inputs, outputs: m.outputs, into: out, workers: workers) { m.value(output: $0, input: $1) }
-                converted.append(.float32Panels(out))
-                m.source.floatPointer.map { done($0, m.inputs * m.outputs) }
-                offset += m.inputs * m.outputs
-            }
+            storage = try ConvertedStorage(floats: total)
+            panels(storage.floats!, { $0 }, LinearWeights.float32Panels)
         case .bfloat16:
-            storage = try ReducedStorage(halves: total)
-            var offset = 0
-            for m in matrices {
-                let out = storage.halves! + offset
-                Panels.pack(inputs: m.inputs, outputs: m.outputs, into: out, workers: workers) {
-                    ReducedPrecision.bfloat16(m.value(output: $0, input: $1))
-                }
-                converted.append(.bfloat16Panels(out))
-                m.source.floatPointer.map { done($0, m.inputs * m.outputs) }
-                offset += m.inputs * m.outputs
-            }
+            storage = try ConvertedStorage(halves: total)
+            panels(storage.halves!, ReducedPrecision.bfloat16, LinearWeights.bfloat16Panels)
         case .int8:
             let scaleCount = matrices.reduce(0) { $0 + $1.outputs * ($1.inputs / ReducedPrecision.groupSize(inputs: $1.inputs)) }
-            storage = try ReducedStorage(bytes: total, scales: scaleCount)
+            storage = try ConvertedStorage(bytes: total, scales: scaleCount)
             var offset = 0, scaleOffset = 0
             for m in matrices {
                 let group = ReducedPrecision.groupSize(inputs: m.inputs), groups = m.inputs / group
