@@ -194,8 +194,8 @@ import Testing
         var sequential = Double.infinity, concurrent = Double.infinity
         let (result, _) = try ServeCommandTests.serving(checkpoint, ["--slots", "8", "--threads", "1"]) { port in
             let client = HTTPClient(port: port)
-            // Two rounds each, interleaved, the best of each kept (the machine is shared).
-            for _ in 0..<2 {
+            // Three rounds each, interleaved, the best of each kept (the machine is shared).
+            for _ in 0..<3 {
                 let sequentialStart = Date()
                 for i in prompts.indices { _ = try client.stream(request(i)) }
                 sequential = min(sequential, Date().timeIntervalSince(sequentialStart))
