@@ -6,46 +6,16 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
+#include "vector_exp.h"
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-// exp underflows to denormals below the lower bound and overflows above the upper one.
-static const float exp_lower_bound = -87.3f, exp_upper_bound = 88.3f;
-static const float log2e = 1.44269504088896341f, ln2_high = 0.693359375f, ln2_low = -2.12194440e-4f;
-// Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
-static const float rounding_magic = 12582912.0f;
-static const int rounding_magic_bits = 0x4B400000, exponent_bias = 127;
 // Blocks of the softmax row small enough to stay in L1 between its two reads.
 enum { softmax_block = 1024 };
 // GELU: sqrt(2/pi) and the cubic coefficient of the tanh approximation.
 static const float gelu_scale = 0.7978845608028654f, gelu_cubic = 0.044715f;
 
-AVX2 static inline __m256 exp256(__m256 input) {
-    __m256 x = _mm256_max_ps(_mm256_min_ps(input, _mm256_set1_ps(exp_upper_bound)), _mm256_set1_ps(exp_lower_bound));
-    __m256 shifted = _mm256_fmadd_ps(x, _mm256_set1_ps(log2e), _mm256_set1_ps(rounding_magic));
-    __m256 n = _mm256_sub_ps(shifted, _mm256_set1_ps(rounding_magic));
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ln2_high), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ln2_low), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(rounding_magic_bits));
-    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(exponent_bias)), 23));
-    return _mm256_mul_ps(y, scale);
-}
-
-AVX2 static inline float exp1(float x) { return _mm256_cvtss_f32(exp256(_mm256_set1_ps(x))); }
-
-AVX2 static inline float horizontal_max(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-    return _mm_cvtss_f32(m);
-}
+AVX2 static inline float exp1(float x) { return _mm256_cvtss_f32(looplm_exp8(_mm256_set1_ps(x))); }
 
 AVX2 static inline float horizontal_add(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -66,14 +36,14 @@ AVX2 void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, fl
             m1 = _mm256_max_ps(m1, _mm256_loadu_ps(p + v * 8 + 8));
         }
         if (v < vectors) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(p + v * 8));
-        float block_max = horizontal_max(_mm256_max_ps(m0, m1));
+        float block_max = looplm_horizontal_max8(_mm256_max_ps(m0, m1));
         for (long i = vectors * 8; i < length; i++) block_max = p[i] > block_max ? p[i] : block_max;
         __m256 shift = _mm256_set1_ps(block_max), s0 = _mm256_setzero_ps(), s1 = s0;
         for (v = 0; v + 1 < vectors; v += 2) {
-            s0 = _mm256_add_ps(s0, exp256(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift)));
-            s1 = _mm256_add_ps(s1, exp256(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8 + 8), shift)));
+            s0 = _mm256_add_ps(s0, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift)));
+            s1 = _mm256_add_ps(s1, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8 + 8), shift)));
         }
-        if (v < vectors) s0 = _mm256_add_ps(s0, exp256(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift)));
+        if (v < vectors) s0 = _mm256_add_ps(s0, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift)));
         float block_sum = horizontal_add(_mm256_add_ps(s0, s1));
         for (long i = vectors * 8; i < length; i++) block_sum += exp1(p[i] - block_max);
         if (block_max > running_max) {
@@ -92,7 +62,7 @@ AVX2 void looplm_softmax_scale_avx2(float *x, long count, float max, float facto
     long vectors = count / 8;
     for (long v = 0; v < vectors; v++) {
         float *p = x + v * 8;
-        _mm256_storeu_ps(p, _mm256_mul_ps(exp256(_mm256_sub_ps(_mm256_loadu_ps(p), shift)), scale));
+        _mm256_storeu_ps(p, _mm256_mul_ps(looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p), shift)), scale));
     }
     for (long i = vectors * 8; i < count; i++) x[i] = exp1(x[i] - max) * factor;
 }
@@ -100,7 +70,7 @@ AVX2 void looplm_softmax_scale_avx2(float *x, long count, float max, float facto
 // tanh(u) = 1 − 2 / (exp(2u) + 1), saturating correctly at both ends.
 AVX2 static inline __m256 tanh256(__m256 u) {
     __m256 one = _mm256_set1_ps(1.0f);
-    __m256 e = exp256(_mm256_add_ps(u, u));
+    __m256 e = looplm_exp8(_mm256_add_ps(u, u));
     return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
 }
 

@@ -1,0 +1,40 @@
+// Shared by the softmax kernels: exp of eight floats (Cody–Waite range reduction and the Cephes
+// polynomial, the Swift kernels' VectorMath.exp evaluated with fused multiply-adds), and the
+// maximum of a ymm register's eight floats.
+#ifndef LOOPLM_VECTOR_EXP_H
+#define LOOPLM_VECTOR_EXP_H
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// exp underflows to denormals below the lower bound and overflows above the upper one.
+static const float exp_lower_bound = -87.3f, exp_upper_bound = 88.3f;
+static const float log2e = 1.44269504088896341f, ln2_high = 0.693359375f, ln2_low = -2.12194440e-4f;
+// Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
+static const float rounding_magic = 12582912.0f;
+static const int rounding_magic_bits = 0x4B400000, exponent_bias = 127;
+__attribute__((target("avx2,fma"))) static inline __m256 looplm_exp8(__m256 input) {
+    __m256 x = _mm256_max_ps(_mm256_min_ps(input, _mm256_set1_ps(exp_upper_bound)), _mm256_set1_ps(exp_lower_bound));
+    __m256 shifted = _mm256_fmadd_ps(x, _mm256_set1_ps(log2e), _mm256_set1_ps(rounding_magic));
+    __m256 n = _mm256_sub_ps(shifted, _mm256_set1_ps(rounding_magic));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ln2_high), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ln2_low), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256i bits = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(rounding_magic_bits));
+    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(exponent_bias)), 23));
+    return _mm256_mul_ps(y, scale);
+}
+
+__attribute__((target("avx2,fma"))) static inline float looplm_horizontal_max8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+#endif
+#endif
