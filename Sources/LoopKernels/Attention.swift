@@ -1,7 +1,16 @@
-/// Causal multi-head self-attention on a fused qkv buffer, each head's products on BLAS.
+import CKernels
+
+/// Causal multi-head self-attention on a fused qkv buffer.
 ///
 /// qkv (B, T, 3C) holds q at channels [0, C), k at [C, 2C), v at [2C, 3C); head h uses
 /// the hs = C / NH channels starting at h·hs of each. Probabilities are kept for backward.
+///
+/// With AVX2+FMA and a head size that is a multiple of 16 (GPT-2's 64, the small presets'
+/// 32 and 16), each head runs in one C kernel (causal_attention.c) that computes only the lower
+/// triangle, in register tiles read straight from the qkv rows, and the probabilities' upper
+/// triangle is left unspecified (its backward never reads it); otherwise each head's products
+/// run on BLAS over the whole T × T square, the causal mask applied between them, and the upper
+/// triangle holds zeros.
 public struct AttentionShape: Sendable {
     public let batch: Int  // B
     public let time: Int  // T
@@ -19,6 +28,11 @@ public struct AttentionShape: Sendable {
 
     /// Floats in the (B, NH, T, T) probability buffer.
     public var probabilityCount: Int { batch * heads * time * time }
+
+    /// Whether the causal C kernel can run this shape on this CPU.
+    public func usesTiledKernel(avx2: Bool) -> Bool {
+        avx2 && headSize % Attention.tiledHeadMultiple == 0
+    }
 }
 
 /// Where the forward pass puts the softmax probabilities.
@@ -30,22 +44,33 @@ public enum AttentionProbabilities {
 }
 
 public enum Attention {
+    /// The causal kernel's tiles are 16 channels wide.
+    public static let tiledHeadMultiple = 16
+
     /// Each thread takes whole heads: QKᵀ, the causal softmax and P·V of a head run
     /// back to back on one core while its T×T scores are in cache.
     public static func forward(
         out: UnsafeMutablePointer<Float>,  // (B, T, C)
         probabilities: AttentionProbabilities,
         qkv: UnsafePointer<Float>,  // (B, T, 3C)
-        shape: AttentionShape, workers: Workers
+        shape: AttentionShape, workers: Workers, avx2: Bool = CPU.hasAVX2Kernels
     ) {
         let t = shape.time, c = shape.channels, hs = shape.headSize
+        let tiled = shape.usesTiledKernel(avx2: avx2)
         workers.forEachChunk(shape.batch * shape.heads) { heads, chunk in
+            let transposed = tiled ? UnsafeMutablePointer<Float>.allocate(capacity: looplm_attention_scratch_floats(t, hs)) : nil
+            defer { transposed?.deallocate() }
             for bh in heads {
                 let q = query(qkv, bh, shape), k = q + c, v = q + 2 * c
                 let p: UnsafeMutablePointer<Float>
                 switch probabilities {
                 case .keep(let att): p = att + bh * t * t
                 case .scratch(let scratch): p = scratch + chunk * t * t
+                }
+                if let transposed {
+                    looplm_attention_forward_avx2(output(out, bh, shape), c, p, q, k, v, 3 * c, t, hs,
+                                                  shape.scale, transposed)
+                    continue
                 }
                 BLAS.gemm(transposeB: true, m: t, n: t, k: hs, alpha: shape.scale,
                           a: q, lda: 3 * c, b: k, ldb: 3 * c, beta: 0, c: p, ldc: t, kernel: workers.sgemm)
@@ -66,15 +91,23 @@ public enum Attention {
         dout: UnsafePointer<Float>,  // (B, T, C)
         qkv: UnsafePointer<Float>,  // (B, T, 3C)
         probabilities att: UnsafePointer<Float>,  // (B, NH, T, T)
-        shape: AttentionShape, workers: Workers
+        shape: AttentionShape, workers: Workers, avx2: Bool = CPU.hasAVX2Kernels
     ) {
         let t = shape.time, c = shape.channels, hs = shape.headSize, scale = shape.scale
+        let tiled = shape.usesTiledKernel(avx2: avx2)
         workers.forEachChunk(shape.batch * shape.heads) { heads, _ in
+            let transposed = tiled ? UnsafeMutablePointer<Float>.allocate(capacity: looplm_attention_scratch_floats(t, hs)) : nil
+            defer { transposed?.deallocate() }
             for bh in heads {
                 let q = query(qkv, bh, shape), k = q + c, v = q + 2 * c
                 let dy = UnsafePointer(output(UnsafeMutablePointer(mutating: dout), bh, shape))
                 let p = att + bh * t * t, ds = dscores + bh * t * t
                 let dq = query(dqkv, bh, shape)
+                if let transposed {
+                    looplm_attention_backward_avx2(dq, dq + c, dq + 2 * c, ds, dy, c, q, k, v, 3 * c, p, t, hs,
+                                                   scale, transposed)
+                    continue
+                }
                 // dP = dY · Vᵀ ; dV = Pᵀ · dY
                 BLAS.gemm(transposeB: true, m: t, n: t, k: hs, a: dy, lda: c, b: v, ldb: 3 * c,
                           beta: 0, c: ds, ldc: t, kernel: workers.sgemm)

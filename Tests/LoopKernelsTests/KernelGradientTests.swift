@@ -59,9 +59,12 @@ import Testing
         }
     }
 
-    @Test func attention() throws {
+    /// Head size 4 runs the BLAS path everywhere; 16 and 32 run the causal C kernel on CPUs
+    /// with AVX2 (with 13 and 19 positions: partial 6-row and 16-column tiles).
+    @Test(arguments: [(time: 5, channels: 8), (time: 13, channels: 64), (time: 19, channels: 32)])
+    func attention(time: Int, channels: Int) throws {
         var check = GradientCheck()
-        let shape = AttentionShape(batch: 2, time: 5, channels: 8, heads: 2)
+        let shape = AttentionShape(batch: 2, time: time, channels: channels, heads: 2)
         let n = shape.batch * shape.time, c = shape.channels
         let qkv = try check.buffer(n * 3 * c), r = try check.buffer(n * c)
         let out = try FloatBuffer(count: n * c), att = try FloatBuffer(count: shape.probabilityCount)
@@ -79,8 +82,9 @@ import Testing
         }
         // Causality: the first position's output depends only on its own value vector.
         _ = objective()
-        let t0 = out.array[0..<(c / 2)]
-        let v0 = qkv.array[(2 * c)..<(2 * c + c / 2)]
+        let hs = shape.headSize
+        let t0 = out.array[0..<hs]
+        let v0 = qkv.array[(2 * c)..<(2 * c + hs)]
         for (a, b) in zip(t0, v0) { #expect(abs(a - b) < 1e-6) }
     }
 

@@ -1,0 +1,253 @@
+// Causal attention of one head in 6 × 16 register tiles (see causal_attention.h).
+//
+// Only the lower triangle of p and ds is computed and read. Above it, within each 6-row block's
+// diagonal square, the entries are set to zero, because a block's products sum over all of its
+// keys (and dk, dv over all of a block's queries); the rest of the upper triangle is neither
+// written nor read.
+//
+// Every product of attention is small (T × T × head_size per head) and half of it is the upper
+// triangle, where the causal mask makes the result zero. Here each product runs over row blocks
+// of 6 queries and stops at the block's last key, and the tiles read their operands where they
+// lie (rows of q, k, v, dy, p, ds) instead of packing them: only kᵀ and vᵀ are copied, once per
+// head, so that 16 keys are one contiguous pair of vectors. Each output is one chain of fused
+// multiply-adds in the order of the summed index.
+//
+// The tile's loop must keep its 12 accumulators in registers: after changing it, check with
+// objdump that the loop has no stack traffic (%rsp).
+#include "causal_attention.h"
+#include "horizontal_sum.h"
+#include "vector_exp.h"
+
+enum {
+    TILE_ROWS = 6,      // queries (or keys) per register tile
+    TILE_COLUMNS = 16,  // two ymm registers of outputs
+};
+
+long looplm_attention_scratch_floats(long t, long head_size) {
+    return head_size * ((t + TILE_COLUMNS - 1) / TILE_COLUMNS * TILE_COLUMNS);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+// acc (6 × 16) = Σ_{p0 ≤ p < p1} A(r, p) · B(p, 0..<16), where A(r, p) = a[r][p · a_step] and
+// row p of B starts at b + p · ldb.
+AVX2 INLINE void tile(__m256 acc[2 * TILE_ROWS], const float *const a[TILE_ROWS], long a_step, const float *b,
+                      long ldb, long p0, long p1) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
+           c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
+           c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
+           c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    const float *bp = b + p0 * ldb;
+    long offset = p0 * a_step;
+    for (long p = p0; p < p1; p++) {
+        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+        __m256 x;
+        x = _mm256_broadcast_ss(a0 + offset); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a1 + offset); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a2 + offset); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a3 + offset); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a4 + offset); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a5 + offset); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        offset += a_step;
+        bp += ldb;
+    }
+    acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11, acc[4] = c20, acc[5] = c21;
+    acc[6] = c30, acc[7] = c31, acc[8] = c40, acc[9] = c41, acc[10] = c50, acc[11] = c51;
+}
+
+// c[r][0..<columns] = alpha · acc[r] for r < rows; columns ≤ 16.
+AVX2 INLINE void store(const __m256 acc[2 * TILE_ROWS], float *c, long ldc, long rows, long columns, float alpha) {
+    __m256 scale = _mm256_set1_ps(alpha);
+    if (columns == TILE_COLUMNS) {
+        for (long r = 0; r < rows; r++) {
+            _mm256_storeu_ps(c + r * ldc, _mm256_mul_ps(acc[2 * r], scale));
+            _mm256_storeu_ps(c + r * ldc + 8, _mm256_mul_ps(acc[2 * r + 1], scale));
+        }
+        return;
+    }
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i low = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)columns), lane);
+    __m256i high = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)columns - 8), lane);
+    for (long r = 0; r < rows; r++) {
+        _mm256_maskstore_ps(c + r * ldc, low, _mm256_mul_ps(acc[2 * r], scale));
+        _mm256_maskstore_ps(c + r * ldc + 8, high, _mm256_mul_ps(acc[2 * r + 1], scale));
+    }
+}
+
+// Rows first, first + 1, … of a matrix with rows `ld` apart (elements 1 apart), or columns of it
+// (rows 1 apart) when `ld` is 1 and the caller steps by the row length: rows past `last` repeat
+// row `last`, so a partial tile reads only memory that exists (and its extra results are dropped).
+INLINE void rows_from(const float *a[TILE_ROWS], const float *base, long first, long last, long ld) {
+    for (long r = 0; r < TILE_ROWS; r++) a[r] = base + (first + r <= last ? first + r : last) * ld;
+}
+
+// Lanes 0..<count of a vector (count ≤ 8) as an all-ones mask.
+AVX2 INLINE __m256i first_lanes(long count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// x[0..<count] ← softmax(x[0..<count]): the maximum, then each exponential computed once and
+// stored, then the scale by 1 / sum.
+AVX2 static void softmax_row(float *x, long count) {
+    long full = count / 8 * 8, tail = count - full;
+    __m256i tail_lanes = first_lanes(tail);
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    for (long j = 0; j < full; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
+    float max = looplm_horizontal_max8(m);
+    for (long j = full; j < count; j++) max = x[j] > max ? x[j] : max;
+    __m256 shift = _mm256_set1_ps(max), sum = _mm256_setzero_ps();
+    for (long j = 0; j < full; j += 8) {
+        __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
+        _mm256_storeu_ps(x + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    if (tail) {
+        __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_maskload_ps(x + full, tail_lanes), shift));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(tail_lanes));
+        _mm256_maskstore_ps(x + full, tail_lanes, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    __m256 factor = _mm256_set1_ps(1 / looplm_horizontal_sum8(sum));
+    for (long j = 0; j < full; j += 8) _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), factor));
+    if (tail) _mm256_maskstore_ps(x + full, tail_lanes, _mm256_mul_ps(_mm256_maskload_ps(x + full, tail_lanes), factor));
+}
+
+// ds[j] = p[j] · (ds[j] − Σ p ⊙ ds) · scale for j < count (one row of the scores' gradient).
+AVX2 static void softmax_backward_row(float *ds, const float *p, long count, float scale) {
+    long full = count / 8 * 8, tail = count - full;
+    __m256i tail_lanes = first_lanes(tail);
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    long j = 0;
+    for (; j + 16 <= full; j += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(ds + j), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j + 8), _mm256_loadu_ps(ds + j + 8), s1);
+    }
+    if (j < full) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(ds + j), s0);
+    if (tail) s1 = _mm256_fmadd_ps(_mm256_maskload_ps(p + full, tail_lanes), _mm256_maskload_ps(ds + full, tail_lanes), s1);
+    __m256 dot = _mm256_set1_ps(looplm_horizontal_sum8(_mm256_add_ps(s0, s1))), factor = _mm256_set1_ps(scale);
+    for (j = 0; j < full; j += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(ds + j), dot);
+        _mm256_storeu_ps(ds + j, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(p + j), d), factor));
+    }
+    if (tail) {
+        __m256 d = _mm256_sub_ps(_mm256_maskload_ps(ds + full, tail_lanes), dot);
+        _mm256_maskstore_ps(ds + full, tail_lanes,
+                            _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(p + full, tail_lanes), d), factor));
+    }
+}
+
+// r[0..7] ← the transpose of the 8×8 block whose rows are r[0..7].
+AVX2 INLINE void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// transposed[d · t16 + j] = m[j · ld + d] for j < t, zero for t ≤ j < t16 (head_size a
+// multiple of 8): 8 × 8 blocks through registers, the last t mod 8 positions one by one.
+AVX2 static void transpose_head(float *transposed, const float *m, long ld, long t, long head_size) {
+    long t16 = looplm_attention_scratch_floats(t, head_size) / head_size, j = 0;
+    for (; j + 8 <= t; j += 8)
+        for (long d = 0; d < head_size; d += 8) {
+            __m256 r[8];
+            for (long i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(m + (j + i) * ld + d);
+            transpose8(r);
+            for (long i = 0; i < 8; i++) _mm256_storeu_ps(transposed + (d + i) * t16 + j, r[i]);
+        }
+    for (; j < t16; j++)
+        for (long d = 0; d < head_size; d++) transposed[d * t16 + j] = j < t ? m[j * ld + d] : 0;
+}
+
+AVX2 void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const float *q, const float *k,
+                                        const float *v, long ld_qkv, long t, long head_size, float scale,
+                                        float *transposed) {
+    long t16 = looplm_attention_scratch_floats(t, head_size) / head_size;
+    transpose_head(transposed, k, ld_qkv, t, head_size);
+    __m256 acc[2 * TILE_ROWS];
+    const float *a[TILE_ROWS];
+    for (long i0 = 0; i0 < t; i0 += TILE_ROWS) {
+        long rows = t - i0 < TILE_ROWS ? t - i0 : TILE_ROWS, keys = i0 + rows;
+        // Scores of the block's queries against keys 0..<keys (a tile's columns past a row's own
+        // position are masked below).
+        rows_from(a, q, i0, t - 1, ld_qkv);
+        for (long j0 = 0; j0 < keys; j0 += TILE_COLUMNS) {
+            tile(acc, a, 1, transposed + j0, t16, 0, head_size);
+            store(acc, p + i0 * t + j0, t, rows, t - j0 < TILE_COLUMNS ? t - j0 : TILE_COLUMNS, scale);
+        }
+        for (long i = i0; i < keys; i++) {
+            softmax_row(p + i * t, i + 1);
+            for (long j = i + 1; j < keys; j++) p[i * t + j] = 0;  // read by the block's p · v and by dv
+        }
+        // out = p · v over keys 0..<keys (each row's later probabilities are zero).
+        rows_from(a, p, i0, t - 1, t);
+        for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
+            tile(acc, a, 1, v + c0, ld_qkv, 0, keys);
+            store(acc, out + i0 * ld_y + c0, ld_y, rows, TILE_COLUMNS, 1);
+        }
+    }
+}
+
+AVX2 void looplm_attention_backward_avx2(float *dq, float *dk, float *dv, float *ds, const float *dy, long ld_y,
+                                         const float *q, const float *k, const float *v, long ld_qkv,
+                                         const float *p, long t, long head_size, float scale, float *transposed) {
+    long t16 = looplm_attention_scratch_floats(t, head_size) / head_size;
+    transpose_head(transposed, v, ld_qkv, t, head_size);
+    __m256 acc[2 * TILE_ROWS];
+    const float *a[TILE_ROWS];
+    for (long i0 = 0; i0 < t; i0 += TILE_ROWS) {
+        long rows = t - i0 < TILE_ROWS ? t - i0 : TILE_ROWS, keys = i0 + rows;
+        // dp = dy · vᵀ on the block's rows, keys 0..<keys.
+        rows_from(a, dy, i0, t - 1, ld_y);
+        for (long j0 = 0; j0 < keys; j0 += TILE_COLUMNS) {
+            tile(acc, a, 1, transposed + j0, t16, 0, head_size);
+            store(acc, ds + i0 * t + j0, t, rows, t - j0 < TILE_COLUMNS ? t - j0 : TILE_COLUMNS, 1);
+        }
+        // ds = p ⊙ (dp − Σ p ⊙ dp) · scale on j ≤ i; zero after, where the mask cut the scores.
+        for (long i = i0; i < keys; i++) {
+            softmax_backward_row(ds + i * t, p + i * t, i + 1, scale);
+            for (long j = i + 1; j < keys; j++) ds[i * t + j] = 0;  // read by the block's dq and by dk
+        }
+        // dq = ds · k over keys 0..<keys.
+        rows_from(a, ds, i0, t - 1, t);
+        for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
+            tile(acc, a, 1, k + c0, ld_qkv, 0, keys);
+            store(acc, dq + i0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
+        }
+    }
+    // dk = dsᵀ · q and dv = pᵀ · dy: key j sums over the queries i ≥ j (column j of ds and p).
+    for (long j0 = 0; j0 < t; j0 += TILE_ROWS) {
+        long rows = t - j0 < TILE_ROWS ? t - j0 : TILE_ROWS;
+        for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
+            rows_from(a, ds, j0, t - 1, 1);
+            tile(acc, a, t, q + c0, ld_qkv, j0, t);
+            store(acc, dk + j0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
+            rows_from(a, p, j0, t - 1, 1);
+            tile(acc, a, t, dy + c0, ld_y, j0, t);
+            store(acc, dv + j0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
+        }
+    }
+}
+
+#else
+// Not x86-64: looplm_has_avx2_kernels() is 0 and these are never called.
+void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const float *q, const float *k, const float *v,
+                                   long ld_qkv, long t, long head_size, float scale, float *transposed) {}
+void looplm_attention_backward_avx2(float *dq, float *dk, float *dv, float *ds, const float *dy, long ld_y,
+                                    const float *q, const float *k, const float *v, long ld_qkv, const float *p,
+                                    long t, long head_size, float scale, float *transposed) {}
+#endif
