@@ -16,7 +16,8 @@ looplm=${LOOPLM:-.build/release/looplm}
 peer=${PEER:-pytorch}
 case "$peer" in
   pytorch) python3 -c 'import torch' 2>/dev/null || { echo "compare.sh needs torch: pip install torch" >&2; exit 1; }
-           peer_name="pytorch eager"; peer_command=(python3 bench/torch_train_bench.py ${TORCH_ARGS:-} --json) ;;
+           case " ${TORCH_ARGS:-} " in *" --compile "*) peer_name="pytorch compiled" ;; *) peer_name="pytorch eager" ;; esac
+           peer_command=(python3 bench/torch_train_bench.py ${TORCH_ARGS:-} --json) ;;
   openblas) peer_name="looplm --sgemm openblas"; peer_command=("$looplm" bench ${LOOPLM_ARGS:-} --no-roofline --sgemm openblas --json) ;;
   *) echo "PEER must be pytorch or openblas" >&2; exit 1 ;;
 esac
