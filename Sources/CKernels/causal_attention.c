@@ -16,6 +16,7 @@
 // objdump that the loop has no stack traffic (%rsp).
 #include "causal_attention.h"
 #include "horizontal_sum.h"
+#include "register_transpose.h"
 #include "vector_exp.h"
 
 enum {
@@ -142,22 +143,6 @@ AVX2 static void softmax_backward_row(float *ds, const float *p, long count, flo
     }
 }
 
-// r[0..7] ← the transpose of the 8×8 block whose rows are r[0..7].
-AVX2 INLINE void transpose8(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 // transposed[d · t16 + j] = m[j · ld + d] for j < t, zero for t ≤ j < t16 (head_size a
 // multiple of 8): 8 × 8 blocks through registers, the last t mod 8 positions one by one.
 AVX2 static void transpose_head(float *transposed, const float *m, long ld, long t, long head_size) {
@@ -166,70 +151,73 @@ AVX2 static void transpose_head(float *transposed, const float *m, long ld, long
         for (long d = 0; d < head_size; d += 8) {
             __m256 r[8];
             for (long i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(m + (j + i) * ld + d);
-            transpose8(r);
+            looplm_transpose8(r);
             for (long i = 0; i < 8; i++) _mm256_storeu_ps(transposed + (d + i) * t16 + j, r[i]);
         }
     for (; j < t16; j++)
         for (long d = 0; d < head_size; d++) transposed[d * t16 + j] = j < t ? m[j * ld + d] : 0;
 }
 
+// square[i][j] = alpha · Σ_d m[i][d] · transposed[d][j] for the block's rows i0..<i0 + rows and
+// the 16-column tiles over keys 0..<keys (a tile's columns past a row's own position are left for
+// the caller to overwrite): q·kᵀ in forward, dy·vᵀ in backward.
+AVX2 static void block_scores(float *square, long t, const float *m, long ld, long i0, long rows, long keys,
+                              const float *transposed, long head_size, float alpha) {
+    long t16 = looplm_attention_scratch_floats(t, head_size) / head_size;
+    __m256 acc[2 * TILE_ROWS];
+    const float *a[TILE_ROWS];
+    rows_from(a, m, i0, t - 1, ld);
+    for (long j0 = 0; j0 < keys; j0 += TILE_COLUMNS) {
+        tile(acc, a, 1, transposed + j0, t16, 0, head_size);
+        store(acc, square + i0 * t + j0, t, rows, t - j0 < TILE_COLUMNS ? t - j0 : TILE_COLUMNS, alpha);
+    }
+}
+
+// y[i][0..<head_size] = Σ_{j < keys} square[i][j] · values[j] for the block's rows (each row's
+// entries after its own position are zero): p · v in forward, ds · k in backward.
+AVX2 static void block_weighted_sum(float *y, long ld_y, const float *square, long t, long i0, long rows, long keys,
+                                    const float *values, long ld_values, long head_size) {
+    __m256 acc[2 * TILE_ROWS];
+    const float *a[TILE_ROWS];
+    rows_from(a, square, i0, t - 1, t);
+    for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
+        tile(acc, a, 1, values + c0, ld_values, 0, keys);
+        store(acc, y + i0 * ld_y + c0, ld_y, rows, TILE_COLUMNS, 1);
+    }
+}
+
 AVX2 void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const float *q, const float *k,
                                         const float *v, long ld_qkv, long t, long head_size, float scale,
                                         float *transposed) {
-    long t16 = looplm_attention_scratch_floats(t, head_size) / head_size;
     transpose_head(transposed, k, ld_qkv, t, head_size);
-    __m256 acc[2 * TILE_ROWS];
-    const float *a[TILE_ROWS];
     for (long i0 = 0; i0 < t; i0 += TILE_ROWS) {
         long rows = t - i0 < TILE_ROWS ? t - i0 : TILE_ROWS, keys = i0 + rows;
-        // Scores of the block's queries against keys 0..<keys (a tile's columns past a row's own
-        // position are masked below).
-        rows_from(a, q, i0, t - 1, ld_qkv);
-        for (long j0 = 0; j0 < keys; j0 += TILE_COLUMNS) {
-            tile(acc, a, 1, transposed + j0, t16, 0, head_size);
-            store(acc, p + i0 * t + j0, t, rows, t - j0 < TILE_COLUMNS ? t - j0 : TILE_COLUMNS, scale);
-        }
+        block_scores(p, t, q, ld_qkv, i0, rows, keys, transposed, head_size, scale);
         for (long i = i0; i < keys; i++) {
             softmax_row(p + i * t, i + 1);
             for (long j = i + 1; j < keys; j++) p[i * t + j] = 0;  // read by the block's p · v and by dv
         }
-        // out = p · v over keys 0..<keys (each row's later probabilities are zero).
-        rows_from(a, p, i0, t - 1, t);
-        for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
-            tile(acc, a, 1, v + c0, ld_qkv, 0, keys);
-            store(acc, out + i0 * ld_y + c0, ld_y, rows, TILE_COLUMNS, 1);
-        }
+        block_weighted_sum(out, ld_y, p, t, i0, rows, keys, v, ld_qkv, head_size);
     }
 }
 
 AVX2 void looplm_attention_backward_avx2(float *dq, float *dk, float *dv, float *ds, const float *dy, long ld_y,
                                          const float *q, const float *k, const float *v, long ld_qkv,
                                          const float *p, long t, long head_size, float scale, float *transposed) {
-    long t16 = looplm_attention_scratch_floats(t, head_size) / head_size;
     transpose_head(transposed, v, ld_qkv, t, head_size);
-    __m256 acc[2 * TILE_ROWS];
-    const float *a[TILE_ROWS];
     for (long i0 = 0; i0 < t; i0 += TILE_ROWS) {
         long rows = t - i0 < TILE_ROWS ? t - i0 : TILE_ROWS, keys = i0 + rows;
-        // dp = dy · vᵀ on the block's rows, keys 0..<keys.
-        rows_from(a, dy, i0, t - 1, ld_y);
-        for (long j0 = 0; j0 < keys; j0 += TILE_COLUMNS) {
-            tile(acc, a, 1, transposed + j0, t16, 0, head_size);
-            store(acc, ds + i0 * t + j0, t, rows, t - j0 < TILE_COLUMNS ? t - j0 : TILE_COLUMNS, 1);
-        }
+        block_scores(ds, t, dy, ld_y, i0, rows, keys, transposed, head_size, 1);  // dp = dy · vᵀ
         // ds = p ⊙ (dp − Σ p ⊙ dp) · scale on j ≤ i; zero after, where the mask cut the scores.
         for (long i = i0; i < keys; i++) {
             softmax_backward_row(ds + i * t, p + i * t, i + 1, scale);
             for (long j = i + 1; j < keys; j++) ds[i * t + j] = 0;  // read by the block's dq and by dk
         }
-        // dq = ds · k over keys 0..<keys.
-        rows_from(a, ds, i0, t - 1, t);
-        for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
-            tile(acc, a, 1, k + c0, ld_qkv, 0, keys);
-            store(acc, dq + i0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
-        }
+        block_weighted_sum(dq, ld_qkv, ds, t, i0, rows, keys, k, ld_qkv, head_size);  // dq = ds · k
     }
     // dk = dsᵀ · q and dv = pᵀ · dy: key j sums over the queries i ≥ j (column j of ds and p).
+    __m256 acc[2 * TILE_ROWS];
+    const float *a[TILE_ROWS];
     for (long j0 = 0; j0 < t; j0 += TILE_ROWS) {
         long rows = t - j0 < TILE_ROWS ? t - j0 : TILE_ROWS;
         for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {

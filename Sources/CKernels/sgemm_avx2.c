@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include "register_transpose.h"
 
 enum {
     MR = 6,      // rows of the micro-tile
@@ -28,22 +29,6 @@ enum {
 };
 
 #define AVX2 __attribute__((target("avx2,fma")))
-
-// r[0..7] ← the transpose of the 8×8 block whose rows are r[0..7].
-AVX2 static inline void transpose8(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20); r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20); r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31); r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
 
 // A block (mc × kc) from op(A) at (i0, p0) into panels of MR rows: panel r holds kc × MR floats,
 // element (i, p) at p·MR + i. Rows past mc are zero.
@@ -79,7 +64,7 @@ AVX2 static void pack_a(float *dst, const float *a, long rsa, long csa, long mc,
                 __m256 r[8];
                 for (long i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(r0 + i * rsa + p);
                 r[6] = r[7] = _mm256_setzero_ps();
-                transpose8(r);
+                looplm_transpose8(r);
                 for (long q = 0; q < 8; q++) _mm256_storeu_ps(dst + (p + q) * MR, r[q]);
             }
             for (; p < kc; p++)
@@ -108,7 +93,7 @@ AVX2 static void pack_b(float *dst, const float *b, long rsb, long csb, long kc,
                 for (long half = 0; half < 2; half++) {
                     __m256 r[8];
                     for (long j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(b + (j0 + 8 * half + j) * csb + p);
-                    transpose8(r);
+                    looplm_transpose8(r);
                     for (long q = 0; q < 8; q++) _mm256_store_ps(dst + (p + q) * NR + 8 * half, r[q]);
                 }
             for (; p < kc; p++)
