@@ -100,10 +100,16 @@ public enum AtomicFiles {
     /// Replaces directory `path` with one filled by `body`: the new one is written to
     /// `path.partial`; the old one is moved to `path.previous` for the instant of the swap.
     /// `recover(_:)` finishes an interrupted swap.
+    ///
+    /// `path`, `path.partial` and `path.previous` are replaced or removed only when each is
+    /// absent or a folder holding nothing but the files `body` writes (`names`, or their own
+    /// `.partial` files): a folder of the user's, or a file, at any of them is refused with
+    /// `.unsafeOutput` before anything changes.
     public static func replaceDirectory(
-        at path: String, _ body: (String) throws(CheckpointError) -> Void
+        at path: String, holding names: Set<String>, _ body: (String) throws(CheckpointError) -> Void
     ) throws(CheckpointError) {
         let partial = path + ".partial", previous = path + ".previous"
+        for folder in [path, partial, previous] { try checkReplaceable(folder, holding: names, for: path) }
         try remove(partial)
         do {
             try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
@@ -129,6 +135,26 @@ public enum AtomicFiles {
             try? remove(partial)  // the error being thrown says what went wrong; this only tidies up
             try recover(path)
             throw error
+        }
+    }
+
+    /// Throws `.unsafeOutput` unless `folder` is absent or a folder whose entries are all in
+    /// `names` (or `.partial` files of them, left by an interrupted `write`).
+    static func checkReplaceable(_ folder: String, holding names: Set<String>, for path: String) throws(CheckpointError) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else { return }
+        guard isFolder.boolValue else {
+            throw .unsafeOutput(path, reason: "\(folder) is a file, not a folder this command wrote")
+        }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+            throw .unsafeOutput(path, reason: "cannot list \(folder): \(error.localizedDescription)")
+        }
+        let foreign = entries.filter { entry in
+            !names.contains(entry) && !names.contains { entry.hasPrefix($0 + ".partial") }
+        }
+        guard foreign.isEmpty else {
+            throw .unsafeOutput(path, reason: "\(folder) holds files a checkpoint does not (\(foreign.sorted().prefix(3).joined(separator: ", "))); move them or choose another folder")
         }
     }
 

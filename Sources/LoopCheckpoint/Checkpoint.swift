@@ -26,12 +26,16 @@ public enum Checkpoint {
     }
 
     /// Saves atomically: the whole directory is replaced at once, or not at all.
-    /// `extra` may add more files (such as the training state) before the swap.
+    /// `extra` may add more files (such as the training state) before the swap; name them in
+    /// `extraFiles`. An existing `directory` (or `directory.partial`, `directory.previous`)
+    /// holding any other file is refused with `.unsafeOutput`, so a save never deletes what a
+    /// checkpoint did not hold.
     public static func save(
         _ model: LoopGPT, vocabulary: Vocabulary, to directory: String,
-        extra: (String) throws(CheckpointError) -> Void = { _ in }
+        extraFiles: Set<String> = [], extra: (String) throws(CheckpointError) -> Void = { _ in }
     ) throws(CheckpointError) {
-        try AtomicFiles.replaceDirectory(at: directory) { (partial) throws(CheckpointError) in
+        let names = extraFiles.union([configFile, weightsFile])
+        try AtomicFiles.replaceDirectory(at: directory, holding: names) { (partial) throws(CheckpointError) in
             try writeFiles(model, vocabulary: vocabulary, into: partial)
             try extra(partial)
         }

@@ -151,7 +151,8 @@ public final class Trainer {
         let state = TrainingState(step: step, generator: generator, bestValidationLoss: bestValidationLoss,
                                   options: options, ranks: communicator.size, threads: model.workers.threads,
                                   sgemm: model.workers.sgemm)
-        try Checkpoint.save(model, vocabulary: vocabulary, to: directory) { (partial) throws(CheckpointError) in
+        try Checkpoint.save(model, vocabulary: vocabulary, to: directory,
+                            extraFiles: [TrainingState.fileName]) { (partial) throws(CheckpointError) in
             try state.write(optimizer: optimizer, to: partial + "/" + TrainingState.fileName)
         }
     }

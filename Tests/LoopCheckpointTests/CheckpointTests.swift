@@ -134,6 +134,36 @@ import Testing
         #expect(recovered.parameters.array == first.parameters.array)
     }
 
+    /// A save replaces only what a checkpoint holds: a folder (or `.partial` / `.previous`
+    /// beside it) with any other file, or a file where the folder goes, is refused untouched;
+    /// the leftovers of an interrupted save are not.
+    @Test func aSaveNeverDeletesWhatACheckpointDoesNotHold() throws {
+        let manager = FileManager.default
+        let base = temporaryDirectory()
+        for (name, plant) in [("ckpt", "notes.txt"), ("ckpt.partial", "thesis.tex"), ("ckpt.previous", "data.csv")] {
+            let directory = base + "/" + name.replacingOccurrences(of: ".", with: "-") + "/ckpt"
+            let folder = (directory as NSString).deletingLastPathComponent + "/" + name
+            try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Data("mine".utf8).write(to: URL(fileURLWithPath: folder + "/" + plant))
+            #expect(throws: CheckpointError.self) { try Checkpoint.save(try model(), vocabulary: .bytes, to: directory) }
+            #expect(manager.contents(atPath: folder + "/" + plant) == Data("mine".utf8))
+            #expect(!manager.fileExists(atPath: directory + "/" + Checkpoint.weightsFile))
+        }
+        let fileThere = base + "/file/ckpt"
+        try manager.createDirectory(atPath: base + "/file", withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: fileThere))
+        #expect(throws: CheckpointError.self) { try Checkpoint.save(try model(), vocabulary: .bytes, to: fileThere) }
+        #expect(manager.contents(atPath: fileThere) == Data("mine".utf8))
+        // An interrupted save's leftovers are replaced.
+        let directory = base + "/interrupted/ckpt"
+        try manager.createDirectory(atPath: directory + ".partial", withIntermediateDirectories: true)
+        try Data("half".utf8).write(to: URL(fileURLWithPath: directory + ".partial/" + Checkpoint.weightsFile + ".partial"))
+        try Checkpoint.save(try model(), vocabulary: .bytes, to: directory)
+        try Checkpoint.save(try model(seed: 2), vocabulary: .bytes, to: directory)
+        #expect(manager.fileExists(atPath: directory + "/" + Checkpoint.configFile))
+        #expect(!manager.fileExists(atPath: directory + ".partial") && !manager.fileExists(atPath: directory + ".previous"))
+    }
+
     @Test func halfPrecisionTensorsAreWidened() throws {
         // 1.0, -2.0, 0.5 in IEEE half; 1.0 in bfloat16.
         var header = #"{"a":{"dtype":"F16","shape":[3],"data_offsets":[0,6]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[6,8]}}"#
