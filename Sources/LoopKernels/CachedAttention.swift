@@ -34,14 +34,37 @@ extension Attention {
     /// Rows past this count use BLAS products per head; fewer use plain dot products.
     static let cachedProductRows = 4
 
-    /// Floats of per-thread scratch `forwardCached` needs for sequences of at most `rows` new
-    /// rows over a cache of `capacity` positions.
-    public static func cachedScratchCount(rows: Int, capacity: Int, threads: Int) -> Int {
-        threads * max(rows, 1) * capacity
+    /// Positions per part of a decoded row's weighted sum over the cache. Each part's sum is
+    /// formed on its own and the parts are added in order, so a row whose parts are spread over
+    /// threads gets the bits of a row one thread computes.
+    static let cachedPartPositions = 64
+
+    /// Floats of scratch `forwardCached` needs for sequences of at most `rows` new rows over a
+    /// cache of `capacity` positions: `cachedScratchStride` per thread, then one row's scores of
+    /// every head and its parts' sums, for a row spread over the threads.
+    public static func cachedScratchCount(rows: Int, capacity: Int, heads: Int, channels: Int, threads: Int) -> Int {
+        threads * cachedScratchStride(rows: rows, capacity: capacity, heads: heads, channels: channels)
+            + heads * capacity + parts(capacity) * channels
     }
+
+    /// Floats of one thread's scratch: a BLAS sequence's scores, or one row's scores of every
+    /// head and one part's sums.
+    static func cachedScratchStride(rows: Int, capacity: Int, heads: Int, channels: Int) -> Int {
+        max(max(rows, 1) * capacity, heads * capacity + channels)
+    }
+
+    static func parts(_ positions: Int) -> Int { (positions + cachedPartPositions - 1) / cachedPartPositions }
 
     /// Writes the new rows' keys and values into the cache, then computes causal attention of
     /// every new row over its sequence's cached positions (itself included).
+    ///
+    /// Sequences of more than `cachedProductRows` new rows (prefill) go head by head through BLAS
+    /// products. A decoded row reads the cache once for all its heads, position by position,
+    /// in order (see cached_attention.c): its scores, a softmax per head, then the weighted sum
+    /// in parts of `cachedPartPositions` positions added in order. Rows are shared among the
+    /// threads; a lone row fewer than the threads is instead cut by parts across them, each
+    /// thread streaming whole rows of the cache (cutting it by heads made each core's prefetcher
+    /// fetch the other's half of every row).
     package static func forwardCached(
         out: UnsafeMutablePointer<Float>,  // (N, C) heads concatenated
         qkv: UnsafePointer<Float>,  // (N, 3C)
@@ -50,43 +73,43 @@ extension Attention {
         scratchRows: Int, workers: Workers, useAVX2: Bool = CPU.hasAVX2Kernels
     ) {
         let hs = c / heads, capacity = cache.capacity
-        let scale = 1 / Float(hs).squareRoot()
+        let stride = cachedScratchStride(rows: scratchRows, capacity: capacity, heads: heads, channels: c)
         storeKeysAndValues(qkv: qkv, cache: cache, sequences: sequences, channels: c)
-        workers.forEachChunk(sequences.count * heads) { tasks, chunk in
-            let scores = scratch + chunk * max(scratchRows, 1) * capacity
+        let row = CachedRow(heads: heads, headSize: hs, channels: c, scale: 1 / Float(hs).squareRoot(), avx2: useAVX2 && hs % 8 == 0)
+        let prefill = sequences.filter { $0.count > cachedProductRows }
+        workers.forEachChunk(prefill.count * heads) { tasks, chunk in
+            let scores = scratch + chunk * stride
             for task in tasks {
-                let sequence = sequences[task / heads], h = task % heads
-                let q = qkv + sequence.firstRow * 3 * c + h * hs
+                let sequence = prefill[task / heads], h = task % heads, total = sequence.position + sequence.count
                 let keys = cache.keys + sequence.slot * capacity * c + h * hs
                 let values = cache.values + sequence.slot * capacity * c + h * hs
-                let y = out + sequence.firstRow * c + h * hs
-                let total = sequence.position + sequence.count
-                if sequence.count > cachedProductRows {
-                    BLAS.gemm(transposeB: true, m: sequence.count, n: total, k: hs, alpha: scale,
-                              a: q, lda: 3 * c, b: keys, ldb: c, beta: 0, c: scores, ldc: total, kernel: workers.sgemm)
-                    for i in 0..<sequence.count {
-                        let valid = sequence.position + i + 1, s = scores + i * total
-                        Softmax.inPlace(s, count: valid)
-                        (s + valid).update(repeating: 0, count: total - valid)
-                    }
-                    BLAS.gemm(m: sequence.count, n: hs, k: total, a: scores, lda: total, b: values, ldb: c,
-                              beta: 0, c: y, ldc: c, kernel: workers.sgemm)
-                    continue
-                }
+                BLAS.gemm(transposeB: true, m: sequence.count, n: total, k: hs, alpha: row.scale,
+                          a: qkv + sequence.firstRow * 3 * c + h * hs, lda: 3 * c, b: keys, ldb: c, beta: 0, c: scores,
+                          ldc: total, kernel: workers.sgemm)
                 for i in 0..<sequence.count {
-                    let valid = sequence.position + i + 1, qi = q + i * 3 * c, yi = y + i * c
-                    if useAVX2 && hs % 8 == 0 {
-                        looplm_attention_scores_avx2(qi, keys, c, valid, hs, scale, scores)
-                        Softmax.inPlace(scores, count: valid)
-                        looplm_attention_weighted_sum_avx2(scores, values, c, valid, hs, yi)
-                        continue
-                    }
-                    for j in 0..<valid { scores[j] = scale * dot(qi, keys + j * c, hs) }
-                    Softmax.inPlace(scores, count: valid)
-                    yi.update(repeating: 0, count: hs)
-                    for j in 0..<valid { axpy(scores[j], values + j * c, yi, hs) }
+                    let valid = sequence.position + i + 1, s = scores + i * total
+                    Softmax.inPlace(s, count: valid)
+                    (s + valid).update(repeating: 0, count: total - valid)
                 }
+                BLAS.gemm(m: sequence.count, n: hs, k: total, a: scores, lda: total, b: values, ldb: c, beta: 0,
+                          c: out + sequence.firstRow * c + h * hs, ldc: c, kernel: workers.sgemm)
             }
+        }
+        var decoded: [CachedRowPlace] = []
+        for sequence in sequences where sequence.count <= cachedProductRows {
+            for i in 0..<sequence.count {
+                let at = sequence.slot * capacity * c
+                decoded.append(CachedRowPlace(q: qkv + (sequence.firstRow + i) * 3 * c, keys: cache.keys + at,
+                                              values: cache.values + at, positions: sequence.position + i + 1,
+                                              y: out + (sequence.firstRow + i) * c))
+            }
+        }
+        if decoded.count == 1, workers.threads > 1, row.avx2, parts(decoded[0].positions) > 1 {
+            row.spread(decoded[0], scratch: scratch + workers.threads * stride, workers: workers)
+            return
+        }
+        workers.forEachClaimed(decoded.count, grain: 1) { rows, chunk in
+            for r in rows { row.alone(decoded[r], scratch: scratch + chunk * stride) }
         }
     }
 
@@ -132,6 +155,96 @@ extension Attention {
         while i < count {
             y[i] += alpha * x[i]
             i += 1
+        }
+    }
+}
+
+/// Where one decoded row's attention reads and writes: its query (heads side by side), its
+/// sequence's cached keys and values (rows of C), the positions it attends to, its output.
+struct CachedRowPlace {
+    let q: UnsafePointer<Float>
+    let keys: UnsafePointer<Float>
+    let values: UnsafePointer<Float>
+    let positions: Int
+    let y: UnsafeMutablePointer<Float>
+}
+
+/// One decoded row's attention over the cache, computed alike by one thread (`alone`) or
+/// spread over several (`spread`): scores, a softmax per head, and the weighted sum of each part
+/// of `Attention.cachedPartPositions` positions, the parts' sums added in order.
+struct CachedRow {
+    let heads: Int
+    let headSize: Int
+    let channels: Int
+    let scale: Float
+    /// The AVX2 kernels (head sizes that are multiples of 8); else the portable loops.
+    let avx2: Bool
+
+    /// scores[h · positions + j] for j in `part`, every head.
+    func scores(_ row: CachedRowPlace, _ part: Range<Int>, into scores: UnsafeMutablePointer<Float>) {
+        let c = channels, hs = headSize
+        if avx2 {
+            looplm_attention_scores_heads_avx2(row.q, row.keys + part.lowerBound * c, c, part.count, hs, heads, scale,
+                                               scores + part.lowerBound, row.positions)
+            return
+        }
+        for j in part {
+            for h in 0..<heads {
+                scores[h * row.positions + j] = scale * Attention.dot(row.q + h * hs, row.keys + j * c + h * hs, hs)
+            }
+        }
+    }
+
+    /// sums (C) = Σ_{j in part} weights_h[j] · values[j] per head, each output one chain in j
+    /// order from zero.
+    func weightedSum(_ row: CachedRowPlace, _ part: Range<Int>, weights: UnsafePointer<Float>,
+                     into sums: UnsafeMutablePointer<Float>) {
+        let c = channels, hs = headSize
+        sums.update(repeating: 0, count: c)
+        if avx2 {
+            looplm_attention_weighted_sum_heads_avx2(weights + part.lowerBound, row.positions, row.values + part.lowerBound * c,
+                                                     c, part.count, hs, heads, sums)
+            return
+        }
+        for j in part {
+            for h in 0..<heads {
+                Attention.axpy(weights[h * row.positions + j], row.values + j * c + h * hs, sums + h * hs, hs)
+            }
+        }
+    }
+
+    func part(_ p: Int, of positions: Int) -> Range<Int> {
+        (p * Attention.cachedPartPositions)..<min((p + 1) * Attention.cachedPartPositions, positions)
+    }
+
+    /// The whole row on the calling thread; scratch: heads · positions + C floats.
+    func alone(_ row: CachedRowPlace, scratch: UnsafeMutablePointer<Float>) {
+        let weights = scratch, sums = scratch + heads * row.positions
+        scores(row, 0..<row.positions, into: weights)
+        for h in 0..<heads { Softmax.inPlace(weights + h * row.positions, count: row.positions) }
+        for p in 0..<Attention.parts(row.positions) {
+            weightedSum(row, part(p, of: row.positions), weights: weights, into: p == 0 ? row.y : sums)
+            if p > 0 { for i in 0..<channels { row.y[i] += sums[i] } }
+        }
+    }
+
+    /// The row's parts shared among the threads, then its parts' sums added in order on the
+    /// calling thread; scratch: heads · positions + parts · C floats.
+    func spread(_ row: CachedRowPlace, scratch: UnsafeMutablePointer<Float>, workers: Workers) {
+        let weights = scratch, sums = scratch + heads * row.positions, parts = Attention.parts(row.positions)
+        workers.forEachClaimed(parts, grain: 1) { range, _ in
+            for p in range { scores(row, part(p, of: row.positions), into: weights) }
+        }
+        workers.forEachChunk(heads) { range, _ in
+            for h in range { Softmax.inPlace(weights + h * row.positions, count: row.positions) }
+        }
+        workers.forEachClaimed(parts, grain: 1) { range, _ in
+            for p in range { weightedSum(row, part(p, of: row.positions), weights: weights, into: sums + p * channels) }
+        }
+        row.y.update(from: sums, count: channels)
+        for p in 1..<parts {
+            let partSums = sums + p * channels
+            for i in 0..<channels { row.y[i] += partSums[i] }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// How many threads the kernels spread over, and which sgemm their matrix products call. BLAS runs
 /// on the calling thread (see `BLAS.callerThreadOnly`). A value, not a global: each model owns one.
@@ -48,6 +49,33 @@ public struct Workers: Sendable, Equatable {
         withoutActuallyEscaping(work) { work in
             let shared = unsafeBitCast(work, to: (@Sendable (Int) -> Void).self)
             DispatchQueue.concurrentPerform(iterations: chunks, execute: shared)
+        }
+    }
+
+    /// Like `forEachChunk`, but each thread claims `grain` items at a time from a shared
+    /// counter until none are left, so a thread that starts late or runs slow (another tenant
+    /// on its core) takes fewer: for work that streams memory, where a fixed split leaves the
+    /// faster thread waiting at the end of every product. `body` gets each claimed range and
+    /// the index of the thread (for per-thread scratch); which thread gets which range varies
+    /// from run to run, so `body`'s results must not depend on it. Jobs of fewer than
+    /// `minPerChunk` items per thread run on the calling thread.
+    @inline(__always)
+    public func forEachClaimed(
+        _ count: Int, grain: Int, minPerChunk: Int = 1, _ body: (Range<Int>, Int) -> Void
+    ) {
+        if count <= 0 { return }
+        let grain = max(1, grain)
+        if min(threads, count / max(1, minPerChunk)) <= 1 || count <= grain {
+            body(0..<count, 0)
+            return
+        }
+        let next = Atomic<Int>(0)
+        forEachChunk(threads) { _, chunk in
+            while true {
+                let start = next.wrappingAdd(grain, ordering: .relaxed).oldValue
+                if start >= count { return }
+                body(start..<min(count, start + grain), chunk)
+            }
         }
     }
 

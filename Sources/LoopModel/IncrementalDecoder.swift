@@ -46,6 +46,7 @@ public final class IncrementalDecoder {
         self.maxRows = rows
         state = try InferenceState(config: config, rows: rows,
                                attentionFloats: Attention.cachedScratchCount(rows: rows, capacity: config.contextLength,
+                                                                              heads: config.heads, channels: config.channels,
                                                                               threads: model.workers.threads),
                                scratchRows: rows)
         logits = try FloatBuffer(count: slots * config.vocabSize)
@@ -63,7 +64,8 @@ public final class IncrementalDecoder {
         config: ModelConfiguration, slots: Int, loops: Int? = nil, maxRows: Int? = nil, threads: Int
     ) -> Int {
         let rows = Self.rows(config: config, slots: slots, maxRows: maxRows)
-        let attention = Attention.cachedScratchCount(rows: rows, capacity: config.contextLength, threads: threads)
+        let attention = Attention.cachedScratchCount(rows: rows, capacity: config.contextLength,
+                                                     heads: config.heads, channels: config.channels, threads: threads)
         return KVCache.bytes(config: config, loops: loops, slots: slots)
             + InferenceState.bytes(config: config, rows: rows, attentionFloats: attention)
             + (slots > 1 ? 2 : 1) * slots * config.vocabSize * MemoryLayout<Float>.stride
