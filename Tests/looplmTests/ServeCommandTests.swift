@@ -324,6 +324,8 @@ enum RawClient {
     static func connectAndSend(port: Int, body: String) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
+        var patience = timeval(tv_sec: 60, tv_usec: 0)  // a server that never answers fails the test instead of hanging it
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
