@@ -28,7 +28,7 @@ extension Checkpoint {
             if let inPlace = try tensors.floatPointer(stored) {
                 pointer = inPlace
             } else {
-                let copy = try FloatBuffer(count: spec.count)
+                let copy = try FloatBuffer(count: spec.count, hugePages: true)
                 try tensors.readFloats(stored, into: copy.bufferPointer)
                 copies.buffers.append(copy)
                 pointer = UnsafePointer(copy.pointer)

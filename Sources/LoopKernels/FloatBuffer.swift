@@ -17,16 +17,13 @@ public final class FloatBuffer {
     static let mappedBytes = 1 << 20
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
-    /// Buffers of at least this many bytes start on a huge-page boundary and ask for huge
-    /// pages (Linux's transparent huge pages, when the system allows them on request).
-    static let hugePageBytes = 2 << 20
-    /// The mapping made with mmap, which `pointer` lies in (length 0 when allocated on the heap).
-    private let mappedBase: UnsafeMutableRawPointer?
+    /// Bytes mapped with `PageMapping` (0 when allocated on the heap).
     private let mappedLength: Int
 
     /// A buffer of `count` zeros. Throws when the system refuses the memory (an address-space
-    /// limit, or an overcommit policy that says no) instead of trapping.
-    public init(count: Int) throws(MemoryError) {
+    /// limit, or an overcommit policy that says no) instead of trapping. `hugePages`: for
+    /// buffers streamed whole again and again, such as weights (see `PageMapping`).
+    public init(count: Int, hugePages: Bool = false) throws(MemoryError) {
         precondition(count >= 0, "FloatBuffer count must be non-negative")
         self.count = count
         guard let bytes = CheckedSize.product(max(count, 1), MemoryLayout<Float>.stride) else {
@@ -34,10 +31,12 @@ public final class FloatBuffer {
                               advice: Self.advice)
         }
         if bytes >= Self.mappedBytes {
-            let mapping = try Self.map(bytes: bytes, count: count)
-            pointer = mapping.pointer
-            mappedBase = mapping.base
-            mappedLength = mapping.length
+            guard let mapped = PageMapping.map(bytes: bytes, hugePages: hugePages) else {
+                throw MemoryError(needed: bytes, available: SystemMemory.availableBytes(), what: "a buffer of \(count) floats",
+                                  advice: Self.advice)
+            }
+            pointer = mapped.assumingMemoryBound(to: Float.self)  // page-aligned, zero on first touch
+            mappedLength = bytes
             return
         }
         var raw: UnsafeMutableRawPointer?
@@ -47,30 +46,7 @@ public final class FloatBuffer {
         }
         raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
         pointer = raw.assumingMemoryBound(to: Float.self)
-        mappedBase = nil
         mappedLength = 0
-    }
-
-    /// Maps `bytes` of zero pages. From `hugePageBytes` up, the mapping is one huge page longer
-    /// so that the buffer can start on a huge-page boundary, and asks for huge pages: decoding
-    /// streams every weight once per token, and with 4 KB pages each page costs a walk of the
-    /// page tables and restarts the prefetchers (Zen 4, one thread, GPT-2 124M's products: 21 →
-    /// 16 ms per token; a plain streaming read 27 → 32 GB/s). Pages stay unbacked until touched.
-    private static func map(bytes: Int, count: Int) throws(MemoryError) -> (base: UnsafeMutableRawPointer, length: Int, pointer: UnsafeMutablePointer<Float>) {
-        let huge = bytes >= hugePageBytes
-        guard let length = huge ? CheckedSize.sum(bytes, hugePageBytes) : bytes,
-            let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED
-        else {
-            throw MemoryError(needed: bytes, available: SystemMemory.availableBytes(), what: "a buffer of \(count) floats",
-                              advice: advice)
-        }
-        guard huge else { return (base, length, base.assumingMemoryBound(to: Float.self)) }
-        let address = UInt(bitPattern: base), boundary = UInt(hugePageBytes)
-        let start = base + Int((boundary - address % boundary) % boundary)
-        #if os(Linux)
-        _ = madvise(start, bytes, MADV_HUGEPAGE)  // advice only: where refused, the buffer works with small pages
-        #endif
-        return (base, length, start.assumingMemoryBound(to: Float.self))
     }
 
     static let advice = "the process cannot get more memory (see `ulimit -v`); make the job smaller"
@@ -81,8 +57,8 @@ public final class FloatBuffer {
     }
 
     deinit {
-        if let mappedBase {
-            munmap(mappedBase, mappedLength)
+        if mappedLength > 0 {
+            PageMapping.unmap(pointer, bytes: mappedLength)
         } else {
             free(pointer)
         }

@@ -14,7 +14,7 @@ public struct MemoryBandwidth {
     /// A buffer of `bytes` (512 MB: well past any cache), every page touched.
     public init(bytes: Int = 1 << 29, workers: Workers) throws(MemoryError) {
         self.workers = workers
-        buffer = try FloatBuffer(count: bytes / MemoryLayout<Float>.stride)
+        buffer = try FloatBuffer(count: bytes / MemoryLayout<Float>.stride, hugePages: true)  // as decoding's weights
         for i in stride(from: 0, to: buffer.count, by: 1024) { buffer[i] = 1 }
     }
 

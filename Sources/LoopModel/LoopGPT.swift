@@ -32,7 +32,7 @@ public final class LoopGPT {
     public init(config: ModelConfiguration, workers: Workers) throws(MemoryError) {
         self.config = config
         self.table = ParameterTable(config)
-        self.parameters = try FloatBuffer(count: table.totalCount)
+        self.parameters = try FloatBuffer(count: table.totalCount, hugePages: true)
         self.gradients = try FloatBuffer(count: table.totalCount)
         self.workers = workers
         weights = ModelWeights(config: config, table: table, parameters: parameters)

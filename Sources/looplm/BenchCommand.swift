@@ -108,7 +108,7 @@ struct BenchCommand: ParsableCommand {
         } else {
             var config = try Preset.named(preset).configuration()
             if let loops { config = try config.with(loops: loops) }
-            let table = ParameterTable(config), parameters = try FloatBuffer(count: table.totalCount)
+            let table = ParameterTable(config), parameters = try FloatBuffer(count: table.totalCount, hugePages: true)
             var generator = SeededGenerator(seed: seed)
             table.initialise(parameters, generator: &generator)
             let weights = ModelWeights(config: config, table: table, parameters: parameters)
