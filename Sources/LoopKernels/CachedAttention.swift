@@ -62,7 +62,7 @@ extension Attention {
     /// products. A decoded row reads the cache once for all its heads, position by position,
     /// in order (see cached_attention.c): its scores, a softmax per head, then the weighted sum
     /// in parts of `cachedPartPositions` positions added in order. Rows are shared among the
-    /// threads; a lone row fewer than the threads is instead cut by parts across them, each
+    /// threads; a lone row is instead cut by parts across them, each
     /// thread streaming whole rows of the cache (cutting it by heads made each core's prefetcher
     /// fetch the other's half of every row).
     package static func forwardCached(
@@ -104,7 +104,7 @@ extension Attention {
                                               y: out + (sequence.firstRow + i) * c))
             }
         }
-        if decoded.count == 1, workers.threads > 1, row.avx2, parts(decoded[0].positions) > 1 {
+        if decoded.count == 1, workers.threads > 1, parts(decoded[0].positions) > 1 {
             row.spread(decoded[0], scratch: scratch + workers.threads * stride, workers: workers)
             return
         }

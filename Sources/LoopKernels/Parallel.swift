@@ -70,7 +70,7 @@ public struct Workers: Sendable, Equatable {
             return
         }
         let next = Atomic<Int>(0)
-        forEachChunk(threads) { _, chunk in
+        forEachChunk(min(threads, (count + grain - 1) / grain)) { _, chunk in
             while true {
                 let start = next.wrappingAdd(grain, ordering: .relaxed).oldValue
                 if start >= count { return }
