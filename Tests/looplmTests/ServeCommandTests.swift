@@ -157,9 +157,8 @@ import Testing
     }
 
     /// SIGTERM with a request in flight: its stream ends with an error event, and the server
-    /// exits 0 within seconds. The signal goes as soon as the stream's first bytes arrive, so the
-    /// request is still generating (polling /health for it raced the request's end on a busy
-    /// machine).
+    /// exits 0 within seconds. The signal goes as soon as the stream's first event arrives, so the
+    /// request is generating (polling /health for it raced the request's end on a busy machine).
     @Test func sigtermEndsRequestsInFlightAndExitsZero() throws {
         let checkpoint = try Self.checkpoint()
         var stream: RawClient.Stream?
@@ -294,16 +293,20 @@ struct HTTPClient {
 
 /// A client on a raw socket, for leaving in the middle of an answer.
 enum RawClient {
-    /// A request whose first bytes of answer have arrived, the rest left in the socket.
+    /// A streamed request whose first event has arrived (it is generating: the response's head
+    /// alone goes out while it still waits for a slot), the rest left in the socket.
     final class Stream {
         let fd: Int32
-        private var received: [UInt8]
+        private var received: [UInt8] = []
 
         init(port: Int, body: String) throws {
             fd = try RawClient.connectAndSend(port: port, body: body)
             var buffer = [UInt8](repeating: 0, count: 256)
-            let count = recv(fd, &buffer, buffer.count, 0)
-            received = Array(buffer.prefix(max(count, 0)))
+            while !String(decoding: received, as: UTF8.self).contains("data: ") {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count <= 0 { break }  // closed, or 60 s without a byte: the caller's checks fail
+                received += buffer.prefix(count)
+            }
         }
 
         deinit { close(fd) }
