@@ -174,13 +174,15 @@ import Testing
     }
 }
 
-/// Continuous batching pays: 8 concurrent streams finish at least 2.5× sooner than the same 8
+/// Continuous batching pays: 8 concurrent streams finish at least twice as soon as the same 8
 /// one after another. Timed, so `scripts/test.sh` runs it after the other tests, alone on the
-/// machine (`swift test --filter ServeThroughputTests`). (It was 3× until one sequence decoded
-/// alone got its own kernel: on Zen 4 the 8 sequential streams went from 2.7–3.2 s to 1.55–1.7 s
-/// while the 8 concurrent ones stayed at 0.52–0.70 s, so the ratio fell to 2.7–2.9×.)
+/// machine (`swift test --filter ServeThroughputTests`). The bar falls as one sequence alone
+/// decodes faster: it was 3× until one sequence got its own kernel (on Zen 4 the 8 sequential
+/// streams went from 2.7–3.2 s to 1.55–1.7 s while the 8 concurrent ones stayed at 0.52–0.70 s),
+/// then 2.5× until the streamed weights got huge pages and the cache was read in order (8 in a
+/// row 1.25–1.65 s, 8 together 0.43–0.60 s: 2.54–2.92× in five runs).
 @Suite struct ServeThroughputTests {
-    @Test func eightConcurrentStreamsFinishTwoAndAHalfTimesSoonerThanOneAfterAnother() throws {
+    @Test func eightConcurrentStreamsFinishTwiceAsSoonAsOneAfterAnother() throws {
         let checkpoint = try ServeCommandTests.checkpoint()
         let prompts = ["the king", "my lord, ", "O Romeo", "thou art", "we have", "what news", "come, ", "Tempest"]
         let request: @Sendable (Int) -> [String: Any] = { ["prompt": prompts[$0], "max_tokens": 48, "temperature": 0] }
@@ -199,7 +201,7 @@ import Testing
             }
         }
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(sequential >= 2.5 * concurrent, "sequential \(sequential) s, concurrent \(concurrent) s")
+        #expect(sequential >= 2 * concurrent, "sequential \(sequential) s, concurrent \(concurrent) s")
         print("serve throughput: 8 sequential \(sequential) s, 8 concurrent \(concurrent) s, \(sequential / concurrent)×")
     }
 }
