@@ -15,15 +15,9 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "horizontal_sum.h"
 
 #define AVX2 __attribute__((target("avx2,fma")))
-
-AVX2 static inline float horizontal_sum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 // Heads whose dot products with one cached key are computed together: independent accumulators
 // hide the FMA latency.
@@ -50,13 +44,13 @@ AVX2 void looplm_attention_scores_heads_avx2(const float *q, const float *keys, 
                 a2 = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 2 * head_size + d), _mm256_loadu_ps(kh + 2 * head_size + d), a2);
                 a3 = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 3 * head_size + d), _mm256_loadu_ps(kh + 3 * head_size + d), a3);
             }
-            scores[h * scores_stride + j] = scale * horizontal_sum(a0);
-            scores[(h + 1) * scores_stride + j] = scale * horizontal_sum(a1);
-            scores[(h + 2) * scores_stride + j] = scale * horizontal_sum(a2);
-            scores[(h + 3) * scores_stride + j] = scale * horizontal_sum(a3);
+            scores[h * scores_stride + j] = scale * looplm_horizontal_sum8(a0);
+            scores[(h + 1) * scores_stride + j] = scale * looplm_horizontal_sum8(a1);
+            scores[(h + 2) * scores_stride + j] = scale * looplm_horizontal_sum8(a2);
+            scores[(h + 3) * scores_stride + j] = scale * looplm_horizontal_sum8(a3);
         }
         for (; h < heads; h++)
-            scores[h * scores_stride + j] = scale * horizontal_sum(head_dot(q + h * head_size, k + h * head_size, head_size));
+            scores[h * scores_stride + j] = scale * looplm_horizontal_sum8(head_dot(q + h * head_size, k + h * head_size, head_size));
     }
 }
 

@@ -37,19 +37,19 @@ final class ConvertedStorage {
     let bytes: UnsafeMutablePointer<Int8>?
     let scales: UnsafeMutablePointer<Float>?
 
-    private let sizes: [Int]  // bytes of floats, halves, bytes, scales (0: none)
+    private let blocks: [(start: UnsafeMutableRawPointer, bytes: Int)]  // what `PageMapping` mapped
 
     /// Throws when the memory cannot be had, instead of trapping (and frees what it had). The
     /// blocks are mapped on huge pages: decoding streams every one of them once per token
     /// (see `PageMapping`).
     init(floats: Int = 0, halves: Int = 0, bytes: Int = 0, scales: Int = 0) throws(MemoryError) {
-        var allocated: [(UnsafeMutableRawPointer, Int)] = []
+        var allocated: [(start: UnsafeMutableRawPointer, bytes: Int)] = []
         func allocate<T>(_ count: Int, of: T.Type) throws(MemoryError) -> UnsafeMutablePointer<T>? {
             guard count > 0 else { return nil }
             guard let size = CheckedSize.product(count, MemoryLayout<T>.stride),
                 let raw = PageMapping.map(bytes: size, hugePages: true)
             else {
-                allocated.forEach { PageMapping.unmap($0.0, bytes: $0.1) }
+                allocated.forEach { PageMapping.unmap($0.start, bytes: $0.bytes) }
                 throw MemoryError(needed: CheckedSize.product(count, MemoryLayout<T>.stride),
                                   available: SystemMemory.availableBytes(), what: "converted weights",
                                   advice: WeightPrecision.float32.memoryAdvice)
@@ -61,17 +61,11 @@ final class ConvertedStorage {
         self.halves = try allocate(halves, of: UInt16.self)
         self.bytes = try allocate(bytes, of: Int8.self)
         self.scales = try allocate(scales, of: Float.self)
-        sizes = [floats * 4, halves * 2, bytes, scales * 4]
+        blocks = allocated
     }
 
     deinit {
-        let blocks: [UnsafeMutableRawPointer?] = [
-            floats.map { UnsafeMutableRawPointer($0) }, halves.map { UnsafeMutableRawPointer($0) },
-            bytes.map { UnsafeMutableRawPointer($0) }, scales.map { UnsafeMutableRawPointer($0) },
-        ]
-        for (block, size) in zip(blocks, sizes) {
-            if let block { PageMapping.unmap(block, bytes: size) }
-        }
+        for block in blocks { PageMapping.unmap(block.start, bytes: block.bytes) }
     }
 }
 
