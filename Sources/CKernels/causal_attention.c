@@ -103,7 +103,17 @@ AVX2 static void softmax_row(float *x, long count) {
     float max = looplm_horizontal_max8(m);
     for (long j = full; j < count; j++) max = x[j] > max ? x[j] : max;
     __m256 shift = _mm256_set1_ps(max), sum = _mm256_setzero_ps();
-    for (long j = 0; j < full; j += 8) {
+    long j = 0;
+    for (; j + 32 <= full; j += 32) {  // four exponentials interleaved (see looplm_exp8_many)
+        __m256 e[4];
+        for (int v = 0; v < 4; v++) e[v] = _mm256_sub_ps(_mm256_loadu_ps(x + j + 8 * v), shift);
+        looplm_exp8_many(e, 4);
+        for (int v = 0; v < 4; v++) {
+            _mm256_storeu_ps(x + j + 8 * v, e[v]);
+            sum = _mm256_add_ps(sum, e[v]);
+        }
+    }
+    for (; j < full; j += 8) {
         __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
         _mm256_storeu_ps(x + j, e);
         sum = _mm256_add_ps(sum, e);

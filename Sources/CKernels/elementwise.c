@@ -39,7 +39,16 @@ AVX2 void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, fl
         float block_max = looplm_horizontal_max8(_mm256_max_ps(m0, m1));
         for (long i = vectors * 8; i < length; i++) block_max = p[i] > block_max ? p[i] : block_max;
         __m256 shift = _mm256_set1_ps(block_max), s0 = _mm256_setzero_ps(), s1 = s0;
-        for (v = 0; v + 1 < vectors; v += 2) {
+        for (v = 0; v + 3 < vectors; v += 4) {  // four exponentials interleaved (see looplm_exp8_many)
+            __m256 e[4];
+            for (int j = 0; j < 4; j++) e[j] = _mm256_sub_ps(_mm256_loadu_ps(p + (v + j) * 8), shift);
+            looplm_exp8_many(e, 4);
+            s0 = _mm256_add_ps(s0, e[0]);
+            s1 = _mm256_add_ps(s1, e[1]);
+            s0 = _mm256_add_ps(s0, e[2]);
+            s1 = _mm256_add_ps(s1, e[3]);
+        }
+        for (; v + 1 < vectors; v += 2) {
             s0 = _mm256_add_ps(s0, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift)));
             s1 = _mm256_add_ps(s1, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8 + 8), shift)));
         }
@@ -59,52 +68,90 @@ AVX2 void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, fl
 
 AVX2 void looplm_softmax_scale_avx2(float *x, long count, float max, float factor) {
     __m256 shift = _mm256_set1_ps(max), scale = _mm256_set1_ps(factor);
-    long vectors = count / 8;
-    for (long v = 0; v < vectors; v++) {
+    long vectors = count / 8, v = 0;
+    for (; v + 3 < vectors; v += 4) {  // four exponentials interleaved (see looplm_exp8_many)
+        __m256 e[4];
+        for (int j = 0; j < 4; j++) e[j] = _mm256_sub_ps(_mm256_loadu_ps(x + (v + j) * 8), shift);
+        looplm_exp8_many(e, 4);
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(x + (v + j) * 8, _mm256_mul_ps(e[j], scale));
+    }
+    for (; v < vectors; v++) {
         float *p = x + v * 8;
         _mm256_storeu_ps(p, _mm256_mul_ps(looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p), shift)), scale));
     }
     for (long i = vectors * 8; i < count; i++) x[i] = exp1(x[i] - max) * factor;
 }
 
+// GELU and its derivative of `count` vectors in place, each step for all of them before the next
+// (see looplm_exp8_many): four at a time ran GELU 1.6× faster on Zen 4, with the same bits.
 // tanh(u) = 1 − 2 / (exp(2u) + 1), saturating correctly at both ends.
-AVX2 static inline __m256 tanh256(__m256 u) {
-    __m256 one = _mm256_set1_ps(1.0f);
-    __m256 e = looplm_exp8(_mm256_add_ps(u, u));
-    return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+enum { gelu_vectors = 4 };
+
+AVX2 static inline __attribute__((always_inline)) void gelu_many(__m256 *x, int count) {
+    __m256 e[gelu_vectors], one = _mm256_set1_ps(1.0f);
+    for (int j = 0; j < count; j++) {
+        __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x[j], x[j]), x[j]);
+        __m256 u = _mm256_mul_ps(_mm256_set1_ps(gelu_scale), _mm256_fmadd_ps(_mm256_set1_ps(gelu_cubic), x3, x[j]));
+        e[j] = _mm256_add_ps(u, u);
+    }
+    looplm_exp8_many(e, count);
+    for (int j = 0; j < count; j++) {
+        __m256 tanh = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e[j], one)));
+        __m256 half_x = _mm256_mul_ps(_mm256_set1_ps(0.5f), x[j]);
+        x[j] = _mm256_fmadd_ps(half_x, tanh, half_x);
+    }
 }
 
-AVX2 static inline __m256 gelu256(__m256 x) {
-    __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
-    __m256 u = _mm256_mul_ps(_mm256_set1_ps(gelu_scale), _mm256_fmadd_ps(_mm256_set1_ps(gelu_cubic), x3, x));
-    __m256 half_x = _mm256_mul_ps(_mm256_set1_ps(0.5f), x);
-    return _mm256_fmadd_ps(half_x, tanh256(u), half_x);
-}
-
-AVX2 static inline __m256 gelu_derivative256(__m256 x) {
-    __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-    __m256 xx = _mm256_mul_ps(x, x);
-    __m256 u = _mm256_mul_ps(_mm256_set1_ps(gelu_scale), _mm256_fmadd_ps(_mm256_set1_ps(gelu_cubic), _mm256_mul_ps(xx, x), x));
-    __m256 t = tanh256(u);
-    __m256 du = _mm256_mul_ps(_mm256_set1_ps(gelu_scale), _mm256_fmadd_ps(_mm256_set1_ps(3.0f * gelu_cubic), xx, one));
-    __m256 sech2 = _mm256_fnmadd_ps(t, t, one);
-    return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(half, x), sech2), du, _mm256_mul_ps(half, _mm256_add_ps(one, t)));
+AVX2 static inline __attribute__((always_inline)) void gelu_derivative_many(__m256 *x, int count) {
+    __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), xx[gelu_vectors], e[gelu_vectors];
+    for (int j = 0; j < count; j++) {
+        xx[j] = _mm256_mul_ps(x[j], x[j]);
+        __m256 u = _mm256_mul_ps(_mm256_set1_ps(gelu_scale),
+                                 _mm256_fmadd_ps(_mm256_set1_ps(gelu_cubic), _mm256_mul_ps(xx[j], x[j]), x[j]));
+        e[j] = _mm256_add_ps(u, u);
+    }
+    looplm_exp8_many(e, count);
+    for (int j = 0; j < count; j++) {
+        __m256 t = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e[j], one)));
+        __m256 du = _mm256_mul_ps(_mm256_set1_ps(gelu_scale), _mm256_fmadd_ps(_mm256_set1_ps(3.0f * gelu_cubic), xx[j], one));
+        __m256 sech2 = _mm256_fnmadd_ps(t, t, one);
+        x[j] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(half, x[j]), sech2), du, _mm256_mul_ps(half, _mm256_add_ps(one, t)));
+    }
 }
 
 AVX2 void looplm_gelu_forward_avx2(float *out, const float *inp, long count) {
-    long vectors = count / 8;
-    for (long v = 0; v < vectors; v++) _mm256_storeu_ps(out + v * 8, gelu256(_mm256_loadu_ps(inp + v * 8)));
-    for (long i = vectors * 8; i < count; i++) out[i] = _mm256_cvtss_f32(gelu256(_mm256_set1_ps(inp[i])));
+    long v = 0;
+    for (; v + 8 * gelu_vectors <= count; v += 8 * gelu_vectors) {
+        __m256 x[gelu_vectors];
+        for (int j = 0; j < gelu_vectors; j++) x[j] = _mm256_loadu_ps(inp + v + 8 * j);
+        gelu_many(x, gelu_vectors);
+        for (int j = 0; j < gelu_vectors; j++) _mm256_storeu_ps(out + v + 8 * j, x[j]);
+    }
+    for (; v < count; v += 8) {
+        __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - v < 8 ? count - v : 8)),
+                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 x = _mm256_maskload_ps(inp + v, lanes);
+        gelu_many(&x, 1);
+        _mm256_maskstore_ps(out + v, lanes, x);
+    }
 }
 
 AVX2 void looplm_gelu_backward_avx2(float *dinp, const float *inp, const float *dout, long count) {
-    long vectors = count / 8;
-    for (long v = 0; v < vectors; v++) {
-        __m256 d = _mm256_mul_ps(gelu_derivative256(_mm256_loadu_ps(inp + v * 8)), _mm256_loadu_ps(dout + v * 8));
-        _mm256_storeu_ps(dinp + v * 8, d);
+    long v = 0;
+    for (; v + 8 * gelu_vectors <= count; v += 8 * gelu_vectors) {
+        __m256 x[gelu_vectors];
+        for (int j = 0; j < gelu_vectors; j++) x[j] = _mm256_loadu_ps(inp + v + 8 * j);
+        gelu_derivative_many(x, gelu_vectors);
+        for (int j = 0; j < gelu_vectors; j++)
+            _mm256_storeu_ps(dinp + v + 8 * j, _mm256_mul_ps(x[j], _mm256_loadu_ps(dout + v + 8 * j)));
     }
-    for (long i = vectors * 8; i < count; i++)
-        dinp[i] = _mm256_cvtss_f32(gelu_derivative256(_mm256_set1_ps(inp[i]))) * dout[i];
+    for (; v < count; v += 8) {
+        __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - v < 8 ? count - v : 8)),
+                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 x = _mm256_maskload_ps(inp + v, lanes);
+        gelu_derivative_many(&x, 1);
+        _mm256_maskstore_ps(dinp + v, lanes, _mm256_mul_ps(x, _mm256_maskload_ps(dout + v, lanes)));
+    }
 }
 
 #else

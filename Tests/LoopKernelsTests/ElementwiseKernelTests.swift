@@ -1,3 +1,4 @@
+import CKernels
 @testable import LoopKernels
 import Testing
 
@@ -55,5 +56,28 @@ import Testing
         }
         #expect(zip(outputs[0], outputs[1]).allSatisfy { abs($0 - $1) <= 1e-6 * max(abs($1), 1) })
         #expect(zip(derivatives[0], derivatives[1]).allSatisfy { abs($0 - $1) <= 1e-6 * max(abs($1), 1) })
+    }
+
+    /// The AVX2 GELU works four vectors at a time and the rest one at a time: every value must be
+    /// the same bits wherever it falls, so the same inputs shifted by 1 to 40 floats (moving each
+    /// between the interleaved and the single path) give the same outputs.
+    @Test func geluIsTheSameInEveryPosition() throws {
+        guard CPU.hasAVX2Kernels else { return }
+        let count = 300
+        let x = Self.values(count + 40, seed: 11, spread: 12), dout = Self.values(count + 40, seed: 12, spread: 1)
+        func run(_ shift: Int) -> (values: [UInt32], derivatives: [UInt32]) {
+            let inp = Array(x[shift..<(shift + count)]), d = Array(dout[shift..<(shift + count)])
+            var out = [Float](repeating: 0, count: count), dinp = [Float](repeating: 0, count: count)
+            looplm_gelu_forward_avx2(&out, inp, count)
+            looplm_gelu_backward_avx2(&dinp, inp, d, count)
+            return (out.map(\.bitPattern), dinp.map(\.bitPattern))
+        }
+        let whole = run(0)
+        for shift in 1...40 {
+            let shifted = run(shift)
+            #expect(Array(shifted.values[0..<(count - shift)]) == Array(whole.values[shift...]), "shift \(shift)")
+            #expect(Array(shifted.derivatives[0..<(count - shift)]) == Array(whole.derivatives[shift...]),
+                    "shift \(shift)")
+        }
     }
 }
