@@ -93,63 +93,101 @@ AVX2 INLINE __m256i first_lanes(long count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// x[0..<count] ← softmax(x[0..<count]): the maximum, then each exponential computed once and
-// stored, then the scale by 1 / sum.
-AVX2 static void softmax_row(float *x, long count) {
-    long full = count / 8 * 8, tail = count - full;
-    __m256i tail_lanes = first_lanes(tail);
-    __m256 m = _mm256_set1_ps(-INFINITY);
-    for (long j = 0; j < full; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
-    float max = looplm_horizontal_max8(m);
-    for (long j = full; j < count; j++) max = x[j] > max ? x[j] : max;
-    __m256 shift = _mm256_set1_ps(max), sum = _mm256_setzero_ps();
-    long j = 0;
-    for (; j + 32 <= full; j += 32) {  // four exponentials interleaved (see looplm_exp8_many)
-        __m256 e[4];
-        for (int v = 0; v < 4; v++) e[v] = _mm256_sub_ps(_mm256_loadu_ps(x + j + 8 * v), shift);
-        looplm_exp8_many(e, 4);
-        for (int v = 0; v < 4; v++) {
-            _mm256_storeu_ps(x + j + 8 * v, e[v]);
-            sum = _mm256_add_ps(sum, e[v]);
+// Rows i0 ..< i0 + rows of the block, row i's first i + 1 entries (t apart), each replaced by its
+// softmax: every row's maximum, then its exponentials, each computed once and stored, then the
+// scale by 1 / sum. Each phase runs over all the block's rows before the next: one row's phases
+// form a chain longer than the out-of-order window (a row of 64 took 160 cycles alone on Zen 4),
+// while different rows are independent. Each row's sum still adds its vectors in order, so the
+// results are those of one row at a time.
+AVX2 static void softmax_rows(float *p, long t, long i0, long rows) {
+    __m256 shift[TILE_ROWS], sums[TILE_ROWS];
+    for (long r = 0; r < rows; r++) {
+        const float *x = p + (i0 + r) * t;
+        long count = i0 + r + 1, full = count / 8 * 8, j = 0;
+        __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+        for (; j + 16 <= full; j += 16) {
+            m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + j));
+            m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + j + 8));
+        }
+        if (j < full) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + j));
+        float max = looplm_horizontal_max8(_mm256_max_ps(m0, m1));
+        for (j = full; j < count; j++) max = x[j] > max ? x[j] : max;
+        shift[r] = _mm256_set1_ps(max);
+        sums[r] = _mm256_setzero_ps();
+    }
+    for (long r = 0; r < rows; r++) {
+        float *x = p + (i0 + r) * t;
+        long count = i0 + r + 1, full = count / 8 * 8, tail = count - full, j = 0;
+        __m256 sum = sums[r];
+        for (; j + 32 <= full; j += 32) {  // four exponentials interleaved (see looplm_exp8_many)
+            __m256 e[4];
+            for (int v = 0; v < 4; v++) e[v] = _mm256_sub_ps(_mm256_loadu_ps(x + j + 8 * v), shift[r]);
+            looplm_exp8_many(e, 4);
+            for (int v = 0; v < 4; v++) {
+                _mm256_storeu_ps(x + j + 8 * v, e[v]);
+                sum = _mm256_add_ps(sum, e[v]);
+            }
+        }
+        for (; j < full; j += 8) {
+            __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift[r]));
+            _mm256_storeu_ps(x + j, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        if (tail) {
+            __m256i tail_lanes = first_lanes(tail);
+            __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_maskload_ps(x + full, tail_lanes), shift[r]));
+            e = _mm256_and_ps(e, _mm256_castsi256_ps(tail_lanes));
+            _mm256_maskstore_ps(x + full, tail_lanes, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        sums[r] = sum;
+    }
+    for (long r = 0; r < rows; r++) {
+        float *x = p + (i0 + r) * t;
+        long count = i0 + r + 1, full = count / 8 * 8, tail = count - full;
+        __m256 factor = _mm256_set1_ps(1 / looplm_horizontal_sum8(sums[r]));
+        for (long j = 0; j < full; j += 8) _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), factor));
+        if (tail) {
+            __m256i tail_lanes = first_lanes(tail);
+            _mm256_maskstore_ps(x + full, tail_lanes, _mm256_mul_ps(_mm256_maskload_ps(x + full, tail_lanes), factor));
         }
     }
-    for (; j < full; j += 8) {
-        __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
-        _mm256_storeu_ps(x + j, e);
-        sum = _mm256_add_ps(sum, e);
-    }
-    if (tail) {
-        __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_maskload_ps(x + full, tail_lanes), shift));
-        e = _mm256_and_ps(e, _mm256_castsi256_ps(tail_lanes));
-        _mm256_maskstore_ps(x + full, tail_lanes, e);
-        sum = _mm256_add_ps(sum, e);
-    }
-    __m256 factor = _mm256_set1_ps(1 / looplm_horizontal_sum8(sum));
-    for (long j = 0; j < full; j += 8) _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), factor));
-    if (tail) _mm256_maskstore_ps(x + full, tail_lanes, _mm256_mul_ps(_mm256_maskload_ps(x + full, tail_lanes), factor));
 }
 
-// ds[j] = p[j] · (ds[j] − Σ p ⊙ ds) · scale for j < count (one row of the scores' gradient).
-AVX2 static void softmax_backward_row(float *ds, const float *p, long count, float scale) {
-    long full = count / 8 * 8, tail = count - full;
-    __m256i tail_lanes = first_lanes(tail);
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    long j = 0;
-    for (; j + 16 <= full; j += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(ds + j), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j + 8), _mm256_loadu_ps(ds + j + 8), s1);
+// ds[j] = p[j] · (ds[j] − Σ p ⊙ ds) · scale for j ≤ i, on rows i0 ..< i0 + rows of the block (one
+// row of the scores' gradient each; rows t apart): every row's dot product, then every row's
+// scaling, for the same reason as softmax_rows.
+AVX2 static void softmax_backward_rows(float *ds_block, const float *p_block, long t, long i0, long rows, float scale) {
+    __m256 dots[TILE_ROWS], factor = _mm256_set1_ps(scale);
+    for (long r = 0; r < rows; r++) {
+        const float *ds = ds_block + (i0 + r) * t, *p = p_block + (i0 + r) * t;
+        long count = i0 + r + 1, full = count / 8 * 8, tail = count - full, j = 0;
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        for (; j + 16 <= full; j += 16) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(ds + j), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j + 8), _mm256_loadu_ps(ds + j + 8), s1);
+        }
+        if (j < full) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(ds + j), s0);
+        if (tail) {
+            __m256i tail_lanes = first_lanes(tail);
+            s1 = _mm256_fmadd_ps(_mm256_maskload_ps(p + full, tail_lanes), _mm256_maskload_ps(ds + full, tail_lanes), s1);
+        }
+        dots[r] = _mm256_set1_ps(looplm_horizontal_sum8(_mm256_add_ps(s0, s1)));
     }
-    if (j < full) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(ds + j), s0);
-    if (tail) s1 = _mm256_fmadd_ps(_mm256_maskload_ps(p + full, tail_lanes), _mm256_maskload_ps(ds + full, tail_lanes), s1);
-    __m256 dot = _mm256_set1_ps(looplm_horizontal_sum8(_mm256_add_ps(s0, s1))), factor = _mm256_set1_ps(scale);
-    for (j = 0; j < full; j += 8) {
-        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(ds + j), dot);
-        _mm256_storeu_ps(ds + j, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(p + j), d), factor));
-    }
-    if (tail) {
-        __m256 d = _mm256_sub_ps(_mm256_maskload_ps(ds + full, tail_lanes), dot);
-        _mm256_maskstore_ps(ds + full, tail_lanes,
-                            _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(p + full, tail_lanes), d), factor));
+    for (long r = 0; r < rows; r++) {
+        float *ds = ds_block + (i0 + r) * t;
+        const float *p = p_block + (i0 + r) * t;
+        long count = i0 + r + 1, full = count / 8 * 8, tail = count - full;
+        for (long j = 0; j < full; j += 8) {
+            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(ds + j), dots[r]);
+            _mm256_storeu_ps(ds + j, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(p + j), d), factor));
+        }
+        if (tail) {
+            __m256i tail_lanes = first_lanes(tail);
+            __m256 d = _mm256_sub_ps(_mm256_maskload_ps(ds + full, tail_lanes), dots[r]);
+            _mm256_maskstore_ps(ds + full, tail_lanes,
+                                _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(p + full, tail_lanes), d), factor));
+        }
     }
 }
 
@@ -203,10 +241,9 @@ AVX2 void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const f
     for (long i0 = 0; i0 < t; i0 += TILE_ROWS) {
         long rows = t - i0 < TILE_ROWS ? t - i0 : TILE_ROWS, keys = i0 + rows;
         block_scores(p, t, q, ld_qkv, i0, rows, keys, transposed, head_size, scale);
-        for (long i = i0; i < keys; i++) {
-            softmax_row(p + i * t, i + 1);
+        softmax_rows(p, t, i0, rows);
+        for (long i = i0; i < keys; i++)
             for (long j = i + 1; j < keys; j++) p[i * t + j] = 0;  // read by the block's p · v and by dv
-        }
         block_weighted_sum(out, ld_y, p, t, i0, rows, keys, v, ld_qkv, head_size);
     }
 }
@@ -219,10 +256,9 @@ AVX2 void looplm_attention_backward_avx2(float *dq, float *dk, float *dv, float 
         long rows = t - i0 < TILE_ROWS ? t - i0 : TILE_ROWS, keys = i0 + rows;
         block_scores(ds, t, dy, ld_y, i0, rows, keys, transposed, head_size, 1);  // dp = dy · vᵀ
         // ds = p ⊙ (dp − Σ p ⊙ dp) · scale on j ≤ i; zero after, where the mask cut the scores.
-        for (long i = i0; i < keys; i++) {
-            softmax_backward_row(ds + i * t, p + i * t, i + 1, scale);
+        softmax_backward_rows(ds, p, t, i0, rows, scale);
+        for (long i = i0; i < keys; i++)
             for (long j = i + 1; j < keys; j++) ds[i * t + j] = 0;  // read by the block's dq and by dk
-        }
         block_weighted_sum(dq, ld_qkv, ds, t, i0, rows, keys, k, ld_qkv, head_size);  // dq = ds · k
     }
     // dk = dsᵀ · q and dv = pᵀ · dy: key j sums over the queries i ≥ j (column j of ds and p).
