@@ -1,6 +1,7 @@
-// Shared by the softmax kernels: exp of eight floats (Cody–Waite range reduction and the Cephes
-// polynomial, the Swift kernels' VectorMath.exp evaluated with fused multiply-adds), and the
-// maximum of a ymm register's eight floats.
+// Shared by the softmax and GELU kernels: exp of eight floats, or of up to four vectors of them
+// interleaved (Cody–Waite range reduction and the Cephes polynomial, the Swift kernels'
+// VectorMath.exp evaluated with fused multiply-adds), and the maximum of a ymm register's eight
+// floats.
 #ifndef LOOPLM_VECTOR_EXP_H
 #define LOOPLM_VECTOR_EXP_H
 #if defined(__x86_64__)
