@@ -93,25 +93,22 @@ AVX2 INLINE __m256i first_lanes(long count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// Rows i0 ..< i0 + rows of the block, row i's first i + 1 entries (t apart), each replaced by its
-// softmax: every row's maximum, then its exponentials, each computed once and stored, then the
-// scale by 1 / sum. Each phase runs over all the block's rows before the next: one row's phases
-// form a chain longer than the out-of-order window (a row of 64 took 160 cycles alone on Zen 4),
-// while different rows are independent. Each row's sum still adds its vectors in order, so the
-// results are those of one row at a time.
+// Rows i0 ..< i0 + rows of the block (rows ≤ TILE_ROWS: the callers pass min(t − i0, TILE_ROWS)),
+// row i's first i + 1 entries (t apart), each replaced by its softmax: every row's maximum, then
+// its exponentials, each computed once and stored, then the scale by 1 / sum. Each phase runs
+// over all the block's rows before the next: one row's phases form a chain longer than the
+// out-of-order window (a row of 64 took 160 cycles alone on Zen 4), while different rows are
+// independent. Each row's maximum and sum still take its vectors in order (which decides where a
+// NaN score goes), so the results are those of one row at a time, bit for bit.
 AVX2 static void softmax_rows(float *p, long t, long i0, long rows) {
     __m256 shift[TILE_ROWS], sums[TILE_ROWS];
     for (long r = 0; r < rows; r++) {
         const float *x = p + (i0 + r) * t;
-        long count = i0 + r + 1, full = count / 8 * 8, j = 0;
-        __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
-        for (; j + 16 <= full; j += 16) {
-            m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + j));
-            m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + j + 8));
-        }
-        if (j < full) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + j));
-        float max = looplm_horizontal_max8(_mm256_max_ps(m0, m1));
-        for (j = full; j < count; j++) max = x[j] > max ? x[j] : max;
+        long count = i0 + r + 1, full = count / 8 * 8;
+        __m256 m = _mm256_set1_ps(-INFINITY);
+        for (long j = 0; j < full; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
+        float max = looplm_horizontal_max8(m);
+        for (long j = full; j < count; j++) max = x[j] > max ? x[j] : max;
         shift[r] = _mm256_set1_ps(max);
         sums[r] = _mm256_setzero_ps();
     }
@@ -155,8 +152,8 @@ AVX2 static void softmax_rows(float *p, long t, long i0, long rows) {
 }
 
 // ds[j] = p[j] · (ds[j] − Σ p ⊙ ds) · scale for j ≤ i, on rows i0 ..< i0 + rows of the block (one
-// row of the scores' gradient each; rows t apart): every row's dot product, then every row's
-// scaling, for the same reason as softmax_rows.
+// row of the scores' gradient each; rows t apart; rows ≤ TILE_ROWS): every row's dot product, then
+// every row's scaling, for the same reason as softmax_rows.
 AVX2 static void softmax_backward_rows(float *ds_block, const float *p_block, long t, long i0, long rows, float scale) {
     __m256 dots[TILE_ROWS], factor = _mm256_set1_ps(scale);
     for (long r = 0; r < rows; r++) {

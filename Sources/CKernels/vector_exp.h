@@ -16,10 +16,13 @@ static const int rounding_magic_bits = 0x4B400000, exponent_bias = 127;
 // exp of `count` vectors in place, each step for all of them before the next: the steps of one
 // vector form a chain of about 60 cycles of latency, more than the out-of-order window covers, so
 // one vector at a time runs at a third of the FMA units' rate (GELU on Zen 4: 29 cycles per 8
-// floats). With count a constant after inlining, four chains interleave. Every lane goes through
+// floats). With count (at most looplm_exp8_most_vectors) a constant after inlining, the chains interleave. Every lane goes through
 // the same operations whatever the count, so the results are the same bits.
+enum { looplm_exp8_most_vectors = 4 };  // the most vectors one looplm_exp8_many call takes
+
 __attribute__((target("avx2,fma"), always_inline)) static inline void looplm_exp8_many(__m256 *v, int count) {
-    __m256 shifted[4], n[4], r[4], p[4];
+    __m256 shifted[looplm_exp8_most_vectors], n[looplm_exp8_most_vectors], r[looplm_exp8_most_vectors],
+        p[looplm_exp8_most_vectors];
     for (int j = 0; j < count; j++) {
         __m256 x = _mm256_max_ps(_mm256_min_ps(v[j], _mm256_set1_ps(exp_upper_bound)), _mm256_set1_ps(exp_lower_bound));
         shifted[j] = _mm256_fmadd_ps(x, _mm256_set1_ps(log2e), _mm256_set1_ps(rounding_magic));
