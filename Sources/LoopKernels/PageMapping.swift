@@ -12,8 +12,9 @@ import Darwin
 /// streamed matrix costs a walk of the page tables and restarts the prefetchers (Zen 4, one
 /// thread, a C loop over GPT-2 124M's decode products: 19.1–23.0 ms per token on small pages,
 /// 15.8–18.5 ms on huge ones; a plain streaming read 24–29 → 30–32 GB/s). They are not for
-/// memory filled bit by bit, like a key/value cache: a huge page is backed whole at its first
-/// touch, so one token would hold 2 MB of every layer's cache.
+/// memory filled bit by bit in many places, like a server's key/value cache of many slots: a huge
+/// page is backed whole at its first touch, so each slot's first token would hold 2 MB of every
+/// layer's cache (a single sequence's cache does use them: `KVCache.usesHugePages`).
 public enum PageMapping {
     /// A huge page of x86-64 Linux; mappings from this size up may ask for huge pages.
     public static let hugePageBytes = 2 << 20

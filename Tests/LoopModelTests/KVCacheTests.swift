@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import LoopKernels
+@testable import LoopModel
+import Testing
+
+/// A one-sequence cache asks the kernel for huge pages (its every-token walk would otherwise miss
+/// the TLB at every 4 KB); a cache of several slots does not (each slot's first token would hold
+/// 2 MB of every layer). Checked where the kernel records the advice: the mapping's `hg` flag in
+/// /proc/self/smaps.
+@Suite struct KVCacheTests {
+    @Test(arguments: [(1, true), (2, false), (8, false)])
+    func oneSequenceCachesAskForHugePages(slots: Int, expected: Bool) throws {
+        #if os(Linux)
+        // 1,024 positions × 768 channels: 3 MB per slot and buffer, more than one huge page.
+        let config = try ModelConfiguration(vocabSize: 256, contextLength: 1024, channels: 768, heads: 12,
+                                            layout: LoopLayout(looped: 1, loops: 2))
+        let cache = try KVCache(config: config, slots: slots)
+        #expect(cache.keys.count == 2 && cache.values.count == 2)
+        for buffer in cache.keys + cache.values {
+            #expect(try Self.advisedHugePages(buffer.pointer) == expected, "\(slots) slots")
+        }
+        #endif
+    }
+
+    /// Whether the mapping holding `address` carries MADV_HUGEPAGE (VmFlags `hg`).
+    static func advisedHugePages(_ address: UnsafeMutablePointer<Float>) throws -> Bool {
+        let target = UInt(bitPattern: address)
+        // Read line by line: /proc files report no size, and the whole of smaps is large.
+        let file = try #require(fopen("/proc/self/smaps", "r"))
+        defer { fclose(file) }
+        var lines: [String] = []
+        var buffer: UnsafeMutablePointer<CChar>? = nil, capacity = 0
+        defer { free(buffer) }
+        while getline(&buffer, &capacity, file) > 0, let buffer {
+            lines.append(String(cString: buffer).trimmingSuffix("\n"))
+        }
+        var inside = false
+        for line in lines {
+            let fields = line.split(separator: " ")
+            if let range = fields.first, range.contains("-"), !line.hasPrefix("VmFlags") {
+                let bounds = range.split(separator: "-").compactMap { UInt($0, radix: 16) }
+                inside = bounds.count == 2 && bounds[0] <= target && target < bounds[1]
+            } else if inside, line.hasPrefix("VmFlags:") {
+                return fields.contains("hg")
+            }
+        }
+        Issue.record("no mapping holds \(address)")
+        return false
+    }
+}
+
+private extension String {
+    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
+}
