@@ -139,7 +139,9 @@ public enum AtomicFiles {
     }
 
     /// Throws `.unsafeOutput` unless `folder` is absent or a folder whose entries are all in
-    /// `names` (or `.partial` files of them, left by an interrupted `write`).
+    /// `names` (or `.partial` files of them, left by an interrupted `write`) and none is itself a
+    /// folder: removing the old checkpoint removes recursively, and a folder of the user's that
+    /// happens to bear a checkpoint file's name must not go with it.
     static func checkReplaceable(_ folder: String, holding names: Set<String>, for path: String) throws(CheckpointError) {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else { return }
@@ -155,6 +157,13 @@ public enum AtomicFiles {
         }
         guard foreign.isEmpty else {
             throw .unsafeOutput(path, reason: "\(folder) holds files a checkpoint does not (\(foreign.sorted().prefix(3).joined(separator: ", "))); move them or choose another folder")
+        }
+        let folders = entries.filter { entry in  // anything lstat cannot call a plain file is refused
+            var info = stat()
+            return lstat(folder + "/" + entry, &info) != 0 || info.st_mode & S_IFMT != S_IFREG
+        }
+        guard folders.isEmpty else {
+            throw .unsafeOutput(path, reason: "in \(folder), \(folders.sorted().prefix(3).joined(separator: ", ")) is not a plain file as a checkpoint writes; move it or choose another folder")
         }
     }
 

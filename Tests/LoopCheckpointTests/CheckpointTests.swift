@@ -149,6 +149,12 @@ import Testing
             #expect(manager.contents(atPath: folder + "/" + plant) == Data("mine".utf8))
             #expect(!manager.fileExists(atPath: directory + "/" + Checkpoint.weightsFile))
         }
+        // A folder of the user's bearing a checkpoint file's name is not a checkpoint file.
+        let named = base + "/named/ckpt"
+        try manager.createDirectory(atPath: named + "/" + Checkpoint.weightsFile, withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: named + "/" + Checkpoint.weightsFile + "/results.csv"))
+        #expect(throws: CheckpointError.self) { try Checkpoint.save(try model(), vocabulary: .bytes, to: named) }
+        #expect(manager.contents(atPath: named + "/" + Checkpoint.weightsFile + "/results.csv") == Data("mine".utf8))
         let fileThere = base + "/file/ckpt"
         try manager.createDirectory(atPath: base + "/file", withIntermediateDirectories: true)
         try Data("mine".utf8).write(to: URL(fileURLWithPath: fileThere))
