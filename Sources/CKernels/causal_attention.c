@@ -16,6 +16,7 @@
 // objdump that the loop has no stack traffic (%rsp).
 #include "causal_attention.h"
 #include "horizontal_sum.h"
+#include "lane_mask.h"
 #include "register_transpose.h"
 #include "vector_exp.h"
 
@@ -72,9 +73,7 @@ AVX2 INLINE void store(const __m256 acc[2 * TILE_ROWS], float *c, long ldc, long
         }
         return;
     }
-    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i low = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)columns), lane);
-    __m256i high = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)columns - 8), lane);
+    __m256i low = looplm_first_lanes(columns), high = looplm_first_lanes(columns - 8);
     for (long r = 0; r < rows; r++) {
         _mm256_maskstore_ps(c + r * ldc, low, _mm256_mul_ps(acc[2 * r], scale));
         _mm256_maskstore_ps(c + r * ldc + 8, high, _mm256_mul_ps(acc[2 * r + 1], scale));
@@ -86,11 +85,6 @@ AVX2 INLINE void store(const __m256 acc[2 * TILE_ROWS], float *c, long ldc, long
 // row `last`, so a partial tile reads only memory that exists (and its extra results are dropped).
 INLINE void rows_from(const float *a[TILE_ROWS], const float *base, long first, long last, long ld) {
     for (long r = 0; r < TILE_ROWS; r++) a[r] = base + (first + r <= last ? first + r : last) * ld;
-}
-
-// Lanes 0..<count of a vector (count ≤ 8) as an all-ones mask.
-AVX2 INLINE __m256i first_lanes(long count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // Rows i0 ..< i0 + rows of the block (rows ≤ TILE_ROWS: the callers pass min(t − i0, TILE_ROWS)),
@@ -131,7 +125,7 @@ AVX2 static void softmax_rows(float *p, long t, long i0, long rows) {
             sum = _mm256_add_ps(sum, e);
         }
         if (tail) {
-            __m256i tail_lanes = first_lanes(tail);
+            __m256i tail_lanes = looplm_first_lanes(tail);
             __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_maskload_ps(x + full, tail_lanes), shift[r]));
             e = _mm256_and_ps(e, _mm256_castsi256_ps(tail_lanes));
             _mm256_maskstore_ps(x + full, tail_lanes, e);
@@ -145,7 +139,7 @@ AVX2 static void softmax_rows(float *p, long t, long i0, long rows) {
         __m256 factor = _mm256_set1_ps(1 / looplm_horizontal_sum8(sums[r]));
         for (long j = 0; j < full; j += 8) _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), factor));
         if (tail) {
-            __m256i tail_lanes = first_lanes(tail);
+            __m256i tail_lanes = looplm_first_lanes(tail);
             _mm256_maskstore_ps(x + full, tail_lanes, _mm256_mul_ps(_mm256_maskload_ps(x + full, tail_lanes), factor));
         }
     }
@@ -166,7 +160,7 @@ AVX2 static void softmax_backward_rows(float *ds_block, const float *p_block, lo
         }
         if (j < full) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(ds + j), s0);
         if (tail) {
-            __m256i tail_lanes = first_lanes(tail);
+            __m256i tail_lanes = looplm_first_lanes(tail);
             s1 = _mm256_fmadd_ps(_mm256_maskload_ps(p + full, tail_lanes), _mm256_maskload_ps(ds + full, tail_lanes), s1);
         }
         dots[r] = _mm256_set1_ps(looplm_horizontal_sum8(_mm256_add_ps(s0, s1)));
@@ -180,7 +174,7 @@ AVX2 static void softmax_backward_rows(float *ds_block, const float *p_block, lo
             _mm256_storeu_ps(ds + j, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(p + j), d), factor));
         }
         if (tail) {
-            __m256i tail_lanes = first_lanes(tail);
+            __m256i tail_lanes = looplm_first_lanes(tail);
             __m256 d = _mm256_sub_ps(_mm256_maskload_ps(ds + full, tail_lanes), dots[r]);
             _mm256_maskstore_ps(ds + full, tail_lanes,
                                 _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(p + full, tail_lanes), d), factor));

@@ -6,6 +6,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
+#include "horizontal_sum.h"
+#include "lane_mask.h"
 #include "vector_exp.h"
 
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -16,13 +18,6 @@ enum { softmax_block = 1024 };
 static const float gelu_scale = 0.7978845608028654f, gelu_cubic = 0.044715f;
 
 AVX2 static inline float exp1(float x) { return _mm256_cvtss_f32(looplm_exp8(_mm256_set1_ps(x))); }
-
-AVX2 static inline float horizontal_add(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 AVX2 void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, float *sum) {
     float running_max = -INFINITY, running_sum = 0;
@@ -53,7 +48,7 @@ AVX2 void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, fl
             s1 = _mm256_add_ps(s1, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8 + 8), shift)));
         }
         if (v < vectors) s0 = _mm256_add_ps(s0, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift)));
-        float block_sum = horizontal_add(_mm256_add_ps(s0, s1));
+        float block_sum = looplm_horizontal_sum8(_mm256_add_ps(s0, s1));
         for (long i = vectors * 8; i < length; i++) block_sum += exp1(p[i] - block_max);
         if (block_max > running_max) {
             running_sum = running_sum * exp1(running_max - block_max) + block_sum;
@@ -129,8 +124,7 @@ AVX2 void looplm_gelu_forward_avx2(float *out, const float *inp, long count) {
         for (int j = 0; j < gelu_vectors; j++) _mm256_storeu_ps(out + v + 8 * j, x[j]);
     }
     for (; v < count; v += 8) {
-        __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - v < 8 ? count - v : 8)),
-                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i lanes = looplm_first_lanes(count - v);
         __m256 x = _mm256_maskload_ps(inp + v, lanes);
         gelu_many(&x, 1);
         _mm256_maskstore_ps(out + v, lanes, x);
@@ -147,8 +141,7 @@ AVX2 void looplm_gelu_backward_avx2(float *dinp, const float *inp, const float *
             _mm256_storeu_ps(dinp + v + 8 * j, _mm256_mul_ps(x[j], _mm256_loadu_ps(dout + v + 8 * j)));
     }
     for (; v < count; v += 8) {
-        __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - v < 8 ? count - v : 8)),
-                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i lanes = looplm_first_lanes(count - v);
         __m256 x = _mm256_maskload_ps(inp + v, lanes);
         gelu_derivative_many(&x, 1);
         _mm256_maskstore_ps(dinp + v, lanes, _mm256_mul_ps(x, _mm256_maskload_ps(dout + v, lanes)));

@@ -62,9 +62,9 @@ extension Attention {
     /// products. A decoded row reads the cache once for all its heads, position by position,
     /// in order (see cached_attention.c): its scores, a softmax per head, then the weighted sum
     /// in parts of `cachedPartPositions` positions added in order. Rows are shared among the
-    /// threads; a lone row is instead cut by parts across them, each
-    /// thread streaming whole rows of the cache (cutting it by heads made each core's prefetcher
-    /// fetch the other's half of every row).
+    /// threads; a lone row is instead cut by parts across them, each thread streaming whole rows
+    /// of the cache (cutting it by heads made each core's prefetcher fetch the other's half of
+    /// every row).
     package static func forwardCached(
         out: UnsafeMutablePointer<Float>,  // (N, C) heads concatenated
         qkv: UnsafePointer<Float>,  // (N, 3C)

@@ -22,9 +22,10 @@ public final class KVCache {
         layout = config.layout.with(loops: loops ?? config.layout.loops)
         let size = slots * config.contextLength * config.channels
         var keys: [FloatBuffer] = [], values: [FloatBuffer] = []
+        let hugePages = Self.usesHugePages(slots: slots)
         for _ in 0..<layout.effectiveDepth {
-            keys.append(try FloatBuffer(count: size, hugePages: Self.usesHugePages(slots: slots)))
-            values.append(try FloatBuffer(count: size, hugePages: Self.usesHugePages(slots: slots)))
+            keys.append(try FloatBuffer(count: size, hugePages: hugePages))
+            values.append(try FloatBuffer(count: size, hugePages: hugePages))
         }
         self.keys = keys
         self.values = values
