@@ -34,23 +34,25 @@ extension Attention {
     /// Rows past this count use BLAS products per head; fewer use plain dot products.
     static let cachedProductRows = 4
 
-    /// Positions per part of a decoded row's weighted sum over the cache. Each part's sum is
-    /// formed on its own and the parts are added in order, so a row whose parts are spread over
-    /// threads gets the bits of a row one thread computes.
+    /// Positions per part of a decoded row's attention over the cache. Each part is one task:
+    /// its scores, their exponentials against the part's own maximum per head, and the weighted
+    /// sum of its values; the parts are then folded together in order (an online softmax), so a
+    /// row whose parts are spread over threads gets the bits of a row one thread computes.
     static let cachedPartPositions = 64
 
     /// Floats of scratch `forwardCached` needs for sequences of at most `rows` new rows over a
-    /// cache of `capacity` positions: `cachedScratchStride` per thread, then one row's scores of
-    /// every head and its parts' sums, for a row spread over the threads.
+    /// cache of `capacity` positions: `cachedScratchStride` per thread, then what a row spread
+    /// over the threads keeps: its scores of every head, every part's sums, maxima and sums of
+    /// exponentials, and the running maxima and sums of the fold.
     public static func cachedScratchCount(rows: Int, capacity: Int, heads: Int, channels: Int, threads: Int) -> Int {
         threads * cachedScratchStride(rows: rows, capacity: capacity, heads: heads, channels: channels)
-            + heads * capacity + parts(capacity) * channels
+            + heads * capacity + parts(capacity) * (channels + 2 * heads) + 2 * heads
     }
 
     /// Floats of one thread's scratch: a BLAS sequence's scores, or one row's scores of every
-    /// head and one part's sums.
+    /// head, one part's sums, its maxima and sums of exponentials per head, and the fold's.
     static func cachedScratchStride(rows: Int, capacity: Int, heads: Int, channels: Int) -> Int {
-        max(max(rows, 1) * capacity, heads * capacity + channels)
+        max(max(rows, 1) * capacity, heads * capacity + channels + 4 * heads)
     }
 
     static func parts(_ positions: Int) -> Int { (positions + cachedPartPositions - 1) / cachedPartPositions }
@@ -60,11 +62,11 @@ extension Attention {
     ///
     /// Sequences of more than `cachedProductRows` new rows (prefill) go head by head through BLAS
     /// products. A decoded row reads the cache once for all its heads, position by position,
-    /// in order (see cached_attention.c): its scores, a softmax per head, then the weighted sum
-    /// in parts of `cachedPartPositions` positions added in order. Rows are shared among the
-    /// threads; a lone row is instead cut by parts across them, each thread streaming whole rows
-    /// of the cache (cutting it by heads made each core's prefetcher fetch the other's half of
-    /// every row).
+    /// in order (see cached_attention.c), in parts of `cachedPartPositions` positions: each
+    /// part's scores, exponentials and weighted sum in one task, the parts folded in order. Rows
+    /// are shared among the threads; a lone row is instead cut by parts across them in one
+    /// dispatch, each thread streaming whole rows of the cache (cutting it by heads made each
+    /// core's prefetcher fetch the other's half of every row).
     package static func forwardCached(
         out: UnsafeMutablePointer<Float>,  // (N, C) heads concatenated
         qkv: UnsafePointer<Float>,  // (N, 3C)
@@ -170,8 +172,11 @@ struct CachedRowPlace {
 }
 
 /// One decoded row's attention over the cache, computed alike by one thread (`alone`) or
-/// spread over several (`spread`): scores, a softmax per head, and the weighted sum of each part
-/// of `Attention.cachedPartPositions` positions, the parts' sums added in order.
+/// spread over several (`spread`). Each part of `Attention.cachedPartPositions` positions gives,
+/// per head h, its scores' maximum m, the sum l of exp(score − m) and the sum y of those
+/// exponentials times the values; the parts are folded in order into the running (m, l, y) of
+/// an online softmax, and y / l is the output. Spread, the parts are one dispatch (scores, a
+/// softmax and the weighted sum were three, each a hand-off between the threads per layer).
 struct CachedRow {
     let heads: Int
     let headSize: Int
@@ -217,34 +222,82 @@ struct CachedRow {
         (p * Attention.cachedPartPositions)..<min((p + 1) * Attention.cachedPartPositions, positions)
     }
 
-    /// The whole row on the calling thread; scratch: heads · positions + C floats.
-    func alone(_ row: CachedRowPlace, scratch: UnsafeMutablePointer<Float>) {
-        let weights = scratch, sums = scratch + heads * row.positions
-        scores(row, 0..<row.positions, into: weights)
-        for h in 0..<heads { Softmax.inPlace(weights + h * row.positions, count: row.positions) }
-        for p in 0..<Attention.parts(row.positions) {
-            weightedSum(row, part(p, of: row.positions), weights: weights, into: p == 0 ? row.y : sums)
-            if p > 0 { for i in 0..<channels { row.y[i] += sums[i] } }
+    /// One part's task: its scores into `weights` (heads × positions, the part's columns), then
+    /// per head its maximum (maxima[h]), the exponentials against it in place, their sum
+    /// (expSums[h]) and the weighted sum of the part's values (sums, C).
+    func attendPart(_ row: CachedRowPlace, _ part: Range<Int>, weights: UnsafeMutablePointer<Float>,
+                    maxima: UnsafeMutablePointer<Float>, expSums: UnsafeMutablePointer<Float>,
+                    sums: UnsafeMutablePointer<Float>) {
+        scores(row, part, into: weights)
+        for h in 0..<heads {
+            let x = weights + h * row.positions + part.lowerBound
+            if avx2 {
+                looplm_softmax_max_sum_avx2(x, part.count, maxima + h, expSums + h)
+                looplm_softmax_scale_avx2(x, part.count, maxima[h], 1)
+            } else {
+                (maxima[h], expSums[h]) = Softmax.exponentiate(x, count: part.count)
+            }
+        }
+        weightedSum(row, part, weights: weights, into: sums)
+    }
+
+    /// Folds part `p`'s (maxima, expSums, sums) into the running ones kept in (runningMaxima,
+    /// runningSums, row.y); part 0 starts them.
+    func fold(_ p: Int, maxima: UnsafePointer<Float>, expSums: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+              runningMaxima: UnsafeMutablePointer<Float>, runningSums: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        let hs = headSize
+        if p == 0 {
+            runningMaxima.update(from: maxima, count: heads)
+            runningSums.update(from: expSums, count: heads)
+            y.update(from: sums, count: channels)
+            return
+        }
+        for h in 0..<heads {
+            let largest = max(runningMaxima[h], maxima[h])
+            let old = VectorMath.exp(runningMaxima[h] - largest), new = VectorMath.exp(maxima[h] - largest)
+            runningMaxima[h] = largest
+            runningSums[h] = old * runningSums[h] + new * expSums[h]
+            for i in (h * hs)..<((h + 1) * hs) { y[i] = old * y[i] + new * sums[i] }
         }
     }
 
-    /// The row's parts shared among the threads, then its parts' sums added in order on the
-    /// calling thread; scratch: heads · positions + parts · C floats.
+    /// y ← y / l per head, once every part is folded.
+    func normalize(_ y: UnsafeMutablePointer<Float>, runningSums: UnsafePointer<Float>) {
+        for h in 0..<heads {
+            let sum = runningSums[h]
+            for i in (h * headSize)..<((h + 1) * headSize) { y[i] /= sum }
+        }
+    }
+
+    /// The whole row on the calling thread; scratch: heads · positions + C + 4 · heads floats.
+    func alone(_ row: CachedRowPlace, scratch: UnsafeMutablePointer<Float>) {
+        let weights = scratch, sums = scratch + heads * row.positions
+        let maxima = sums + channels, expSums = maxima + heads
+        let runningMaxima = expSums + heads, runningSums = runningMaxima + heads
+        for p in 0..<Attention.parts(row.positions) {
+            attendPart(row, part(p, of: row.positions), weights: weights, maxima: maxima, expSums: expSums, sums: sums)
+            fold(p, maxima: maxima, expSums: expSums, sums: sums, runningMaxima: runningMaxima, runningSums: runningSums, y: row.y)
+        }
+        normalize(row.y, runningSums: runningSums)
+    }
+
+    /// The row's parts shared among the threads in one dispatch, then folded in order on the
+    /// calling thread; scratch: heads · positions + parts · (C + 2 · heads) + 2 · heads floats.
     func spread(_ row: CachedRowPlace, scratch: UnsafeMutablePointer<Float>, workers: Workers) {
-        let weights = scratch, sums = scratch + heads * row.positions, parts = Attention.parts(row.positions)
+        let parts = Attention.parts(row.positions)
+        let weights = scratch, sums = scratch + heads * row.positions
+        let maxima = sums + parts * channels, expSums = maxima + parts * heads
+        let runningMaxima = expSums + parts * heads, runningSums = runningMaxima + heads
         workers.forEachClaimed(parts, grain: 1) { range, _ in
-            for p in range { scores(row, part(p, of: row.positions), into: weights) }
+            for p in range {
+                attendPart(row, part(p, of: row.positions), weights: weights, maxima: maxima + p * heads,
+                           expSums: expSums + p * heads, sums: sums + p * channels)
+            }
         }
-        workers.forEachChunk(heads) { range, _ in
-            for h in range { Softmax.inPlace(weights + h * row.positions, count: row.positions) }
+        for p in 0..<parts {
+            fold(p, maxima: maxima + p * heads, expSums: expSums + p * heads, sums: sums + p * channels,
+                 runningMaxima: runningMaxima, runningSums: runningSums, y: row.y)
         }
-        workers.forEachClaimed(parts, grain: 1) { range, _ in
-            for p in range { weightedSum(row, part(p, of: row.positions), weights: weights, into: sums + p * channels) }
-        }
-        row.y.update(from: sums, count: channels)
-        for p in 1..<parts {
-            let partSums = sums + p * channels
-            for i in 0..<channels { row.y[i] += partSums[i] }
-        }
+        normalize(row.y, runningSums: runningSums)
     }
 }
