@@ -23,8 +23,14 @@ public final class KVCache {
         self.slots = slots
         channels = config.channels
         layout = config.layout.with(loops: loops ?? config.layout.loops)
-        bufferCount = slots * config.contextLength * config.channels
-        storage = try FloatBuffer(count: 2 * layout.effectiveDepth * bufferCount, hugePages: Self.usesHugePages(slots: slots))
+        guard let perBuffer = CheckedSize.product(slots, config.contextLength, config.channels),
+            let count = CheckedSize.product(2, layout.effectiveDepth, perBuffer)
+        else {
+            throw MemoryError(needed: nil, available: SystemMemory.availableBytes(), what: "a key/value cache of \(slots) slots",
+                              advice: "use fewer slots or loops")
+        }
+        bufferCount = perBuffer
+        storage = try FloatBuffer(count: count, hugePages: Self.usesHugePages(slots: slots))
         lengths = Array(repeating: 0, count: slots)
     }
 

@@ -32,6 +32,14 @@ import Testing
         #endif
     }
 
+    /// A cache too large to count is a typed error, not an overflow trap.
+    @Test func aCacheTooLargeToCountThrows() throws {
+        let config = try ModelConfiguration(vocabSize: 256, contextLength: 1024, channels: 768, heads: 12,
+                                            layout: LoopLayout(looped: 1, loops: 2))
+        #expect(throws: MemoryError.self) { try KVCache(config: config, slots: Int.max / 1024) }
+        #expect(throws: MemoryError.self) { try KVCache(config: config, slots: Int.max / (1024 * 768 * 2)) }
+    }
+
     /// The mapping holding `address`: its range, and whether it carries MADV_HUGEPAGE (VmFlags `hg`).
     static func mapping(holding address: UnsafeMutablePointer<Float>) throws -> (range: Range<UInt>, advisedHugePages: Bool)? {
         let target = UInt(bitPattern: address)
