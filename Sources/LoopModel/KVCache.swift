@@ -23,13 +23,11 @@ public final class KVCache {
         self.slots = slots
         channels = config.channels
         layout = config.layout.with(loops: loops ?? config.layout.loops)
-        guard let perBuffer = CheckedSize.product(slots, config.contextLength, config.channels),
-            let count = CheckedSize.product(2, layout.effectiveDepth, perBuffer)
-        else {
+        guard let count = Self.floats(config: config, loops: loops, slots: slots) else {
             throw MemoryError(needed: nil, available: SystemMemory.availableBytes(), what: "a key/value cache of \(slots) slots",
                               advice: "use fewer slots or loops")
         }
-        bufferCount = perBuffer
+        bufferCount = slots * config.contextLength * config.channels  // a factor of `count`: no overflow
         storage = try FloatBuffer(count: count, hugePages: Self.usesHugePages(slots: slots))
         lengths = Array(repeating: 0, count: slots)
     }
@@ -51,10 +49,16 @@ public final class KVCache {
     /// Its values: (slots, T, C).
     func values(_ application: Int) -> UnsafeMutablePointer<Float> { keys(application) + bufferCount }
 
-    /// Bytes a cache of this shape holds.
-    public static func bytes(config: ModelConfiguration, loops: Int? = nil, slots: Int = 1) -> Int {
+    /// Floats a cache of this shape holds: 2 · applications · slots · T · C, or nil when that
+    /// overflows.
+    static func floats(config: ModelConfiguration, loops: Int?, slots: Int) -> Int? {
         let depth = config.layout.with(loops: loops ?? config.layout.loops).effectiveDepth
-        return 2 * depth * slots * config.contextLength * config.channels * MemoryLayout<Float>.stride
+        return CheckedSize.product(2, depth, slots, config.contextLength, config.channels)
+    }
+
+    /// Bytes a cache of this shape holds (Int.max when they cannot be counted).
+    public static func bytes(config: ModelConfiguration, loops: Int? = nil, slots: Int = 1) -> Int {
+        floats(config: config, loops: loops, slots: slots).flatMap { CheckedSize.product($0, MemoryLayout<Float>.stride) } ?? .max
     }
 
     /// Positions filled in slot 0 (single-sequence use).
