@@ -1,4 +1,5 @@
-// Causal attention of one head in 6 × 16 register tiles (see causal_attention.h).
+// Causal attention of one head in 6 × 16 register tiles, or 6 × 32 in 512-bit vectors for the
+// backward's products over channels (see causal_attention.h).
 //
 // Only the lower triangle of p and ds is computed and read. Above it, within each 6-row block's
 // diagonal square, the entries are set to zero, because a block's products sum over all of its
@@ -23,6 +24,7 @@
 enum {
     TILE_ROWS = 6,      // queries (or keys) per register tile
     TILE_COLUMNS = 16,  // two ymm registers of outputs
+    WIDE_COLUMNS = 32,  // two zmm registers of outputs
 };
 
 long looplm_attention_scratch_floats(long t, long head_size) {
@@ -34,6 +36,7 @@ long looplm_attention_scratch_floats(long t, long head_size) {
 #include <math.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
+#define WIDE __attribute__((target("avx512f,avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
 // acc (6 × 16) = Σ_{p0 ≤ p < p1} A(r, p) · B(p, 0..<16), where A(r, p) = a[r][p · a_step] and
@@ -61,6 +64,44 @@ AVX2 INLINE void tile(__m256 acc[2 * TILE_ROWS], const float *const a[TILE_ROWS]
     }
     acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11, acc[4] = c20, acc[5] = c21;
     acc[6] = c30, acc[7] = c31, acc[8] = c40, acc[9] = c41, acc[10] = c50, acc[11] = c51;
+}
+
+// The same tile in 512-bit vectors, 6 × 32 (AVX-512F): acc (6 × 32) = Σ_{p0 ≤ p < p1} A(r, p) ·
+// B(p, 0..<32). For the backward's products whose columns are channels (head_size a multiple of
+// 32), each broadcast and each pass over A then serves 32 columns instead of 16: dk and dv, which
+// read A down the columns of ds and p, pass over those T × T squares half as often. (The
+// forward's p · v gained nothing from it on Zen 4, so it keeps the 6 × 16 tiles.)
+WIDE INLINE void tile_wide(__m512 acc[2 * TILE_ROWS], const float *const a[TILE_ROWS], long a_step, const float *b,
+                           long ldb, long p0, long p1) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(),
+           c11 = _mm512_setzero_ps(), c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(),
+           c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps(), c40 = _mm512_setzero_ps(),
+           c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    const float *bp = b + p0 * ldb;
+    long offset = p0 * a_step;
+    for (long p = p0; p < p1; p++) {
+        __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+        __m512 x;
+        x = _mm512_set1_ps(a0[offset]); c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+        x = _mm512_set1_ps(a1[offset]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+        x = _mm512_set1_ps(a2[offset]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+        x = _mm512_set1_ps(a3[offset]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+        x = _mm512_set1_ps(a4[offset]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+        x = _mm512_set1_ps(a5[offset]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+        offset += a_step;
+        bp += ldb;
+    }
+    acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11, acc[4] = c20, acc[5] = c21;
+    acc[6] = c30, acc[7] = c31, acc[8] = c40, acc[9] = c41, acc[10] = c50, acc[11] = c51;
+}
+
+// c[r][0..<32] = acc[r] for r < rows.
+WIDE INLINE void store_wide(const __m512 acc[2 * TILE_ROWS], float *c, long ldc, long rows) {
+    for (long r = 0; r < rows; r++) {
+        _mm512_storeu_ps(c + r * ldc, acc[2 * r]);
+        _mm512_storeu_ps(c + r * ldc + 16, acc[2 * r + 1]);
+    }
 }
 
 // c[r][0..<columns] = alpha · acc[r] for r < rows; columns ≤ 16.
@@ -225,6 +266,54 @@ AVX2 static void block_weighted_sum(float *y, long ld_y, const float *square, lo
     }
 }
 
+// block_weighted_sum in 6 × 32 tiles (head_size a multiple of 32).
+WIDE static void block_weighted_sum_wide(float *y, long ld_y, const float *square, long t, long i0, long rows,
+                                         long keys, const float *values, long ld_values, long head_size) {
+    __m512 acc[2 * TILE_ROWS];
+    const float *a[TILE_ROWS];
+    rows_from(a, square, i0, t - 1, t);
+    for (long c0 = 0; c0 < head_size; c0 += WIDE_COLUMNS) {
+        tile_wide(acc, a, 1, values + c0, ld_values, 0, keys);
+        store_wide(acc, y + i0 * ld_y + c0, ld_y, rows);
+    }
+}
+
+// dk = dsᵀ · q and dv = pᵀ · dy: key j sums over the queries i ≥ j (column j of ds and p).
+AVX2 static void key_gradients(float *dk, float *dv, const float *ds, const float *p, const float *q, const float *dy,
+                               long ld_y, long ld_qkv, long t, long head_size) {
+    __m256 acc[2 * TILE_ROWS];
+    const float *a[TILE_ROWS];
+    for (long j0 = 0; j0 < t; j0 += TILE_ROWS) {
+        long rows = t - j0 < TILE_ROWS ? t - j0 : TILE_ROWS;
+        for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
+            rows_from(a, ds, j0, t - 1, 1);
+            tile(acc, a, t, q + c0, ld_qkv, j0, t);
+            store(acc, dk + j0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
+            rows_from(a, p, j0, t - 1, 1);
+            tile(acc, a, t, dy + c0, ld_y, j0, t);
+            store(acc, dv + j0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
+        }
+    }
+}
+
+// key_gradients in 6 × 32 tiles (head_size a multiple of 32).
+WIDE static void key_gradients_wide(float *dk, float *dv, const float *ds, const float *p, const float *q,
+                                    const float *dy, long ld_y, long ld_qkv, long t, long head_size) {
+    __m512 acc[2 * TILE_ROWS];
+    const float *a[TILE_ROWS];
+    for (long j0 = 0; j0 < t; j0 += TILE_ROWS) {
+        long rows = t - j0 < TILE_ROWS ? t - j0 : TILE_ROWS;
+        for (long c0 = 0; c0 < head_size; c0 += WIDE_COLUMNS) {
+            rows_from(a, ds, j0, t - 1, 1);
+            tile_wide(acc, a, t, q + c0, ld_qkv, j0, t);
+            store_wide(acc, dk + j0 * ld_qkv + c0, ld_qkv, rows);
+            rows_from(a, p, j0, t - 1, 1);
+            tile_wide(acc, a, t, dy + c0, ld_y, j0, t);
+            store_wide(acc, dv + j0 * ld_qkv + c0, ld_qkv, rows);
+        }
+    }
+}
+
 AVX2 void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const float *q, const float *k,
                                         const float *v, long ld_qkv, long t, long head_size, float scale,
                                         float *transposed) {
@@ -241,7 +330,8 @@ AVX2 void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const f
 
 AVX2 void looplm_attention_backward_avx2(float *dq, float *dk, float *dv, float *ds, const float *dy, long ld_y,
                                          const float *q, const float *k, const float *v, long ld_qkv,
-                                         const float *p, long t, long head_size, float scale, float *transposed) {
+                                         const float *p, long t, long head_size, float scale, float *transposed,
+                                         int wide_tiles) {
     transpose_head(transposed, v, ld_qkv, t, head_size);
     for (long i0 = 0; i0 < t; i0 += TILE_ROWS) {
         long rows = t - i0 < TILE_ROWS ? t - i0 : TILE_ROWS, keys = i0 + rows;
@@ -250,22 +340,15 @@ AVX2 void looplm_attention_backward_avx2(float *dq, float *dk, float *dv, float 
         softmax_backward_rows(ds, p, t, i0, rows, scale);
         for (long i = i0; i < keys; i++)
             for (long j = i + 1; j < keys; j++) ds[i * t + j] = 0;  // read by the block's dq and by dk
-        block_weighted_sum(dq, ld_qkv, ds, t, i0, rows, keys, k, ld_qkv, head_size);  // dq = ds · k
+        if (wide_tiles)  // dq = ds · k
+            block_weighted_sum_wide(dq, ld_qkv, ds, t, i0, rows, keys, k, ld_qkv, head_size);
+        else
+            block_weighted_sum(dq, ld_qkv, ds, t, i0, rows, keys, k, ld_qkv, head_size);
     }
-    // dk = dsᵀ · q and dv = pᵀ · dy: key j sums over the queries i ≥ j (column j of ds and p).
-    __m256 acc[2 * TILE_ROWS];
-    const float *a[TILE_ROWS];
-    for (long j0 = 0; j0 < t; j0 += TILE_ROWS) {
-        long rows = t - j0 < TILE_ROWS ? t - j0 : TILE_ROWS;
-        for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
-            rows_from(a, ds, j0, t - 1, 1);
-            tile(acc, a, t, q + c0, ld_qkv, j0, t);
-            store(acc, dk + j0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
-            rows_from(a, p, j0, t - 1, 1);
-            tile(acc, a, t, dy + c0, ld_y, j0, t);
-            store(acc, dv + j0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
-        }
-    }
+    if (wide_tiles)
+        key_gradients_wide(dk, dv, ds, p, q, dy, ld_y, ld_qkv, t, head_size);
+    else
+        key_gradients(dk, dv, ds, p, q, dy, ld_y, ld_qkv, t, head_size);
 }
 
 #else
@@ -274,5 +357,5 @@ void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const float 
                                    long ld_qkv, long t, long head_size, float scale, float *transposed) {}
 void looplm_attention_backward_avx2(float *dq, float *dk, float *dv, float *ds, const float *dy, long ld_y,
                                     const float *q, const float *k, const float *v, long ld_qkv, const float *p,
-                                    long t, long head_size, float scale, float *transposed) {}
+                                    long t, long head_size, float scale, float *transposed, int wide_tiles) {}
 #endif

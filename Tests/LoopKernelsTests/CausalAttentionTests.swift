@@ -18,7 +18,7 @@ import Testing
         }
     }
 
-    static func run(_ shape: AttentionShape, avx2: Bool, threads: Int) throws -> Result {
+    static func run(_ shape: AttentionShape, avx2: Bool, avx512: Bool = false, threads: Int) throws -> Result {
         var check = GradientCheck()
         let n = shape.batch * shape.time, c = shape.channels
         let qkv = try check.buffer(n * 3 * c, scale: 2), dout = try check.buffer(n * c)
@@ -30,7 +30,7 @@ import Testing
         Attention.forward(out: out.pointer, probabilities: .keep(att.pointer), qkv: qkv.pointer, shape: shape,
                           workers: workers, avx2: avx2)
         Attention.backward(dqkv: dqkv.pointer, scratch: scratch.pointer, dout: dout.pointer, qkv: qkv.pointer,
-                           probabilities: att.pointer, shape: shape, workers: workers, avx2: avx2)
+                           probabilities: att.pointer, shape: shape, workers: workers, avx2: avx2, avx512: avx512)
         return Result(out: out.array, probabilities: att.array, dqkv: dqkv.array)
     }
 
@@ -62,9 +62,26 @@ import Testing
         }
     }
 
+    /// The backward's 512-bit tiles compute every output in the same chain as the 256-bit ones:
+    /// the same bits.
+    @Test(arguments: [
+        AttentionShape(batch: 2, time: 128, channels: 192, heads: 6),  // head size 32
+        AttentionShape(batch: 1, time: 37, channels: 128, heads: 2),  // head size 64, partial blocks
+    ])
+    func wideTilesGiveTheSameBits(shape: AttentionShape) throws {
+        guard CPU.hasAVX2Kernels && CPU.simd >= .avx512 else { return }  // no 512-bit tiles on this CPU
+        #expect(shape.usesWideTiles(avx2: true, avx512: true))
+        let wide = try Self.run(shape, avx2: true, avx512: true, threads: 2)
+        let narrow = try Self.run(shape, avx2: true, avx512: false, threads: 2)
+        let bits = { (values: [Float]) in values.map(\.bitPattern) }
+        #expect(bits(wide.dqkv) == bits(narrow.dqkv))
+        #expect(!wide.dqkv.contains { $0.isNaN })
+    }
+
     @Test func headSizesOffTheTileUseBLAS() {
         #expect(!AttentionShape(batch: 1, time: 8, channels: 8, heads: 2).usesTiledKernel(avx2: true))
         #expect(!AttentionShape(batch: 1, time: 8, channels: 72, heads: 3).usesTiledKernel(avx2: true))
         #expect(!AttentionShape(batch: 1, time: 8, channels: 64, heads: 2).usesTiledKernel(avx2: false))
+        #expect(!AttentionShape(batch: 1, time: 8, channels: 48, heads: 3).usesWideTiles(avx2: true, avx512: true))
     }
 }

@@ -11,6 +11,11 @@
 /// Rows: q, k and v of position i start at q + i·ld_qkv (and k, v likewise); dy and out rows at
 /// + i·ld_y; dq, dk and dv rows at + i·ld_qkv. p and ds are T × T, row-major. `transposed` is
 /// scratch of looplm_attention_scratch_floats(t, head_size) floats.
+///
+/// wide_tiles (backward; nonzero only when the CPU has AVX-512F and head_size is a multiple of
+/// 32): the products whose columns are channels (dq = ds·k, dk = dsᵀ·q, dv = pᵀ·dy) run in
+/// 6 × 32 tiles of 512-bit vectors. Each output is the same chain of fused multiply-adds either
+/// way: the same bits.
 
 /// Floats of the `transposed` scratch: head_size × T rounded up to 16.
 long looplm_attention_scratch_floats(long t, long head_size);
@@ -24,6 +29,6 @@ void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const float 
 /// and dq, dk, dv assigned.
 void looplm_attention_backward_avx2(float *dq, float *dk, float *dv, float *ds, const float *dy, long ld_y,
                                     const float *q, const float *k, const float *v, long ld_qkv, const float *p,
-                                    long t, long head_size, float scale, float *transposed);
+                                    long t, long head_size, float scale, float *transposed, int wide_tiles);
 
 #endif
