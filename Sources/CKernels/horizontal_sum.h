@@ -13,15 +13,7 @@ __attribute__((target("avx2,fma"))) static inline float looplm_horizontal_sum8(_
     return _mm_cvtss_f32(sum);
 }
 
-// One weight vector wv (eight weights at input i) times up to four rows of x (stride c), added
-// into a0…a3; then each row's sum into out[0…3]. The dot kernels differ only in how they load wv.
-#define LOOPLM_FMA_FOUR_ROWS(wv, x, c, i, rows, a0, a1, a2, a3)                   \
-    do {                                                                          \
-        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps((x) + (i)), a0);                 \
-        if ((rows) > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps((x) + (c) + (i)), a1);     \
-        if ((rows) > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps((x) + 2 * (c) + (i)), a2); \
-        if ((rows) > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps((x) + 3 * (c) + (i)), a3); \
-    } while (0)
+// Each of four rows' sums into out[0…3].
 #define LOOPLM_STORE_FOUR_SUMS(out, a0, a1, a2, a3) \
     do {                                            \
         (out)[0] = looplm_horizontal_sum8(a0);      \

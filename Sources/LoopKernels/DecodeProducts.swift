@@ -68,6 +68,10 @@ public enum DecodeProducts {
             }
             return
         }
-        looplm_output_major_f32_avx2(w, x, Int32(rows), Int32(c), Int32(outputs), y, ldy)
+        if kernel == .avx512 {
+            looplm_output_major_f32_avx512(w, x, Int32(rows), Int32(c), Int32(outputs), y, ldy)
+        } else {
+            looplm_output_major_f32_avx2(w, x, Int32(rows), Int32(c), Int32(outputs), y, ldy)
+        }
     }
 }

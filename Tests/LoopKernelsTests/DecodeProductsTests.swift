@@ -100,6 +100,29 @@ import Testing
         for (a, b) in zip(results[.blas]!, results[kernels.last!]!) { #expect(abs(a - b) < 1e-4) }
     }
 
+    /// The same for the output-major kernels (the tied head), at every row count up to a batch:
+    /// the AVX-512 version holds more rows in registers but sums each output in the same order.
+    @Test func theOutputMajorKernelsAgree() {
+        let c = Self.inChannels, oc = Self.outChannels
+        let w = Self.values(c * oc, seed: 8)  // (oc, c)
+        var kernels: [DecodeProducts.Kernel] = [.blas]
+        if DecodeProducts.kernel != .blas { kernels.append(.avx2) }
+        if DecodeProducts.kernel == .avx512 { kernels.append(.avx512) }
+        for rows in [1, 2, 3, 4, 5, 7, Linear.vectorRows] {
+            let x = Self.values(rows * c, seed: UInt64(20 + rows))
+            var results: [DecodeProducts.Kernel: [Float]] = [:]
+            for kernel in kernels {
+                var y = [Float](repeating: 0.5, count: rows * oc)
+                DecodeProducts.outputMajor(w, x: x, rows: rows, inChannels: c, outputs: oc, y: &y, ldy: oc, kernel: kernel)
+                results[kernel] = y
+            }
+            if let avx512 = results[.avx512] { #expect(avx512 == results[.avx2], "\(rows) rows") }
+            if let avx2 = results[.avx2] {
+                for (a, b) in zip(results[.blas]!, avx2) { #expect(abs(a - b) < 1e-4, "\(rows) rows") }
+            }
+        }
+    }
+
     /// Panels hold the same products as the training layout: decoding gives the same bits, and
     /// the prefill path (sgemm on tiles of panels, several tiles here) agrees to rounding.
     @Test func panelsGiveTheTrainingLayoutsResults() {

@@ -26,8 +26,11 @@ void looplm_rows_bf16_portable(const uint16_t *w, long ldw, const float *x, long
                                float *y, long ldy);
 
 /// y[r * ldy + j] += sum_i w[j * c + i] * x[r * c + i] for r < rows, j < outputs: the weights
-/// output-major (outputs, c), each dot product summed in a fixed order whatever the row count.
+/// output-major (outputs, c), each dot product summed in a fixed order whatever the row count,
+/// the same in both versions (the AVX-512 one only holds more rows in registers).
 void looplm_output_major_f32_avx2(const float *w, const float *x, int rows, int c, int outputs, float *y, long ldy);
+void looplm_output_major_f32_avx512(const float *w, const float *x, int rows, int c, int outputs, float *y,
+                                    long ldy);
 
 /// Whether the CPU-specific versions exist in this build (x86-64 only).
 int looplm_has_decode_row_kernels(void);
