@@ -39,62 +39,37 @@ long looplm_attention_scratch_floats(long t, long head_size) {
 #define WIDE __attribute__((target("avx512f,avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-// acc (6 × 16) = Σ_{p0 ≤ p < p1} A(r, p) · B(p, 0..<16), where A(r, p) = a[r][p · a_step] and
-// row p of B starts at b + p · ldb.
-AVX2 INLINE void tile(__m256 acc[2 * TILE_ROWS], const float *const a[TILE_ROWS], long a_step, const float *b,
-                      long ldb, long p0, long p1) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
-           c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
-           c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
-           c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
-    const float *bp = b + p0 * ldb;
-    long offset = p0 * a_step;
-    for (long p = p0; p < p1; p++) {
-        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-        __m256 x;
-        x = _mm256_broadcast_ss(a0 + offset); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-        x = _mm256_broadcast_ss(a1 + offset); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-        x = _mm256_broadcast_ss(a2 + offset); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-        x = _mm256_broadcast_ss(a3 + offset); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-        x = _mm256_broadcast_ss(a4 + offset); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-        x = _mm256_broadcast_ss(a5 + offset); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
-        offset += a_step;
-        bp += ldb;
+// acc (6 × 2·WIDTH) = Σ_{p0 ≤ p < p1} A(r, p) · B(p, 0..<2·WIDTH), where A(r, p) = a[r][p · a_step]
+// and row p of B starts at b + p · ldb: 12 accumulators of two vectors per row. `tile` is 6 × 16
+// in ymm registers (AVX2); `tile_wide` 6 × 32 in zmm (AVX-512F), for the backward's products
+// whose columns are channels (head_size a multiple of 32): each broadcast and each pass over A
+// then serves 32 columns instead of 16, and dk and dv, which read A down the columns of ds and p,
+// pass over those T × T squares half as often. (The forward's p · v gained nothing from it on
+// Zen 4, so it keeps the 6 × 16 tiles.)
+#define DEFINE_TILE(NAME, TARGET, VEC, WIDTH, ZERO, LOAD, SET1, FMA)                                               \
+    TARGET INLINE void NAME(VEC acc[2 * TILE_ROWS], const float *const a[TILE_ROWS], long a_step, const float *b, \
+                            long ldb, long p0, long p1) {                                                          \
+        VEC c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO(), c20 = ZERO(), c21 = ZERO(), c30 = ZERO(),      \
+            c31 = ZERO(), c40 = ZERO(), c41 = ZERO(), c50 = ZERO(), c51 = ZERO();                                  \
+        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];                        \
+        const float *bp = b + p0 * ldb;                                                                            \
+        long offset = p0 * a_step;                                                                                 \
+        for (long p = p0; p < p1; p++) {                                                                           \
+            VEC b0 = LOAD(bp), b1 = LOAD(bp + WIDTH), x;                                                           \
+            x = SET1(a0[offset]); c00 = FMA(x, b0, c00); c01 = FMA(x, b1, c01);                                    \
+            x = SET1(a1[offset]); c10 = FMA(x, b0, c10); c11 = FMA(x, b1, c11);                                    \
+            x = SET1(a2[offset]); c20 = FMA(x, b0, c20); c21 = FMA(x, b1, c21);                                    \
+            x = SET1(a3[offset]); c30 = FMA(x, b0, c30); c31 = FMA(x, b1, c31);                                    \
+            x = SET1(a4[offset]); c40 = FMA(x, b0, c40); c41 = FMA(x, b1, c41);                                    \
+            x = SET1(a5[offset]); c50 = FMA(x, b0, c50); c51 = FMA(x, b1, c51);                                    \
+            offset += a_step;                                                                                      \
+            bp += ldb;                                                                                             \
+        }                                                                                                          \
+        acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11, acc[4] = c20, acc[5] = c21;                        \
+        acc[6] = c30, acc[7] = c31, acc[8] = c40, acc[9] = c41, acc[10] = c50, acc[11] = c51;                      \
     }
-    acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11, acc[4] = c20, acc[5] = c21;
-    acc[6] = c30, acc[7] = c31, acc[8] = c40, acc[9] = c41, acc[10] = c50, acc[11] = c51;
-}
-
-// The same tile in 512-bit vectors, 6 × 32 (AVX-512F): acc (6 × 32) = Σ_{p0 ≤ p < p1} A(r, p) ·
-// B(p, 0..<32). For the backward's products whose columns are channels (head_size a multiple of
-// 32), each broadcast and each pass over A then serves 32 columns instead of 16: dk and dv, which
-// read A down the columns of ds and p, pass over those T × T squares half as often. (The
-// forward's p · v gained nothing from it on Zen 4, so it keeps the 6 × 16 tiles.)
-WIDE INLINE void tile_wide(__m512 acc[2 * TILE_ROWS], const float *const a[TILE_ROWS], long a_step, const float *b,
-                           long ldb, long p0, long p1) {
-    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(),
-           c11 = _mm512_setzero_ps(), c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(),
-           c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps(), c40 = _mm512_setzero_ps(),
-           c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
-    const float *bp = b + p0 * ldb;
-    long offset = p0 * a_step;
-    for (long p = p0; p < p1; p++) {
-        __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
-        __m512 x;
-        x = _mm512_set1_ps(a0[offset]); c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
-        x = _mm512_set1_ps(a1[offset]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
-        x = _mm512_set1_ps(a2[offset]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
-        x = _mm512_set1_ps(a3[offset]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
-        x = _mm512_set1_ps(a4[offset]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
-        x = _mm512_set1_ps(a5[offset]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
-        offset += a_step;
-        bp += ldb;
-    }
-    acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11, acc[4] = c20, acc[5] = c21;
-    acc[6] = c30, acc[7] = c31, acc[8] = c40, acc[9] = c41, acc[10] = c50, acc[11] = c51;
-}
+DEFINE_TILE(tile, AVX2, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps)
+DEFINE_TILE(tile_wide, WIDE, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps)
 
 // c[r][0..<32] = acc[r] for r < rows.
 WIDE INLINE void store_wide(const __m512 acc[2 * TILE_ROWS], float *c, long ldc, long rows) {
@@ -253,66 +228,49 @@ AVX2 static void block_scores(float *square, long t, const float *m, long ld, lo
     }
 }
 
-// y[i][0..<head_size] = Σ_{j < keys} square[i][j] · values[j] for the block's rows (each row's
-// entries after its own position are zero): p · v in forward, ds · k in backward.
-AVX2 static void block_weighted_sum(float *y, long ld_y, const float *square, long t, long i0, long rows, long keys,
-                                    const float *values, long ld_values, long head_size) {
-    __m256 acc[2 * TILE_ROWS];
-    const float *a[TILE_ROWS];
-    rows_from(a, square, i0, t - 1, t);
-    for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
-        tile(acc, a, 1, values + c0, ld_values, 0, keys);
-        store(acc, y + i0 * ld_y + c0, ld_y, rows, TILE_COLUMNS, 1);
-    }
+// Whole tiles (rows ≤ TILE_ROWS) stored as they are, in the signature both widths share.
+AVX2 INLINE void store_whole(const __m256 acc[2 * TILE_ROWS], float *c, long ldc, long rows) {
+    store(acc, c, ldc, rows, TILE_COLUMNS, 1);
 }
 
-// block_weighted_sum in 6 × 32 tiles (head_size a multiple of 32).
-WIDE static void block_weighted_sum_wide(float *y, long ld_y, const float *square, long t, long i0, long rows,
-                                         long keys, const float *values, long ld_values, long head_size) {
-    __m512 acc[2 * TILE_ROWS];
-    const float *a[TILE_ROWS];
-    rows_from(a, square, i0, t - 1, t);
-    for (long c0 = 0; c0 < head_size; c0 += WIDE_COLUMNS) {
-        tile_wide(acc, a, 1, values + c0, ld_values, 0, keys);
-        store_wide(acc, y + i0 * ld_y + c0, ld_y, rows);
+// NAME(y, …) = Σ_{j < keys} square[i][j] · values[j] into y[i][0..<head_size] for the block's
+// rows (each row's entries after its own position are zero): p · v in forward, ds · k in
+// backward. Defined for 6 × 16 tiles and for 6 × 32 ones (head_size a multiple of 32).
+#define DEFINE_WEIGHTED_SUM(NAME, TARGET, VEC, TILE, STORE, COLUMNS)                                               \
+    TARGET static void NAME(float *y, long ld_y, const float *square, long t, long i0, long rows, long keys,       \
+                            const float *values, long ld_values, long head_size) {                                 \
+        VEC acc[2 * TILE_ROWS];                                                                                    \
+        const float *a[TILE_ROWS];                                                                                 \
+        rows_from(a, square, i0, t - 1, t);                                                                        \
+        for (long c0 = 0; c0 < head_size; c0 += COLUMNS) {                                                         \
+            TILE(acc, a, 1, values + c0, ld_values, 0, keys);                                                      \
+            STORE(acc, y + i0 * ld_y + c0, ld_y, rows);                                                            \
+        }                                                                                                          \
     }
-}
+DEFINE_WEIGHTED_SUM(block_weighted_sum, AVX2, __m256, tile, store_whole, TILE_COLUMNS)
+DEFINE_WEIGHTED_SUM(block_weighted_sum_wide, WIDE, __m512, tile_wide, store_wide, WIDE_COLUMNS)
 
-// dk = dsᵀ · q and dv = pᵀ · dy: key j sums over the queries i ≥ j (column j of ds and p).
-AVX2 static void key_gradients(float *dk, float *dv, const float *ds, const float *p, const float *q, const float *dy,
-                               long ld_y, long ld_qkv, long t, long head_size) {
-    __m256 acc[2 * TILE_ROWS];
-    const float *a[TILE_ROWS];
-    for (long j0 = 0; j0 < t; j0 += TILE_ROWS) {
-        long rows = t - j0 < TILE_ROWS ? t - j0 : TILE_ROWS;
-        for (long c0 = 0; c0 < head_size; c0 += TILE_COLUMNS) {
-            rows_from(a, ds, j0, t - 1, 1);
-            tile(acc, a, t, q + c0, ld_qkv, j0, t);
-            store(acc, dk + j0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
-            rows_from(a, p, j0, t - 1, 1);
-            tile(acc, a, t, dy + c0, ld_y, j0, t);
-            store(acc, dv + j0 * ld_qkv + c0, ld_qkv, rows, TILE_COLUMNS, 1);
-        }
+// NAME(dk, dv, …): dk = dsᵀ · q and dv = pᵀ · dy, key j summing over the queries i ≥ j (column
+// j of ds and p). Defined for both tile widths, like the weighted sum.
+#define DEFINE_KEY_GRADIENTS(NAME, TARGET, VEC, TILE, STORE, COLUMNS)                                              \
+    TARGET static void NAME(float *dk, float *dv, const float *ds, const float *p, const float *q,                \
+                            const float *dy, long ld_y, long ld_qkv, long t, long head_size) {                     \
+        VEC acc[2 * TILE_ROWS];                                                                                    \
+        const float *a[TILE_ROWS];                                                                                 \
+        for (long j0 = 0; j0 < t; j0 += TILE_ROWS) {                                                               \
+            long rows = t - j0 < TILE_ROWS ? t - j0 : TILE_ROWS;                                                   \
+            for (long c0 = 0; c0 < head_size; c0 += COLUMNS) {                                                     \
+                rows_from(a, ds, j0, t - 1, 1);                                                                    \
+                TILE(acc, a, t, q + c0, ld_qkv, j0, t);                                                            \
+                STORE(acc, dk + j0 * ld_qkv + c0, ld_qkv, rows);                                                   \
+                rows_from(a, p, j0, t - 1, 1);                                                                     \
+                TILE(acc, a, t, dy + c0, ld_y, j0, t);                                                             \
+                STORE(acc, dv + j0 * ld_qkv + c0, ld_qkv, rows);                                                   \
+            }                                                                                                      \
+        }                                                                                                          \
     }
-}
-
-// key_gradients in 6 × 32 tiles (head_size a multiple of 32).
-WIDE static void key_gradients_wide(float *dk, float *dv, const float *ds, const float *p, const float *q,
-                                    const float *dy, long ld_y, long ld_qkv, long t, long head_size) {
-    __m512 acc[2 * TILE_ROWS];
-    const float *a[TILE_ROWS];
-    for (long j0 = 0; j0 < t; j0 += TILE_ROWS) {
-        long rows = t - j0 < TILE_ROWS ? t - j0 : TILE_ROWS;
-        for (long c0 = 0; c0 < head_size; c0 += WIDE_COLUMNS) {
-            rows_from(a, ds, j0, t - 1, 1);
-            tile_wide(acc, a, t, q + c0, ld_qkv, j0, t);
-            store_wide(acc, dk + j0 * ld_qkv + c0, ld_qkv, rows);
-            rows_from(a, p, j0, t - 1, 1);
-            tile_wide(acc, a, t, dy + c0, ld_y, j0, t);
-            store_wide(acc, dv + j0 * ld_qkv + c0, ld_qkv, rows);
-        }
-    }
-}
+DEFINE_KEY_GRADIENTS(key_gradients, AVX2, __m256, tile, store_whole, TILE_COLUMNS)
+DEFINE_KEY_GRADIENTS(key_gradients_wide, WIDE, __m512, tile_wide, store_wide, WIDE_COLUMNS)
 
 AVX2 void looplm_attention_forward_avx2(float *out, long ld_y, float *p, const float *q, const float *k,
                                         const float *v, long ld_qkv, long t, long head_size, float scale,
