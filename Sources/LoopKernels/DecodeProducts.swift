@@ -7,8 +7,9 @@ import CKernels
 /// - Input-major weights (in, out), float32 or bfloat16, whole or one `Panels` panel: each output is one chain of fused multiply-adds in input
 ///   order, starting from its value in y; vector lanes are outputs, so the AVX-512 and AVX2
 ///   kernels and the scalar tails agree bit for bit.
-/// - Output-major weights (the tied head): each output is a dot product in two chains of 8-lane
-///   partial sums added in a fixed order, four rows per pass over the weight row.
+/// - Output-major weights (the tied head): each output is a dot product in four chains of 8-lane
+///   partial sums added in a fixed order, four rows of x per pass over the weights; the AVX-512
+///   version only holds those rows' accumulators in more registers (the same bits).
 ///
 /// Where the CPU has no AVX2 and FMA, BLAS matrix–vector products run one row at a time (the
 /// same call for every row, so still independent of the batch), and bfloat16 runs in plain C.
