@@ -19,46 +19,90 @@ static const float gelu_scale = 0.7978845608028654f, gelu_cubic = 0.044715f;
 
 AVX2 static inline float exp1(float x) { return _mm256_cvtss_f32(looplm_exp8(_mm256_set1_ps(x))); }
 
-AVX2 void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, float *sum) {
-    float running_max = -INFINITY, running_sum = 0;
-    for (long start = 0; start < count; start += softmax_block) {
-        long length = count - start < softmax_block ? count - start : softmax_block, vectors = length / 8;
-        const float *p = x + start;
-        __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
-        long v = 0;
-        for (; v + 1 < vectors; v += 2) {
-            m0 = _mm256_max_ps(m0, _mm256_loadu_ps(p + v * 8));
-            m1 = _mm256_max_ps(m1, _mm256_loadu_ps(p + v * 8 + 8));
-        }
-        if (v < vectors) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(p + v * 8));
-        float block_max = looplm_horizontal_max8(_mm256_max_ps(m0, m1));
-        for (long i = vectors * 8; i < length; i++) block_max = p[i] > block_max ? p[i] : block_max;
-        __m256 shift = _mm256_set1_ps(block_max), s0 = _mm256_setzero_ps(), s1 = s0;
-        for (v = 0; v + 3 < vectors; v += 4) {  // four exponentials interleaved (see looplm_exp8_many)
-            __m256 e[4];
-            for (int j = 0; j < 4; j++) e[j] = _mm256_sub_ps(_mm256_loadu_ps(p + (v + j) * 8), shift);
-            looplm_exp8_many(e, 4);
-            s0 = _mm256_add_ps(s0, e[0]);
-            s1 = _mm256_add_ps(s1, e[1]);
-            s0 = _mm256_add_ps(s0, e[2]);
-            s1 = _mm256_add_ps(s1, e[3]);
-        }
-        for (; v + 1 < vectors; v += 2) {
-            s0 = _mm256_add_ps(s0, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift)));
-            s1 = _mm256_add_ps(s1, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8 + 8), shift)));
-        }
-        if (v < vectors) s0 = _mm256_add_ps(s0, looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift)));
-        float block_sum = looplm_horizontal_sum8(_mm256_add_ps(s0, s1));
-        for (long i = vectors * 8; i < length; i++) block_sum += exp1(p[i] - block_max);
-        if (block_max > running_max) {
-            running_sum = running_sum * exp1(running_max - block_max) + block_sum;
-            running_max = block_max;
-        } else {
-            running_sum += block_sum * exp1(block_max - running_max);
-        }
+// One block of a softmax row (length ≤ softmax_block): its maximum and the sum of
+// exp(p[i] − maximum); with `out` (a constant after inlining), each of those exponentials is also
+// stored to out[i]. The sum takes the same vectors in the same order either way.
+AVX2 static inline __attribute__((always_inline)) void block_max_sum(const float *p, float *out, long length,
+                                                                      float *block_max, float *block_sum) {
+    long vectors = length / 8;
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    long v = 0;
+    for (; v + 1 < vectors; v += 2) {
+        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(p + v * 8));
+        m1 = _mm256_max_ps(m1, _mm256_loadu_ps(p + v * 8 + 8));
     }
-    *max = running_max;
-    *sum = running_sum;
+    if (v < vectors) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(p + v * 8));
+    float max = looplm_horizontal_max8(_mm256_max_ps(m0, m1));
+    for (long i = vectors * 8; i < length; i++) max = p[i] > max ? p[i] : max;
+    __m256 shift = _mm256_set1_ps(max), s0 = _mm256_setzero_ps(), s1 = s0;
+    for (v = 0; v + 3 < vectors; v += 4) {  // four exponentials interleaved (see looplm_exp8_many)
+        __m256 e[4];
+        for (int j = 0; j < 4; j++) e[j] = _mm256_sub_ps(_mm256_loadu_ps(p + (v + j) * 8), shift);
+        looplm_exp8_many(e, 4);
+        if (out)
+            for (int j = 0; j < 4; j++) _mm256_storeu_ps(out + (v + j) * 8, e[j]);
+        s0 = _mm256_add_ps(s0, e[0]);
+        s1 = _mm256_add_ps(s1, e[1]);
+        s0 = _mm256_add_ps(s0, e[2]);
+        s1 = _mm256_add_ps(s1, e[3]);
+    }
+    for (; v + 1 < vectors; v += 2) {
+        __m256 e0 = looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift));
+        __m256 e1 = looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8 + 8), shift));
+        if (out) {
+            _mm256_storeu_ps(out + v * 8, e0);
+            _mm256_storeu_ps(out + v * 8 + 8, e1);
+        }
+        s0 = _mm256_add_ps(s0, e0);
+        s1 = _mm256_add_ps(s1, e1);
+    }
+    if (v < vectors) {
+        __m256 e = looplm_exp8(_mm256_sub_ps(_mm256_loadu_ps(p + v * 8), shift));
+        if (out) _mm256_storeu_ps(out + v * 8, e);
+        s0 = _mm256_add_ps(s0, e);
+    }
+    float sum = looplm_horizontal_sum8(_mm256_add_ps(s0, s1));
+    for (long i = vectors * 8; i < length; i++) {
+        float e = exp1(p[i] - max);
+        if (out) out[i] = e;
+        sum += e;
+    }
+    *block_max = max;
+    *block_sum = sum;
+}
+
+// Folds one block's maximum and sum into the row's running ones.
+AVX2 static inline void fold_block(float *running_max, float *running_sum, float block_max, float block_sum) {
+    if (block_max > *running_max) {
+        *running_sum = *running_sum * exp1(*running_max - block_max) + block_sum;
+        *running_max = block_max;
+    } else {
+        *running_sum += block_sum * exp1(block_max - *running_max);
+    }
+}
+
+AVX2 void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, float *sum) {
+    *max = -INFINITY;
+    *sum = 0;
+    for (long start = 0; start < count; start += softmax_block) {
+        long length = count - start < softmax_block ? count - start : softmax_block;
+        float block_max, block_sum;
+        block_max_sum(x + start, 0, length, &block_max, &block_sum);
+        fold_block(max, sum, block_max, block_sum);
+    }
+}
+
+AVX2 void looplm_softmax_exponentiate_avx2(float *x, long count, float *max, float *sum) {
+    if (count > softmax_block) {  // several blocks: their maxima differ, so exponentiate after them all
+        looplm_softmax_max_sum_avx2(x, count, max, sum);
+        looplm_softmax_scale_avx2(x, count, *max, 1);
+        return;
+    }
+    float block_max, block_sum;
+    block_max_sum(x, x, count, &block_max, &block_sum);
+    *max = -INFINITY;
+    *sum = 0;
+    fold_block(max, sum, block_max, block_sum);  // as looplm_softmax_max_sum_avx2 does: the same bits
 }
 
 AVX2 void looplm_softmax_scale_avx2(float *x, long count, float max, float factor) {
@@ -152,6 +196,7 @@ AVX2 void looplm_gelu_backward_avx2(float *dinp, const float *inp, const float *
 // Not x86-64: looplm_has_avx2_kernels() is 0 and these are never called.
 void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, float *sum) { *max = 0; *sum = 0; }
 void looplm_softmax_scale_avx2(float *x, long count, float max, float factor) {}
+void looplm_softmax_exponentiate_avx2(float *x, long count, float *max, float *sum) { *max = 0; *sum = 0; }
 void looplm_gelu_forward_avx2(float *out, const float *inp, long count) {}
 void looplm_gelu_backward_avx2(float *dinp, const float *inp, const float *dout, long count) {}
 #endif

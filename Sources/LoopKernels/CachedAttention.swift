@@ -232,8 +232,7 @@ struct CachedRow {
         for h in 0..<heads {
             let x = weights + h * row.positions + part.lowerBound
             if avx2 {
-                looplm_softmax_max_sum_avx2(x, part.count, maxima + h, expSums + h)
-                looplm_softmax_scale_avx2(x, part.count, maxima[h], 1)
+                looplm_softmax_exponentiate_avx2(x, part.count, maxima + h, expSums + h)
             } else {
                 (maxima[h], expSums[h]) = Softmax.exponentiate(x, count: part.count)
             }

@@ -16,6 +16,11 @@ void looplm_softmax_max_sum_avx2(const float *x, long count, float *max, float *
 /// x[i] ← exp(x[i] − max) · factor for i < count.
 void looplm_softmax_scale_avx2(float *x, long count, float max, float factor);
 
+/// x[i] ← exp(x[i] − max) for i < count, with max and the sum as looplm_softmax_max_sum_avx2
+/// gives them, and the exponentials as looplm_softmax_scale_avx2(x, count, max, 1) stores them
+/// (the same bits): rows of up to 1,024 compute each exponential once. count ≥ 1.
+void looplm_softmax_exponentiate_avx2(float *x, long count, float *max, float *sum);
+
 /// out[i] = GELU(inp[i]) with the tanh approximation.
 void looplm_gelu_forward_avx2(float *out, const float *inp, long count);
 
