@@ -1,6 +1,7 @@
 // sgemm for AVX2+FMA on the calling thread: C (m×n) = alpha·op(A)·op(B) + beta·C, row-major.
-// Compiled for that target by function attribute, like elementwise.c; LoopKernels calls it only on
-// CPUs with AVX2 and FMA and without AVX-512 (where OpenBLAS's 512-bit kernels are faster).
+// Compiled for that target by function attribute, like elementwise.c; LoopKernels chooses it on CPUs
+// with AVX2 and FMA and either no AVX-512 or AVX-512 run in 256-bit halves (Zen 4), where it was
+// measured faster than OpenBLAS (SGEMMKernel.preferred); elsewhere OpenBLAS's 512-bit kernels stay.
 //
 // BLIS's loop structure: B is packed in KC × NC blocks (meant for L3), A in MC × KC blocks (L2), and
 // a 6 × 16 micro-kernel keeps its tile of C in 12 ymm registers, so every k step is 2 loads of B,

@@ -12,9 +12,13 @@ public enum SGEMMKernel: String, Sendable, CaseIterable {
     case avx2
 
     /// The faster one on this CPU, as measured (docs/performance.md): LoopLM's kernel on CPUs with
-    /// AVX2 and FMA but no AVX-512, where it beat OpenBLAS 0.3.21 on the training step; the BLAS
-    /// library elsewhere (with AVX-512, its 512-bit kernels do twice the work per instruction).
-    public static let preferred: SGEMMKernel = CPU.simd == .avx2 && CPU.hasAVX2Kernels ? .avx2 : .openBLAS
+    /// AVX2 and FMA but no AVX-512 (Zen 3), where it beat OpenBLAS 0.3.21 on the training step, and
+    /// on Zen 4, whose 512-bit operations run as two 256-bit halves (there it was 3–6% faster than
+    /// OpenBLAS's 512-bit kernels on every product of the `small` and reference steps, one at a
+    /// time, and faster in 9 of 10 alternating `small` steps); the BLAS library elsewhere (CPUs
+    /// with full-width AVX-512 do twice the work per instruction in its 512-bit kernels).
+    public static let preferred: SGEMMKernel =
+        CPU.hasAVX2Kernels && (CPU.simd == .avx2 || CPU.splitsWideVectors) ? .avx2 : .openBLAS
 
     /// Whether this CPU can run it.
     public var isSupported: Bool { self == .openBLAS || CPU.hasAVX2Kernels }

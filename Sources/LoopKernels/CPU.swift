@@ -52,6 +52,37 @@ public enum CPU {
         return .baseline
     }()
 
+    /// Whether the CPU runs each 512-bit vector operation as two 256-bit halves: AMD's Zen 4 (family
+    /// 25 with AVX-512; Zen 3, also family 25, has no AVX-512). There a 512-bit kernel does no more
+    /// arithmetic per cycle than an AVX2 one, so the AVX2 kernels are chosen when they were measured
+    /// faster (`SGEMMKernel.preferred`).
+    public static let splitsWideVectors: Bool = {
+        guard simd == .avx512 else { return false }
+        #if os(Linux) && arch(x86_64)
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
+            return isAMDFamily25(cpuinfo: info)
+        }
+        #endif
+        return false
+    }()
+
+    /// AMD family 25 (Zen 3 and Zen 4), from /proc/cpuinfo's first processor; parsed apart so tests
+    /// can give it any text.
+    static func isAMDFamily25(cpuinfo: String) -> Bool {
+        var vendor: Substring?
+        var family: Substring?
+        for line in cpuinfo.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty { break }  // the first processor's block ends here
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = parts[0].trimmingCharacters(in: .whitespaces)
+            let value = parts[1].drop { $0 == " " || $0 == "\t" }
+            if key == "vendor_id" { vendor = value }
+            if key == "cpu family" { family = value }
+        }
+        return vendor == "AuthenticAMD" && family == "25"
+    }
+
     /// Whether to use the AVX2+FMA kernels of CKernels (decode dot products, softmax, GELU):
     /// decided once, from the CPU this runs on. LoopLM's Swift kernels are compiled for
     /// baseline x86-64, so one binary serves every x86 machine.

@@ -118,4 +118,22 @@ import Testing
             #expect(routed == (m < SGEMMKernel.minimumRows ? library : own), "\(m) rows")
         }
     }
+
+    /// `auto` picks LoopLM's kernel on AVX2 CPUs and on AMD family 25 with AVX-512 (Zen 4, which
+    /// splits 512-bit operations in halves), the library on other AVX-512 CPUs; the vendor and
+    /// family come from the first processor's block of /proc/cpuinfo.
+    @Test func theFamilyIsReadFromTheFirstProcessor() {
+        let zen4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n\nprocessor\t: 1\n"
+        let zen5 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n"
+        let intel = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n"
+        let laterBlock = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n"
+        #expect(CPU.isAMDFamily25(cpuinfo: zen4))
+        #expect(!CPU.isAMDFamily25(cpuinfo: zen5))
+        #expect(!CPU.isAMDFamily25(cpuinfo: intel))
+        #expect(!CPU.isAMDFamily25(cpuinfo: laterBlock))
+        #expect(!CPU.isAMDFamily25(cpuinfo: ""))
+        if CPU.hasAVX2Kernels, CPU.simd == .avx512 {
+            #expect(SGEMMKernel.preferred == (CPU.splitsWideVectors ? .avx2 : .openBLAS), "\(CPU.description)")
+        }
+    }
 }
