@@ -78,31 +78,52 @@ AVX2 static void pack_a(float *dst, const float *a, long rsa, long csa, long mc,
     }
 }
 
+// One micro-panel of B (kc × cols, cols ≤ NR) into dst: element (p, j) at p·NR + j, columns past
+// cols zero.
+AVX2 static void pack_b_micro_panel(float *dst, const float *b, long rsb, long csb, long kc, long cols) {
+    if (csb == 1 && cols == NR) {
+        for (long p = 0; p < kc; p++) {
+            const float *row = b + p * rsb;
+            _mm256_storeu_ps(dst + p * NR, _mm256_loadu_ps(row));
+            _mm256_storeu_ps(dst + p * NR + 8, _mm256_loadu_ps(row + 8));
+        }
+    } else if (rsb == 1 && cols == NR) {
+        long p = 0;
+        for (; p + 8 <= kc; p += 8)
+            for (long half = 0; half < 2; half++) {
+                __m256 r[8];
+                for (long j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(b + (8 * half + j) * csb + p);
+                looplm_transpose8(r);
+                for (long q = 0; q < 8; q++) _mm256_store_ps(dst + (p + q) * NR + 8 * half, r[q]);
+            }
+        for (; p < kc; p++)
+            for (long j = 0; j < NR; j++) dst[p * NR + j] = b[j * csb + p];
+    } else {
+        for (long p = 0; p < kc; p++)
+            for (long j = 0; j < NR; j++) dst[p * NR + j] = j < cols ? b[p * rsb + j * csb] : 0.0f;
+    }
+}
+
 // B block (kc × nc) into panels of NR columns: element (p, j) at p·NR + j. Columns past nc are zero.
 AVX2 static void pack_b(float *dst, const float *b, long rsb, long csb, long kc, long nc) {
     for (long j0 = 0; j0 < nc; j0 += NR) {
         long cols = nc - j0 < NR ? nc - j0 : NR;
-        if (csb == 1 && cols == NR) {
-            for (long p = 0; p < kc; p++) {
-                const float *row = b + p * rsb + j0;
-                _mm256_storeu_ps(dst + p * NR, _mm256_loadu_ps(row));
-                _mm256_storeu_ps(dst + p * NR + 8, _mm256_loadu_ps(row + 8));
-            }
-        } else if (rsb == 1 && cols == NR) {
-            long p = 0;
-            for (; p + 8 <= kc; p += 8)
-                for (long half = 0; half < 2; half++) {
-                    __m256 r[8];
-                    for (long j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(b + (j0 + 8 * half + j) * csb + p);
-                    looplm_transpose8(r);
-                    for (long q = 0; q < 8; q++) _mm256_store_ps(dst + (p + q) * NR + 8 * half, r[q]);
-                }
-            for (; p < kc; p++)
-                for (long j = 0; j < NR; j++) dst[p * NR + j] = b[(j0 + j) * csb + p];
-        } else {
-            for (long p = 0; p < kc; p++)
-                for (long j = 0; j < NR; j++) dst[p * NR + j] = j < cols ? b[p * rsb + (j0 + j) * csb] : 0.0f;
-        }
+        pack_b_micro_panel(dst, b + j0 * csb, rsb, csb, kc, cols);
+        dst += kc * NR;
+    }
+}
+
+// The same from a B stored in column panels (see looplm_sgemm_avx2_panels): the block's columns
+// jc ..< jc + nc at depth pc. A micro-panel never straddles two panels (panel_width is a multiple
+// of NR), so each is a (kc × cols) run with rows as long as its panel is wide.
+AVX2 static void pack_b_from_panels(float *dst, const float *panels, long panel_width, long n, long k, long pc, long kc,
+                                    long jc, long nc) {
+    for (long j0 = 0; j0 < nc; j0 += NR) {
+        long column = jc + j0, first = column / panel_width * panel_width;
+        long width = n - first < panel_width ? n - first : panel_width;
+        long cols = nc - j0 < NR ? nc - j0 : NR;
+        const float *source = panels + first * k + pc * width + (column - first);
+        pack_b_micro_panel(dst, source, width, 1, kc, cols);
         dst += kc * NR;
     }
 }
@@ -181,8 +202,10 @@ static float *workspace(void) {
     return space;
 }
 
-AVX2 int looplm_sgemm_avx2(int transpose_a, int transpose_b, long m, long n, long k, float alpha, const float *a,
-                           long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+// The product, B either a matrix (panel_width 0) or column panels of panel_width (see
+// looplm_sgemm_avx2_panels; transpose_b is then 0).
+AVX2 static int sgemm(int transpose_a, int transpose_b, long m, long n, long k, float alpha, const float *a,
+                      long lda, const float *b, long ldb, long panel_width, float beta, float *c, long ldc) {
     if (m <= 0 || n <= 0) return 0;
     float *space = workspace();
     if (!space) return -1;
@@ -199,7 +222,10 @@ AVX2 int looplm_sgemm_avx2(int transpose_a, int transpose_b, long m, long n, lon
         for (long pc = 0; pc < k; pc += KC) {
             long kc = k - pc < KC ? k - pc : KC;
             float step_beta = pc == 0 ? beta : 1.0f;
-            pack_b(packed_b, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
+            if (panel_width)
+                pack_b_from_panels(packed_b, b, panel_width, n, k, pc, kc, jc, nc);
+            else
+                pack_b(packed_b, b + pc * rsb + jc * csb, rsb, csb, kc, nc);
             for (long ic = 0; ic < m; ic += MC) {
                 long mc = m - ic < MC ? m - ic : MC;
                 pack_a(packed_a, a + ic * rsa + pc * csa, rsa, csa, mc, kc);
@@ -217,10 +243,25 @@ AVX2 int looplm_sgemm_avx2(int transpose_a, int transpose_b, long m, long n, lon
     return 0;
 }
 
+AVX2 int looplm_sgemm_avx2(int transpose_a, int transpose_b, long m, long n, long k, float alpha, const float *a,
+                           long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+    return sgemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, 0, beta, c, ldc);
+}
+
+AVX2 int looplm_sgemm_avx2_panels(long m, long n, long k, float alpha, const float *a, long lda, const float *panels,
+                                  long panel_width, float beta, float *c, long ldc) {
+    if (panel_width <= 0 || panel_width % NR != 0) return -1;
+    return sgemm(0, 0, m, n, k, alpha, a, lda, panels, 0, panel_width, beta, c, ldc);
+}
+
 #else
 // Not x86-64: looplm_has_avx2_kernels() is 0 and this is never called.
 int looplm_sgemm_avx2(int transpose_a, int transpose_b, long m, long n, long k, float alpha, const float *a,
                       long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+    return -1;
+}
+int looplm_sgemm_avx2_panels(long m, long n, long k, float alpha, const float *a, long lda, const float *panels,
+                             long panel_width, float beta, float *c, long ldc) {
     return -1;
 }
 #endif

@@ -74,6 +74,28 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// C (M×N) = alpha · A · B + beta · C on the calling thread, with B (K×N) stored in column
+    /// panels of `panelWidth` (the layout of `Panels`: each panel a row-major (K × width) matrix,
+    /// one after another, the last narrower). LoopLM's kernel takes all the panels in one call, so
+    /// A is packed once for them instead of once per panel; otherwise (the library, or too few
+    /// rows) one call per panel. Either way each element gets the bits of that kernel's plain product.
+    public static func gemm(
+        m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        panels: UnsafePointer<Float>, panelWidth: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+        kernel: SGEMMKernel
+    ) {
+        if kernel == .avx2, m >= SGEMMKernel.minimumRows,
+            looplm_sgemm_avx2_panels(m, n, k, alpha, a, lda, panels, panelWidth, beta, c, ldc) == 0
+        {
+            return
+        }
+        for first in stride(from: 0, to: n, by: panelWidth) {
+            let width = min(panelWidth, n - first)
+            gemm(m: m, n: width, k: k, alpha: alpha, a: a, lda: lda, b: panels + first * k, ldb: width, beta: beta,
+                 c: c + first, ldc: ldc, kernel: kernel)
+        }
+    }
+
     /// The same product split over `workers`: each thread computes a band of rows of C
     /// (or of columns, when C is wide) with a single-threaded call of `workers.sgemm`. Used with BLAS set
     /// to one thread, so LoopLM's own threads are the only ones and none spin idle.

@@ -86,27 +86,29 @@ enum PanelProducts {
         }
     }
 
-    /// Many rows: float32 panels go to sgemm as they are, one call per panel (B is the panel's
-    /// (C, width) matrix); bfloat16 panels are widened into a float32 tile first, per thread.
+    /// Many rows: each thread's run of float32 panels goes to sgemm as it is, in one call (B is the
+    /// run's panels, see `BLAS.gemm(…panels:…)`); bfloat16 panels are widened into a float32 tile
+    /// first, per thread, one panel at a time. (Widening 1.5 MB of panels at a time, so that A was
+    /// packed once for several, was not faster: `bench --generate --weights bf16` prefill 441–719
+    /// against 546–616 tokens/s, alternating, on Zen 4.)
     static func prefill(
         out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weights: Storage, bias: UnsafePointer<Float>?,
         rows n: Int, inChannels c: Int, outChannels oc: Int, accumulate: Bool, workers: Workers
     ) {
         let panels = Panels.count(outputs: oc)
-        func product(_ p: Int, _ b: UnsafePointer<Float>) {
-            let columns = Panels.columns(p, outputs: oc)
+        // out[, the columns of `range`'s panels] (+)= bias + inp · those panels, stored from `b` on.
+        func product(_ range: Range<Int>, _ b: UnsafePointer<Float>) {
+            let columns = (range.lowerBound * Panels.width)..<min(range.upperBound * Panels.width, oc)
             for row in 0..<n {
                 Linear.prepare(out + row * oc + columns.lowerBound, bias: bias.map { $0 + columns.lowerBound },
                                count: columns.count, accumulate: accumulate)
             }
-            BLAS.gemm(m: n, n: columns.count, k: c, a: inp, lda: c, b: b, ldb: columns.count, beta: 1,
+            BLAS.gemm(m: n, n: columns.count, k: c, a: inp, lda: c, panels: b, panelWidth: Panels.width, beta: 1,
                       c: out + columns.lowerBound, ldc: oc, kernel: workers.sgemm)
         }
         switch weights {
         case .float32(let w):
-            workers.forEachChunk(panels) { range, _ in
-                for p in range { product(p, w + Panels.offset(p, inputs: c)) }
-            }
+            workers.forEachChunk(panels) { range, _ in product(range, w + Panels.offset(range.lowerBound, inputs: c)) }
         case .bfloat16(let w):
             // One float32 panel per thread: a few hundred kilobytes, not worth a buffer the caller owns.
             let tileCapacity = Panels.width * c
@@ -117,7 +119,7 @@ enum PanelProducts {
                     for p in range {
                         let offset = Panels.offset(p, inputs: c), count = c * Panels.columns(p, outputs: oc).count
                         for i in 0..<count { tile[i] = ReducedPrecision.float(bfloat16: w[offset + i]) }
-                        product(p, tile)
+                        product(p..<(p + 1), tile)
                     }
                 }
             }

@@ -126,14 +126,15 @@ import Testing
     }
 
     /// Panels hold the same products as the training layout: decoding gives the same bits, and
-    /// the prefill path (sgemm on tiles of panels, several tiles here) agrees to rounding.
+    /// the prefill path (sgemm on each thread's panels, one call per panel below
+    /// `SGEMMKernel.minimumRows` rows, one call for all of them from there on) agrees to rounding.
     @Test func panelsGiveTheTrainingLayoutsResults() {
-        let c = Self.inChannels, oc = 333  // six panels, the last one 13 wide: two prefill tiles
+        let c = Self.inChannels, oc = 333  // six panels, the last one 13 wide
         let w = Self.values(c * oc, seed: 6), bias = Self.values(oc, seed: 7)
         let (panels, storage, _) = Self.weights(w, layout: .float32Panels, inputs: c, outputs: oc)
         withExtendedLifetime(storage) {
             w.withUnsafeBufferPointer { wp in
-                for rows in [1, 5, Linear.vectorRows, 40] {
+                for rows in [1, 5, Linear.vectorRows, 40, SGEMMKernel.minimumRows + 52] {
                     let x = Self.values(rows * c, seed: UInt64(rows))
                     var training = [Float](repeating: 0, count: rows * oc), packed = training
                     for (weights, out) in [(LinearWeights.inputMajor(wp.baseAddress!), 0), (panels, 1)] {
@@ -149,6 +150,27 @@ import Testing
                     }
                 }
             }
+        }
+    }
+
+    /// Prefill on bfloat16 panels (each widened into a float32 tile, one product per panel) gives
+    /// exactly what float32 panels holding the same rounded weights give (one product for each
+    /// thread's panels).
+    @Test func bfloat16PrefillEqualsItsFloat32Panels() {
+        let c = Self.inChannels, oc = 333, rows = SGEMMKernel.minimumRows + 52
+        let w = Self.values(c * oc, seed: 11), x = Self.values(rows * c, seed: 12), bias = Self.values(oc, seed: 13)
+        let (halves, halvesStorage, rounded) = Self.weights(w, layout: .bfloat16Panels, inputs: c, outputs: oc)
+        let (floats, floatsStorage, _) = Self.weights(rounded, layout: .float32Panels, inputs: c, outputs: oc)
+        withExtendedLifetime((halvesStorage, floatsStorage)) {
+            var results: [[Float]] = []
+            for weights in [halves, floats] {
+                var y = [Float](repeating: 0, count: rows * oc)
+                Linear.forward(out: &y, inp: x, weights: weights, bias: bias, rows: rows, inChannels: c, outChannels: oc,
+                               workers: Workers(threads: 2))
+                results.append(y)
+            }
+            #expect(results[0] == results[1])
+            #expect(results[0].contains { $0 != 0 })
         }
     }
 

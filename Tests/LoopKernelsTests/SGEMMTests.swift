@@ -119,6 +119,48 @@ import Testing
         }
     }
 
+    /// B in column panels (the inference copies' layout, the last panel narrower): LoopLM's kernel
+    /// in one call gives the bits of one plain call per panel, across depth blocks, and with too
+    /// few rows (or the library) the product is one call per panel.
+    @Test func panelledProductsEqualOneProductPerPanel() throws {
+        guard CPU.hasAVX2Kernels else { return }
+        let width = Panels.width
+        for (m, n, k) in [(100, 200, 300), (SGEMMKernel.minimumRows - 1, 130, 40), (60, 64, 257)] {
+            let lda = k + 3, ldc = n + 5
+            let a = Self.values(m * lda, seed: 8), b = Self.values(k * n, seed: 9)  // b: (k, n) row-major
+            var panels = [Float](repeating: 0, count: k * n)
+            for first in stride(from: 0, to: n, by: width) {
+                let w = min(width, n - first)
+                for i in 0..<k { for j in 0..<w { panels[first * k + i * w + j] = b[i * n + first + j] } }
+            }
+            for kernel in [SGEMMKernel.avx2, .openBLAS] {
+                let start = Self.values(m * ldc, seed: 10)
+                var once = start, perPanel = start
+                BLAS.gemm(m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, panels: panels, panelWidth: width, beta: 1,
+                          c: &once, ldc: ldc, kernel: kernel)
+                for first in stride(from: 0, to: n, by: width) {
+                    let w = min(width, n - first)
+                    panels.withUnsafeBufferPointer { p in
+                        perPanel.withUnsafeMutableBufferPointer { c in
+                            BLAS.gemm(m: m, n: w, k: k, alpha: 0.5, a: a, lda: lda, b: p.baseAddress! + first * k, ldb: w,
+                                      beta: 1, c: c.baseAddress! + first, ldc: ldc, kernel: kernel)
+                        }
+                    }
+                }
+                #expect(once == perPanel, "\(m)×\(n)×\(k) \(kernel)")
+                let reference = Self.reference(transposeA: false, transposeB: false, shape: Shape(m: m, n: n, k: k),
+                                               alpha: 0.5, a: a, lda: lda, b: b, ldb: n, beta: 1, c: start, ldc: ldc)
+                let worst = zip(once, reference).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(worst < 1e-3, "\(m)×\(n)×\(k) \(kernel): \(worst)")
+            }
+        }
+        var untouched = [Float](repeating: 7, count: 64)
+        let zeros = [Float](repeating: 0, count: 64)
+        #expect(looplm_sgemm_avx2_panels(8, 8, 8, 1, zeros, 8, zeros, 24, 0, &untouched, 8) == -1,
+                "a panel width that is not a multiple of 16 is refused")
+        #expect(untouched.allSatisfy { $0 == 7 })
+    }
+
     /// `auto` picks LoopLM's kernel on AVX2 CPUs and on AMD family 25 with AVX-512 (Zen 4, which
     /// splits 512-bit operations in halves), the library on other AVX-512 CPUs; the vendor and
     /// family come from the first processor's block of /proc/cpuinfo.

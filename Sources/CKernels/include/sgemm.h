@@ -9,4 +9,13 @@
 int looplm_sgemm_avx2(int transpose_a, int transpose_b, long m, long n, long k, float alpha, const float *a,
                       long lda, const float *b, long ldb, float beta, float *c, long ldc);
 
+/// The same product with A not transposed and B (k × n) stored in column panels: columns
+/// [p·panel_width, (p+1)·panel_width) form panel p, a (k × width) row-major matrix starting at
+/// panels + p·panel_width·k, the last panel narrower when n is not a multiple of panel_width (the
+/// layout of LoopLM's inference copies, Panels.swift). One call packs A once for all the panels.
+/// panel_width must be a positive multiple of 16. Returns 0, or -1 (C untouched) when the packing
+/// space cannot be allocated or panel_width is not such a multiple.
+int looplm_sgemm_avx2_panels(long m, long n, long k, float alpha, const float *a, long lda, const float *panels,
+                             long panel_width, float beta, float *c, long ldc);
+
 #endif
